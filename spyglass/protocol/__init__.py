@@ -1,0 +1,1 @@
+"""The Sentry wire format: DSNs, auth, envelopes. No ORM, no I/O."""

@@ -1,0 +1,117 @@
+"""The worker side of the queue: claim a batch, then ack it or release it.
+
+Delivery is at least once: a claimed batch whose worker dies becomes claimable again when its
+lease runs out, so consumers must be idempotent on (project, event id). An envelope that
+failed ``QUEUE_MAX_ATTEMPTS`` times is set aside (``failed_at``) instead of blocking the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import connections, transaction
+
+from spyglass.protocol.encoding import decode_all
+from spyglass.queue.router import queue_alias
+
+_COLUMNS = (
+    "id, project_id, key_id, received_at, event_id, client_ip, user_agent,"
+    " content_encoding, body, attempts"
+)
+
+
+@dataclass(frozen=True)
+class QueuedItem:
+    id: int
+    project_id: int
+    key_id: int
+    received_at: float
+    event_id: str
+    client_ip: str
+    user_agent: str
+    content_encoding: str
+    body: bytes
+    attempts: int
+
+    def envelope_bytes(self) -> bytes:
+        """The envelope as the client meant it, decompressed."""
+        return decode_all(self.content_encoding, self.body, settings.MAX_ENVELOPE_SIZE)
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"[:64]
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+class Consumer:
+    def __init__(
+        self,
+        worker_id: str | None = None,
+        *,
+        lease_seconds: float | None = None,
+        max_attempts: int | None = None,
+    ) -> None:
+        self.worker_id = worker_id or default_worker_id()
+        self.lease_seconds = lease_seconds or settings.QUEUE_LEASE_SECONDS
+        self.max_attempts = max_attempts or settings.QUEUE_MAX_ATTEMPTS
+        self.alias = queue_alias()
+
+    def claim(self, limit: int = 100) -> list[QueuedItem]:
+        """Lease up to ``limit`` envelopes, oldest first."""
+        now = time.time()
+        lock = " FOR UPDATE SKIP LOCKED" if connections[self.alias].vendor == "postgresql" else ""
+        sql = (
+            "UPDATE spyglass_queue SET claimed_until = %s, claimed_by = %s,"
+            " attempts = attempts + 1 WHERE id IN (SELECT id FROM spyglass_queue"
+            " WHERE failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < %s)"
+            f" ORDER BY id LIMIT %s{lock}) RETURNING {_COLUMNS}"
+        )
+        with transaction.atomic(using=self.alias), connections[self.alias].cursor() as cursor:
+            cursor.execute(sql, [now + self.lease_seconds, self.worker_id, now, limit])
+            rows = cursor.fetchall()
+            items = sorted(
+                (QueuedItem(*row[:8], bytes(row[8]), row[9]) for row in rows),
+                key=lambda item: item.id,
+            )
+            poisoned = [item.id for item in items if item.attempts > self.max_attempts]
+            if poisoned:
+                cursor.execute(
+                    "UPDATE spyglass_queue SET failed_at = %s, claimed_until = NULL"
+                    f" WHERE id IN ({_placeholders(len(poisoned))})",
+                    [now, *poisoned],
+                )
+        return [item for item in items if item.attempts <= self.max_attempts]
+
+    def ack(self, ids: Sequence[int]) -> None:
+        """Done with these: remove them from the queue."""
+        if not ids:
+            return
+        minute = int(time.time() // 60)
+        with transaction.atomic(using=self.alias), connections[self.alias].cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM spyglass_queue WHERE id IN ({_placeholders(len(ids))})", list(ids)
+            )
+            cursor.execute(
+                "INSERT INTO spyglass_queue_stat (minute, accepted, done) VALUES (%s, 0, %s)"
+                " ON CONFLICT (minute) DO UPDATE SET done = spyglass_queue_stat.done + %s",
+                [minute, len(ids), len(ids)],
+            )
+
+    def release(self, ids: Sequence[int], *, error: str = "", retry_in: float = 0.0) -> None:
+        """Give these back, claimable again after ``retry_in`` seconds."""
+        if not ids:
+            return
+        with transaction.atomic(using=self.alias), connections[self.alias].cursor() as cursor:
+            cursor.execute(
+                "UPDATE spyglass_queue SET claimed_until = %s, claimed_by = '', last_error = %s"
+                f" WHERE id IN ({_placeholders(len(ids))})",
+                [time.time() + retry_in if retry_in else None, error[:2000], *ids],
+            )

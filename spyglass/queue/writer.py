@@ -1,0 +1,231 @@
+"""Group commit: many ingest requests, one durable transaction.
+
+Requests hand their envelope to a single writer thread per process and wait. The thread
+takes everything that arrived while the previous commit ran (plus a short window), writes it
+in one transaction, commits, and only then wakes each request with its outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import queue as stdqueue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connections, transaction
+
+from spyglass.queue.router import queue_alias
+
+log = logging.getLogger(__name__)
+
+_INSERT = (
+    "INSERT INTO spyglass_queue (project_id, key_id, received_at, event_id, client_ip,"
+    " user_agent, content_encoding, body, attempts, claimed_by, last_error)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, 0, '', '')"
+)
+_COUNT_RATE = (
+    "INSERT INTO spyglass_rate_counter (key_id, window_start, count) VALUES (%s, %s, 1)"
+    " ON CONFLICT (key_id, window_start) DO UPDATE SET count = spyglass_rate_counter.count + 1"
+    " RETURNING count"
+)
+_COUNT_ACCEPTED = (
+    "INSERT INTO spyglass_queue_stat (minute, accepted, done) VALUES (%s, %s, 0)"
+    " ON CONFLICT (minute) DO UPDATE SET accepted = spyglass_queue_stat.accepted + %s"
+)
+_DEPTH = (
+    "SELECT count(*) FROM (SELECT 1 FROM spyglass_queue WHERE failed_at IS NULL LIMIT %s) AS q"
+)
+
+
+@dataclass
+class RateLimit:
+    key_id: int
+    count: int
+    window: int
+
+
+@dataclass
+class Submission:
+    project_id: int
+    key_id: int
+    event_id: str
+    client_ip: str
+    user_agent: str
+    content_encoding: str
+    body: bytes
+    received_at: float = field(default_factory=time.time)
+    # When set, the envelope counts against this limit. Over the limit, ``limited_body`` (the
+    # envelope without its rate-limited items) is queued instead, or nothing when it is None.
+    rate_limit: RateLimit | None = None
+    limited_body: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    queued: bool
+    # Seconds until the key's window ends, when the rate limit applied.
+    rate_limited_for: int | None = None
+
+
+class QueueUnavailable(Exception):
+    """The queue could not commit; the request must not be acknowledged."""
+
+
+class GroupCommitWriter:
+    def __init__(self, *, window: float | None = None, max_depth: int | None = None) -> None:
+        self.window = settings.QUEUE_COMMIT_WINDOW if window is None else window
+        self.max_depth = settings.QUEUE_MAX_DEPTH if max_depth is None else max_depth
+        self._inbox: stdqueue.SimpleQueue[
+            tuple[Submission, Callable[[Outcome | BaseException], None]] | None
+        ] = stdqueue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self.commits = 0
+        self.full = False
+        self._depth_checked_at = 0.0
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="queue-writer", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Finish everything submitted so far, then stop the thread."""
+        if self._thread is not None:
+            self._inbox.put(None)
+            self._thread.join()
+            self._thread = None
+
+    # -- producer side -------------------------------------------------------------------
+    async def submit(self, submission: Submission) -> Outcome:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Outcome] = loop.create_future()
+
+        def resolve(result: Outcome | BaseException) -> None:
+            loop.call_soon_threadsafe(_settle, future, result)
+
+        self._inbox.put((submission, resolve))
+        return await future
+
+    def submit_sync(self, submission: Submission) -> Outcome:
+        done = threading.Event()
+        box: list[Outcome | BaseException] = []
+
+        def resolve(result: Outcome | BaseException) -> None:
+            box.append(result)
+            done.set()
+
+        self._inbox.put((submission, resolve))
+        done.wait()
+        if isinstance(box[0], BaseException):
+            raise box[0]
+        return box[0]
+
+    # -- the writer thread ---------------------------------------------------------------
+    def _run(self) -> None:
+        try:
+            self._check_depth(force=True)
+        except Exception:
+            log.exception("queue depth check failed")
+        stopping = False
+        while not stopping:
+            first = self._inbox.get()
+            if first is None:
+                break
+            batch = [first]
+            if self.window:
+                time.sleep(self.window)
+            while True:
+                try:
+                    entry = self._inbox.get_nowait()
+                except stdqueue.Empty:
+                    break
+                if entry is None:
+                    stopping = True
+                    break
+                batch.append(entry)
+            self._commit(batch)
+        connections[queue_alias()].close()
+
+    def _commit(
+        self, batch: list[tuple[Submission, Callable[[Outcome | BaseException], None]]]
+    ) -> None:
+        try:
+            outcomes = self._write([s for s, _ in batch])
+        except Exception as exc:
+            log.exception("queue commit failed for %d envelopes", len(batch))
+            connections[queue_alias()].close()
+            error = QueueUnavailable(str(exc))
+            for _, resolve in batch:
+                resolve(error)
+            return
+        self.commits += 1
+        for (_, resolve), outcome in zip(batch, outcomes, strict=True):
+            resolve(outcome)
+        try:
+            self._check_depth()
+        except Exception:
+            log.exception("queue depth check failed")
+
+    def _write(self, submissions: list[Submission]) -> list[Outcome]:
+        alias = queue_alias()
+        outcomes: list[Outcome] = []
+        rows = []
+        now = time.time()
+        with transaction.atomic(using=alias), connections[alias].cursor() as cursor:
+            for sub in submissions:
+                body: bytes | None = sub.body
+                encoding = sub.content_encoding
+                limited_for = None
+                if sub.rate_limit is not None:
+                    limit = sub.rate_limit
+                    window_start = int(now // limit.window) * limit.window
+                    cursor.execute(_COUNT_RATE, [limit.key_id, window_start])
+                    (count,) = cursor.fetchone()
+                    if count > limit.count:
+                        limited_for = max(1, math.ceil(window_start + limit.window - now))
+                        body, encoding = sub.limited_body, ""
+                if body is None:
+                    outcomes.append(Outcome(queued=False, rate_limited_for=limited_for))
+                    continue
+                rows.append(
+                    (
+                        sub.project_id,
+                        sub.key_id,
+                        sub.received_at,
+                        sub.event_id if limited_for is None else "",
+                        sub.client_ip,
+                        sub.user_agent,
+                        encoding,
+                        body,
+                    )
+                )
+                outcomes.append(Outcome(queued=True, rate_limited_for=limited_for))
+            if rows:
+                cursor.executemany(_INSERT, rows)
+                cursor.execute(_COUNT_ACCEPTED, [int(now // 60), len(rows), len(rows)])
+        return outcomes
+
+    def _check_depth(self, *, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self._depth_checked_at < 1.0:
+            return
+        self._depth_checked_at = now
+        with connections[queue_alias()].cursor() as cursor:
+            cursor.execute(_DEPTH, [self.max_depth])
+            (depth,) = cursor.fetchone()
+        self.full = depth >= self.max_depth
+
+
+def _settle(future: asyncio.Future[Outcome], result: Outcome | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
