@@ -8,12 +8,12 @@ import os
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spyglass.settings")
 
-from django.core.asgi import get_asgi_application  # noqa: E402
-from django.db import connections  # noqa: E402
+from django.core.asgi import get_asgi_application
+from django.db import connections
 
-from spyglass.ingest.app import IngestApp  # noqa: E402
-from spyglass.ingest.io import Receive, Scope, Send, send_json, send_response  # noqa: E402
-from spyglass.queue.router import queue_alias  # noqa: E402
+from spyglass.ingest.app import IngestApp
+from spyglass.ingest.io import Receive, Scope, Send, send_json, send_response
+from spyglass.queue.router import queue_alias
 
 log = logging.getLogger(__name__)
 

@@ -109,7 +109,9 @@ class IngestApp:
         kind = match.group(2)
         if scope["method"] == "OPTIONS":
             methods = ", ".join(METHODS[kind]).encode()
-            await send_response(send, 200, b"", b"text/plain", preflight_headers(headers.get("origin"), methods))
+            await send_response(
+                send, 200, b"", b"text/plain", preflight_headers(headers.get("origin"), methods)
+            )
             return
         request = Request(
             scope,
@@ -191,9 +193,7 @@ class IngestApp:
                 raise BadRequest("missing sentry_data")
             return endpoints.prepare_store_get(data, self.limits)
         limit = (
-            self.limits.max_attachment_size
-            if kind == "minidump"
-            else self.limits.max_envelope_size
+            self.limits.max_attachment_size if kind == "minidump" else self.limits.max_envelope_size
         )
         raw, decoded = await read_body(request.receive, headers, limit)
         content_type = headers.get("content-type", "")
@@ -203,7 +203,9 @@ class IngestApp:
         if kind == "store":
             return endpoints.prepare_store(decoded, self.limits)
         if kind in ("security", "csp-report"):
-            return endpoints.prepare_security(decoded, content_type, dict(request.query), self.limits)
+            return endpoints.prepare_security(
+                decoded, content_type, dict(request.query), self.limits
+            )
         return endpoints.prepare_minidump(decoded, content_type, self.limits)
 
 

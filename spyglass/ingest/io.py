@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import orjson
@@ -10,10 +10,10 @@ import orjson
 from spyglass.protocol.encoding import make_decoder
 from spyglass.protocol.errors import IngestError, PayloadTooLarge
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
+Scope = dict[str, Any]
+Message = dict[str, Any]
 Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
+Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 Headers = list[tuple[bytes, bytes]]
 
 CORS_ALLOW_HEADERS = (
@@ -77,9 +77,7 @@ async def send_error(send: Send, error: IngestError, headers: Headers) -> None:
     await send_json(send, error.status, {"detail": error.detail}, [*headers, *extra])
 
 
-async def read_body(
-    receive: Receive, headers: dict[str, str], limit: int
-) -> tuple[bytes, bytes]:
+async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> tuple[bytes, bytes]:
     """(raw body as sent, decoded body). Both are bounded by ``limit``."""
     content_length = headers.get("content-length")
     if content_length is not None and content_length.isdigit() and int(content_length) > limit:

@@ -48,14 +48,16 @@ def parse_multipart(body: bytes, content_type: str) -> list[Part]:
             name, colon, value = line.partition(":")
             if colon:
                 headers[name.strip().lower()] = value.strip()
-        disposition = _params("form-data; " + headers.get("content-disposition", "").partition(";")[2])
-        name = disposition.get_param("name")
+        disposition = _params(
+            "form-data; " + headers.get("content-disposition", "").partition(";")[2]
+        )
+        part_name = disposition.get_param("name")
         filename = disposition.get_param("filename")
-        if not isinstance(name, str):
+        if not isinstance(part_name, str):
             raise BadRequest("invalid multipart body: part without a name")
         parts.append(
             Part(
-                name=name,
+                name=part_name,
                 filename=filename if isinstance(filename, str) else None,
                 content_type=headers.get("content-type", "application/octet-stream"),
                 data=data,

@@ -29,9 +29,7 @@ def parse_database_url(url: str) -> dict[str, Any]:
     if parts.scheme == "sqlite":
         # sqlite:////absolute/path.sqlite3 or sqlite:///relative.sqlite3
         path = unquote(parts.path)
-        if path.startswith("//"):
-            path = path[1:]
-        elif path.startswith("/"):
+        if path.startswith("//") or path.startswith("/"):
             path = path[1:]
         if not path:
             raise ImproperlyConfigured("DATABASE_URL sqlite:// needs a file path")

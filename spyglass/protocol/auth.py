@@ -76,9 +76,7 @@ def auth_from_dsn(dsn: str) -> Auth:
     return Auth(public_key=parts.username, project_id=int(project))
 
 
-def auth_from_request(
-    headers: Mapping[str, str], query: Sequence[tuple[str, str]]
-) -> Auth | None:
+def auth_from_request(headers: Mapping[str, str], query: Sequence[tuple[str, str]]) -> Auth | None:
     """The one auth payload of a request, or None when there is none.
 
     More than one source is an error, as in Relay ("multiple authorization payloads").

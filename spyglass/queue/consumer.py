@@ -12,6 +12,7 @@ import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import connections, transaction
@@ -41,6 +42,21 @@ class QueuedItem:
     def envelope_bytes(self) -> bytes:
         """The envelope as the client meant it, decompressed."""
         return decode_all(self.content_encoding, self.body, settings.MAX_ENVELOPE_SIZE)
+
+
+def _item(row: tuple[Any, ...]) -> QueuedItem:
+    return QueuedItem(
+        id=row[0],
+        project_id=row[1],
+        key_id=row[2],
+        received_at=row[3],
+        event_id=row[4],
+        client_ip=row[5],
+        user_agent=row[6],
+        content_encoding=row[7],
+        body=bytes(row[8]),
+        attempts=row[9],
+    )
 
 
 def default_worker_id() -> str:
@@ -78,7 +94,7 @@ class Consumer:
             cursor.execute(sql, [now + self.lease_seconds, self.worker_id, now, limit])
             rows = cursor.fetchall()
             items = sorted(
-                (QueuedItem(*row[:8], bytes(row[8]), row[9]) for row in rows),
+                (_item(row) for row in rows),
                 key=lambda item: item.id,
             )
             poisoned = [item.id for item in items if item.attempts > self.max_attempts]

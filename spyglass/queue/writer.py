@@ -37,9 +37,7 @@ _COUNT_ACCEPTED = (
     "INSERT INTO spyglass_queue_stat (minute, accepted, done) VALUES (%s, %s, 0)"
     " ON CONFLICT (minute) DO UPDATE SET accepted = spyglass_queue_stat.accepted + %s"
 )
-_DEPTH = (
-    "SELECT count(*) FROM (SELECT 1 FROM spyglass_queue WHERE failed_at IS NULL LIMIT %s) AS q"
-)
+_DEPTH = "SELECT count(*) FROM (SELECT 1 FROM spyglass_queue WHERE failed_at IS NULL LIMIT %s) AS q"
 
 
 @dataclass

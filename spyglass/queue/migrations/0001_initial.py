@@ -4,57 +4,69 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='QueuedEnvelope',
+            name="QueuedEnvelope",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('project_id', models.BigIntegerField()),
-                ('key_id', models.BigIntegerField()),
-                ('received_at', models.FloatField()),
-                ('event_id', models.CharField(blank=True, max_length=32)),
-                ('client_ip', models.CharField(blank=True, max_length=64)),
-                ('user_agent', models.CharField(blank=True, max_length=512)),
-                ('content_encoding', models.CharField(blank=True, max_length=16)),
-                ('body', models.BinaryField()),
-                ('claimed_until', models.FloatField(blank=True, null=True)),
-                ('claimed_by', models.CharField(blank=True, max_length=64)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('failed_at', models.FloatField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("project_id", models.BigIntegerField()),
+                ("key_id", models.BigIntegerField()),
+                ("received_at", models.FloatField()),
+                ("event_id", models.CharField(blank=True, max_length=32)),
+                ("client_ip", models.CharField(blank=True, max_length=64)),
+                ("user_agent", models.CharField(blank=True, max_length=512)),
+                ("content_encoding", models.CharField(blank=True, max_length=16)),
+                ("body", models.BinaryField()),
+                ("claimed_until", models.FloatField(blank=True, null=True)),
+                ("claimed_by", models.CharField(blank=True, max_length=64)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("failed_at", models.FloatField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True)),
             ],
             options={
-                'db_table': 'spyglass_queue',
+                "db_table": "spyglass_queue",
             },
         ),
         migrations.CreateModel(
-            name='QueueStat',
+            name="QueueStat",
             fields=[
-                ('minute', models.BigIntegerField(primary_key=True, serialize=False)),
-                ('accepted', models.BigIntegerField(default=0)),
-                ('done', models.BigIntegerField(default=0)),
+                ("minute", models.BigIntegerField(primary_key=True, serialize=False)),
+                ("accepted", models.BigIntegerField(default=0)),
+                ("done", models.BigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'spyglass_queue_stat',
+                "db_table": "spyglass_queue_stat",
             },
         ),
         migrations.CreateModel(
-            name='RateCounter',
+            name="RateCounter",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key_id', models.BigIntegerField()),
-                ('window_start', models.BigIntegerField()),
-                ('count', models.BigIntegerField(default=0)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key_id", models.BigIntegerField()),
+                ("window_start", models.BigIntegerField()),
+                ("count", models.BigIntegerField(default=0)),
             ],
             options={
-                'db_table': 'spyglass_rate_counter',
-                'constraints': [models.UniqueConstraint(fields=('key_id', 'window_start'), name='rate_counter_unique')],
+                "db_table": "spyglass_rate_counter",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("key_id", "window_start"), name="rate_counter_unique"
+                    )
+                ],
             },
         ),
     ]

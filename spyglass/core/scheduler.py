@@ -1,0 +1,103 @@
+"""Periodic jobs, run by exactly one scheduler: an advisory lock on PostgreSQL, a file lock
+on SQLite (one data directory, one machine)."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import IO
+
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from spyglass.queue.router import queue_alias
+
+log = logging.getLogger(__name__)
+
+ADVISORY_LOCK_ID = 0x5350_5947  # "SPYG"
+
+
+@dataclass
+class Job:
+    name: str
+    every: float  # seconds
+    run: Callable[[], None]
+    last_run: float = 0.0
+
+
+def prune_rate_counters() -> None:
+    """Rate windows that ended more than a day ago can't matter any more."""
+    with connections[queue_alias()].cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM spyglass_rate_counter WHERE window_start < %s", [time.time() - 86400]
+        )
+
+
+def prune_queue_stats() -> None:
+    with connections[queue_alias()].cursor() as cursor:
+        cursor.execute(
+            "DELETE FROM spyglass_queue_stat WHERE minute < %s", [time.time() // 60 - 7 * 1440]
+        )
+
+
+def checkpoint_queue() -> None:
+    """Keep the queue's SQLite WAL from growing without bound under constant load."""
+    connection = connections[queue_alias()]
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+JOBS = [
+    Job("prune-rate-counters", 3600, prune_rate_counters),
+    Job("prune-queue-stats", 3600, prune_queue_stats),
+    Job("checkpoint-queue", 60, checkpoint_queue),
+]
+
+
+class Leadership:
+    """Held by at most one scheduler at a time."""
+
+    def __init__(self) -> None:
+        self._file: IO[str] | None = None
+
+    def acquire(self) -> bool:
+        connection = connections["default"]
+        if connection.vendor == "postgresql":
+            connection.ensure_connection()
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_ID])
+                (got,) = cursor.fetchone()
+            return bool(got)
+        if self._file is None:
+            self._file = open(settings.DATA_DIR / "scheduler.lock", "w")  # noqa: SIM115
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+
+def run_scheduler(stop: threading.Event, jobs: list[Job] | None = None, tick: float = 1.0) -> None:
+    jobs = JOBS if jobs is None else jobs
+    leadership = Leadership()
+    while not stop.is_set() and not leadership.acquire():
+        log.info("another scheduler is active; waiting")
+        stop.wait(10)
+    log.info("scheduler started with %d jobs", len(jobs))
+    while not stop.is_set():
+        now = time.monotonic()
+        for job in jobs:
+            if now - job.last_run >= job.every:
+                job.last_run = now
+                try:
+                    close_old_connections()
+                    job.run()
+                except Exception:
+                    log.exception("scheduled job %s failed", job.name)
+        stop.wait(tick)
+    log.info("scheduler stopped")

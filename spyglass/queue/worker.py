@@ -1,0 +1,68 @@
+"""The worker loop: claim a batch, hand it to the digest, ack it; stop cleanly on request."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+
+from django.db import close_old_connections
+
+from spyglass.queue.consumer import Consumer, QueuedItem
+
+log = logging.getLogger(__name__)
+
+# The digest pipeline's entry point: takes a batch, returns when every item is stored.
+DIGEST_ENTRY_POINT = "spyglass.digest.pipeline:process_batch"
+
+Handler = Callable[[Sequence[QueuedItem]], None]
+
+
+def load_digest_handler() -> Handler | None:
+    module_name, _, attr = DIGEST_ENTRY_POINT.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None  # this build has no digest yet
+        raise
+    handler: Handler = getattr(module, attr)
+    return handler
+
+
+def run_once(consumer: Consumer, handler: Handler, batch_size: int) -> int:
+    """Process one batch; return how many envelopes it held."""
+    batch = consumer.claim(batch_size)
+    if not batch:
+        return 0
+    try:
+        handler(batch)
+    except Exception as exc:
+        log.exception("digest failed for a batch of %d envelopes", len(batch))
+        consumer.release([item.id for item in batch], error=repr(exc), retry_in=5.0)
+        return len(batch)
+    consumer.ack([item.id for item in batch])
+    return len(batch)
+
+
+def run_worker(
+    stop: threading.Event,
+    handler: Handler | None = None,
+    *,
+    batch_size: int = 100,
+    idle_sleep: float = 0.2,
+    consumer: Consumer | None = None,
+) -> None:
+    handler = handler or load_digest_handler()
+    if handler is None:
+        log.warning("no digest pipeline in this build: envelopes stay queued")
+        stop.wait()
+        return
+    consumer = consumer or Consumer()
+    log.info("worker %s started", consumer.worker_id)
+    while not stop.is_set():
+        close_old_connections()
+        if run_once(consumer, handler, batch_size) == 0:
+            stop.wait(idle_sleep)
+    log.info("worker %s stopped", consumer.worker_id)
