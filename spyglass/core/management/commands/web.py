@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 import uvicorn
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
+from uvicorn.supervisors import Multiprocess
+
+APP = "spyglass.asgi:application"
 
 
 class Command(BaseCommand):
@@ -16,10 +20,13 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=settings.WEB_WORKERS)
+        parser.add_argument(
+            "--fd", type=int, help="serve on this inherited listening socket (one process)"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        uvicorn.run(
-            "spyglass.asgi:application",
+        config = uvicorn.Config(
+            APP,
             host=options["host"],
             port=options["port"],
             workers=options["workers"],
@@ -29,3 +36,10 @@ class Command(BaseCommand):
             server_header=False,
             timeout_graceful_shutdown=20,
         )
+        if options["fd"] is not None:
+            # `spyglass serve` binds once and starts several of these on the same socket.
+            uvicorn.Server(config).run(sockets=[socket.socket(fileno=options["fd"])])
+        elif config.workers > 1:
+            Multiprocess(config, sockets=[config.bind_socket()]).run()
+        else:
+            uvicorn.Server(config).run()

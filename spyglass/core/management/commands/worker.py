@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from spyglass.core.scheduler import run_scheduler
 from spyglass.lib.signals import stop_event_on_signals
 from spyglass.queue.worker import run_worker
 
@@ -15,6 +17,18 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=100)
+        parser.add_argument(
+            "--with-scheduler",
+            action="store_true",
+            help="also run the scheduler in this process (what `spyglass serve` does)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        run_worker(stop_event_on_signals(), batch_size=options["batch_size"])
+        stop = stop_event_on_signals()
+        scheduler = None
+        if options["with_scheduler"]:
+            scheduler = threading.Thread(target=run_scheduler, args=(stop,), name="scheduler")
+            scheduler.start()
+        run_worker(stop, batch_size=options["batch_size"])
+        if scheduler is not None:
+            scheduler.join()
