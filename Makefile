@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 JS := tests/e2e/js
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# DSNs are built from the base URL: follow HOST and PORT unless it is set.
+SPYGLASS_BASE_URL ?= http://$(HOST):$(PORT)
+export SPYGLASS_BASE_URL
 
 .PHONY: run test lint test-sqlite test-postgres install install-test bench clean
 
