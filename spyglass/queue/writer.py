@@ -38,6 +38,9 @@ _COUNT_ACCEPTED = (
     " ON CONFLICT (minute) DO UPDATE SET accepted = spyglass_queue_stat.accepted + %s"
 )
 _DEPTH = "SELECT count(*) FROM (SELECT 1 FROM spyglass_queue WHERE failed_at IS NULL LIMIT %s) AS q"
+# While the queue is full, ingest submits nothing, so no commit would look at the depth again:
+# the writer looks on its own this often (seconds) until the workers have made room.
+FULL_RECHECK_INTERVAL = 1.0
 
 
 @dataclass
@@ -101,6 +104,8 @@ class GroupCommitWriter:
 
     # -- producer side -------------------------------------------------------------------
     async def submit(self, submission: Submission) -> Outcome:
+        if self._thread is None:
+            self.start()  # servers that skip the ASGI lifespan still get a writer
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Outcome] = loop.create_future()
 
@@ -111,6 +116,8 @@ class GroupCommitWriter:
         return await future
 
     def submit_sync(self, submission: Submission) -> Outcome:
+        if self._thread is None:
+            self.start()
         done = threading.Event()
         box: list[Outcome | BaseException] = []
 
@@ -132,7 +139,14 @@ class GroupCommitWriter:
             log.exception("queue depth check failed")
         stopping = False
         while not stopping:
-            first = self._inbox.get()
+            try:
+                first = self._inbox.get(timeout=FULL_RECHECK_INTERVAL if self.full else None)
+            except stdqueue.Empty:
+                try:
+                    self._check_depth()
+                except Exception:
+                    log.exception("queue depth check failed")
+                continue
             if first is None:
                 break
             batch = [first]
