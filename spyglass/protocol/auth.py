@@ -6,8 +6,8 @@ import base64
 import binascii
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
+from spyglass.protocol.dsn import parse_dsn
 from spyglass.protocol.errors import BadRequest, Unauthorized
 
 # Relay refuses protocol versions it does not know yet.
@@ -27,9 +27,12 @@ def _parse_version(raw: str | None) -> int:
     if raw is None or raw == "":
         return 7
     head = raw.split(".", 1)[0].strip()
-    if not head.isdigit():
+    # ASCII only: str.isdigit() also accepts "²", which int() refuses.
+    if not (head.isascii() and head.isdigit()):
         raise Unauthorized("bad x-sentry-auth header: invalid sentry_version")
-    version = int(head)
+    # Too many digits to convert (int() refuses 4300+) is too new all the same.
+    digits = head.lstrip("0") or "0"
+    version = int(digits) if len(digits) < 4 else MAX_PROTOCOL_VERSION + 1
     if version > MAX_PROTOCOL_VERSION:
         raise BadRequest(f"unsupported protocol version ({version})")
     return version
@@ -69,11 +72,11 @@ def parse_basic_auth(value: str) -> Auth:
 
 
 def auth_from_dsn(dsn: str) -> Auth:
-    parts = urlsplit(dsn)
-    project = parts.path.rstrip("/").rsplit("/", 1)[-1]
-    if not parts.username or not project.isdigit():
-        raise Unauthorized("bad dsn in envelope header")
-    return Auth(public_key=parts.username, project_id=int(project))
+    try:
+        parsed = parse_dsn(dsn)  # urlsplit raises ValueError on e.g. "http://[x/1"
+    except ValueError:
+        raise Unauthorized("bad dsn in envelope header") from None
+    return Auth(public_key=parsed.public_key, project_id=parsed.project_id)
 
 
 def auth_from_request(headers: Mapping[str, str], query: Sequence[tuple[str, str]]) -> Auth | None:

@@ -29,6 +29,6 @@ def parse_dsn(text: str) -> Dsn:
     if parts.scheme not in ("http", "https") or not parts.username or not parts.hostname:
         raise ValueError(f"not a DSN: {text!r}")
     prefix, _, project = parts.path.rstrip("/").rpartition("/")
-    if not project.isdigit():
+    if not (project.isascii() and project.isdigit()) or len(project) > 18:
         raise ValueError(f"DSN has no numeric project id: {text!r}")
     return Dsn(parts.scheme, parts.username, parts.hostname, parts.port, prefix, int(project))

@@ -90,8 +90,9 @@ class ZlibDecoder:
             self.out.add(self.obj.flush())
         except zlib.error as exc:
             raise BadRequest(f"failed to decode body: {exc}") from None
-        if self.gzip and not self.obj.eof:
-            raise BadRequest("failed to decode body: truncated gzip stream")
+        # zlib leaves a truncated stream's output without an error: only ``eof`` tells.
+        if not self.obj.eof:
+            raise BadRequest("failed to decode body: truncated stream")
         return self.out.result()
 
 
@@ -134,14 +135,25 @@ class ZstdDecoder:
         self.compressed.add(chunk)
 
     def finish(self) -> bytes:
-        source = io.BytesIO(self.compressed.result())
+        data = self.compressed.result()
         try:
-            reader = zstandard.ZstdDecompressor().stream_reader(source, read_across_frames=True)
-            while True:
-                data = reader.read(self.SLICE)
-                if not data:
-                    break
-                self.out.add(data)
+            # First pass, output counted and dropped: a bomb stops here at the limit.
+            reader = zstandard.ZstdDecompressor().stream_reader(
+                io.BytesIO(data), read_across_frames=True
+            )
+            size = 0
+            while chunk := reader.read(self.SLICE):
+                size += len(chunk)
+                if size > self.out.limit:
+                    raise PayloadTooLarge(f"payload exceeds the limit of {self.out.limit} bytes")
+            # Second pass, now known to be bounded, frame by frame: the stream reader ends a
+            # truncated frame silently, a decompressobj says so (``eof`` stays False).
+            while data:
+                obj = zstandard.ZstdDecompressor().decompressobj()
+                self.out.add(obj.decompress(data))
+                if not obj.eof:
+                    raise BadRequest("failed to decode body: truncated zstd stream")
+                data = obj.unused_data
         except zstandard.ZstdError as exc:
             raise BadRequest(f"failed to decode body: {exc}") from None
         return self.out.result()
