@@ -111,7 +111,8 @@ def _legacy_json(body: bytes, limits: Limits) -> tuple[dict[str, Any], bytes]:
     except orjson.JSONDecodeError:
         try:
             payload = _sanitize_nan(json.loads(text))
-            text = orjson.dumps(payload)
+            # Not orjson: it refuses integers past 64 bits and nesting past 254 (a 500).
+            text = json.dumps(payload, ensure_ascii=False, allow_nan=False).encode()
         except (ValueError, RecursionError) as exc:
             raise BadRequest(f"invalid event payload: {exc}") from None
     if not isinstance(payload, dict):
