@@ -115,11 +115,14 @@ class Consumer:
             cursor.execute(
                 f"DELETE FROM spyglass_queue WHERE id IN ({_placeholders(len(ids))})", list(ids)
             )
-            cursor.execute(
-                "INSERT INTO spyglass_queue_stat (minute, accepted, done) VALUES (%s, 0, %s)"
-                " ON CONFLICT (minute) DO UPDATE SET done = spyglass_queue_stat.done + %s",
-                [minute, len(ids), len(ids)],
-            )
+            # Count what this ack removed: after a lease ran out, two workers may ack one row.
+            done = cursor.rowcount
+            if done > 0:
+                cursor.execute(
+                    "INSERT INTO spyglass_queue_stat (minute, accepted, done) VALUES (%s, 0, %s)"
+                    " ON CONFLICT (minute) DO UPDATE SET done = spyglass_queue_stat.done + %s",
+                    [minute, done, done],
+                )
 
     def release(self, ids: Sequence[int], *, error: str = "", retry_in: float = 0.0) -> None:
         """Give these back, claimable again after ``retry_in`` seconds."""
@@ -128,6 +131,7 @@ class Consumer:
         with transaction.atomic(using=self.alias), connections[self.alias].cursor() as cursor:
             cursor.execute(
                 "UPDATE spyglass_queue SET claimed_until = %s, claimed_by = '', last_error = %s"
-                f" WHERE id IN ({_placeholders(len(ids))})",
-                [time.time() + retry_in if retry_in else None, error[:2000], *ids],
+                # Only rows still ours: after our lease ran out another worker may hold them.
+                f" WHERE claimed_by = %s AND id IN ({_placeholders(len(ids))})",
+                [time.time() + retry_in if retry_in else None, error[:2000], self.worker_id, *ids],
             )

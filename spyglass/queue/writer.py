@@ -85,22 +85,26 @@ class GroupCommitWriter:
             tuple[Submission, Callable[[Outcome | BaseException], None]] | None
         ] = stdqueue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        # Requests on several threads may start the writer at once: one thread, one stop.
+        self._lifecycle = threading.Lock()
         self.commits = 0
         self.full = False
         self._depth_checked_at = 0.0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="queue-writer", daemon=True)
-            self._thread.start()
+        with self._lifecycle:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="queue-writer", daemon=True)
+                self._thread.start()
 
     def stop(self) -> None:
         """Finish everything submitted so far, then stop the thread."""
-        if self._thread is not None:
-            self._inbox.put(None)
-            self._thread.join()
-            self._thread = None
+        with self._lifecycle:
+            if self._thread is not None:
+                self._inbox.put(None)
+                self._thread.join()
+                self._thread = None
 
     # -- producer side -------------------------------------------------------------------
     async def submit(self, submission: Submission) -> Outcome:
