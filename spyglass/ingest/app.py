@@ -42,7 +42,8 @@ from spyglass.queue.writer import GroupCommitWriter, QueueUnavailable, RateLimit
 
 log = logging.getLogger(__name__)
 
-ROUTE = re.compile(r"^/api/(\d{1,18})/(envelope|store|security|csp-report|minidump)/?$")
+# ASCII digits only (a Unicode \d also matches digits int() reads); \Z as "$" allows a "\n".
+ROUTE = re.compile(r"^/api/([0-9]{1,18})/(envelope|store|security|csp-report|minidump)/?\Z")
 METHODS = {
     "envelope": ("POST",),
     "store": ("POST", "GET"),

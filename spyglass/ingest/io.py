@@ -80,7 +80,13 @@ async def send_error(send: Send, error: IngestError, headers: Headers) -> None:
 async def read_body(receive: Receive, headers: dict[str, str], limit: int) -> tuple[bytes, bytes]:
     """(raw body as sent, decoded body). Both are bounded by ``limit``."""
     content_length = headers.get("content-length")
-    if content_length is not None and content_length.isdigit() and int(content_length) > limit:
+    # ASCII digits, and no int() of thousands of them (ValueError); servers check it too.
+    if (
+        content_length is not None
+        and content_length.isascii()
+        and content_length.isdigit()
+        and (len(content_length) > 18 or int(content_length) > limit)
+    ):
         raise PayloadTooLarge(f"payload exceeds the limit of {limit} bytes")
     encoding = headers.get("content-encoding", "")
     decoder = make_decoder(encoding, limit)

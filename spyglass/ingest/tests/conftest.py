@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 import pytest
 from asgiref.sync import sync_to_async
+from django.db import connections
 
 from spyglass.ingest.app import IngestApp
 from spyglass.projects.keycache import KeyCache
@@ -47,9 +48,25 @@ async def client(ingest_app: IngestApp) -> AsyncIterator[httpx.AsyncClient]:
         yield c
 
 
+T = TypeVar("T")
+
+
+async def in_thread(function: Callable[[], T]) -> T:
+    """Run ORM code from an async test, and close the thread's connections after it: an open
+    one would keep PostgreSQL from dropping the test database at the end."""
+
+    def run() -> T:
+        try:
+            return function()
+        finally:
+            connections.close_all()
+
+    return await sync_to_async(run)()
+
+
 async def queued() -> list[QueuedEnvelope]:
     """Everything in the queue, oldest first (read from a thread: tests are async)."""
-    return await sync_to_async(lambda: list(QueuedEnvelope.objects.order_by("id")))()
+    return await in_thread(lambda: list(QueuedEnvelope.objects.order_by("id")))
 
 
 def auth_header(public_key: str) -> dict[str, str]:
@@ -120,7 +137,7 @@ async def update_key(key: ProjectKey, app: IngestApp, **fields: Any) -> None:
             setattr(key, name, value)
         key.save(update_fields=list(fields))
 
-    await sync_to_async(save)()
+    await in_thread(save)
     await app.keys.reload()
 
 

@@ -12,7 +12,6 @@ import anyio
 import httpx
 import pytest
 import time_machine
-from asgiref.sync import sync_to_async
 from django.db.backends.utils import CursorWrapper
 
 from spyglass.ingest.app import IngestApp
@@ -24,6 +23,7 @@ from spyglass.ingest.tests.conftest import (
     client_for,
     event_envelope,
     event_payload,
+    in_thread,
     item,
     queued,
     queued_envelopes,
@@ -314,8 +314,8 @@ async def test_it_finds_a_new_key_after_the_miss_interval(
     app = make_app(keys=KeyCache(ttl=60))
     async with client_for(app) as client:
         assert (await post(client, ingest_world, event_envelope())).status_code == 200
-        new_key = await sync_to_async(ProjectKey.objects.create)(
-            project=ingest_world.project, label="new"
+        new_key = await in_thread(
+            lambda: ProjectKey.objects.create(project=ingest_world.project, label="new")
         )
         clock.now += 1.5
         response = await client.post(
