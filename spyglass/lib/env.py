@@ -6,6 +6,7 @@ prove each one is documented in ``docs/configuration.md``.
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -66,6 +67,8 @@ def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
         number = float(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
+    if not math.isfinite(number):  # float() takes "nan" and "inf"; no setting means them
+        raise ImproperlyConfigured(f"{name} must be a finite number, not {value!r}")
     if number < minimum:
         raise ImproperlyConfigured(f"{name} must be at least {minimum}, not {number}")
     return number

@@ -27,7 +27,8 @@ def queue_stats(window_minutes: int = 5) -> QueueStats:
     with connections[queue_alias()].cursor() as cursor:
         cursor.execute(
             "SELECT count(*), min(received_at),"
-            " sum(CASE WHEN claimed_until > %s THEN 1 ELSE 0 END)"
+            # A released envelope waiting for its retry has a claimed_until but no worker.
+            " sum(CASE WHEN claimed_until > %s AND claimed_by <> '' THEN 1 ELSE 0 END)"
             " FROM spyglass_queue WHERE failed_at IS NULL",
             [now],
         )
