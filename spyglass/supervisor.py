@@ -124,6 +124,9 @@ def main(argv: list[str]) -> int:
                 continue
             child.next_start = 0.0
             child.start()
+    # Stop accepting before draining: new connections are refused instead of waiting in a
+    # backlog that nobody will serve.
+    sock.close()
     return shutdown(children)
 
 
@@ -132,16 +135,21 @@ def shutdown(children: list[Child]) -> int:
         if child.process is not None and child.process.poll() is None:
             child.process.send_signal(signal.SIGTERM)
     deadline = time.monotonic() + SHUTDOWN_GRACE
+    clean = True
     for child in children:
         if child.process is None:
             continue
         try:
-            child.process.wait(max(0.1, deadline - time.monotonic()))
+            code = child.process.wait(max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             child.process.kill()
-            child.process.wait()
-    print("Spyglass stopped.", flush=True)
-    return 0
+            code = child.process.wait()
+        # uvicorn re-raises the signal after its graceful shutdown: dying of it is clean.
+        if code not in (0, -signal.SIGTERM, -signal.SIGINT):
+            print(f"{child.name} exited with {code} while stopping", file=sys.stderr, flush=True)
+            clean = False
+    print("Spyglass stopped." if clean else "Spyglass stopped, not cleanly.", flush=True)
+    return 0 if clean else 1
 
 
 if __name__ == "__main__":

@@ -74,12 +74,6 @@ def test_sigterm_answers_requests_in_flight_queues_them_and_exits_0(
     assert_all_queued(server, {*load.acked, slow.event_id})
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: the supervisor keeps its copy of the listening socket open while the"
-    " web processes drain, so new connections are accepted into the backlog, hang, and are"
-    " reset when the supervisor exits",
-)
 def test_new_connections_are_refused_while_the_server_drains(
     make_server: Callable[[], SpyglassServer],
 ) -> None:
