@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import close_old_connections, connections
@@ -26,7 +26,9 @@ class Job:
     name: str
     every: float  # seconds
     run: Callable[[], None]
-    last_run: float = 0.0
+    # time.monotonic() counts from an arbitrary point (boot, on Linux): "never run" must be
+    # earlier than any reading, or an hourly job waits for the first hour of uptime to pass.
+    last_run: float = float("-inf")
 
 
 def prune_rate_counters() -> None:
@@ -64,12 +66,17 @@ class Leadership:
 
     def __init__(self) -> None:
         self._file: IO[str] | None = None
+        # The advisory lock lasts as long as the session that took it, so it gets a connection
+        # of its own: Django closes its own between jobs (CONN_MAX_AGE), which would let go.
+        self._session: Any = None
 
     def acquire(self) -> bool:
         connection = connections["default"]
         if connection.vendor == "postgresql":
-            connection.ensure_connection()
-            with connection.cursor() as cursor:
+            if self._session is None:
+                self._session = connection.get_new_connection(connection.get_connection_params())
+                self._session.autocommit = True
+            with self._session.cursor() as cursor:
                 cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_ID])
                 (got,) = cursor.fetchone()
             return bool(got)
@@ -81,23 +88,34 @@ class Leadership:
             return False
         return True
 
+    def release(self) -> None:
+        if self._session is not None:
+            self._session.close()
+            self._session = None
+        if self._file is not None:
+            self._file.close()  # and with it the lock
+            self._file = None
+
 
 def run_scheduler(stop: threading.Event, jobs: list[Job] | None = None, tick: float = 1.0) -> None:
     jobs = JOBS if jobs is None else jobs
     leadership = Leadership()
-    while not stop.is_set() and not leadership.acquire():
-        log.info("another scheduler is active; waiting")
-        stop.wait(10)
-    log.info("scheduler started with %d jobs", len(jobs))
-    while not stop.is_set():
-        now = time.monotonic()
-        for job in jobs:
-            if now - job.last_run >= job.every:
-                job.last_run = now
-                try:
-                    close_old_connections()
-                    job.run()
-                except Exception:
-                    log.exception("scheduled job %s failed", job.name)
-        stop.wait(tick)
-    log.info("scheduler stopped")
+    try:
+        while not stop.is_set() and not leadership.acquire():
+            log.info("another scheduler is active; waiting")
+            stop.wait(10)
+        log.info("scheduler started with %d jobs", len(jobs))
+        while not stop.is_set():
+            now = time.monotonic()
+            for job in jobs:
+                if now - job.last_run >= job.every:
+                    job.last_run = now
+                    try:
+                        close_old_connections()
+                        job.run()
+                    except Exception:
+                        log.exception("scheduled job %s failed", job.name)
+            stop.wait(tick)
+        log.info("scheduler stopped")
+    finally:
+        leadership.release()
