@@ -73,7 +73,7 @@ class Request:
 
 def client_ip(scope: Scope, headers: dict[str, str]) -> str:
     if settings.TRUST_X_FORWARDED_FOR:
-        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip()
+        forwarded = headers.get("x-forwarded-for", "").split(",")[0].strip().replace("\x00", "")
         if forwarded:
             return forwarded[:64]
     client = scope.get("client")
@@ -165,7 +165,8 @@ class IngestApp:
             key_id=key.key_id,
             event_id=prepared.event_id or "",
             client_ip=client_ip(request.scope, request.headers),
-            user_agent=request.headers.get("user-agent", "")[:512],
+            # PostgreSQL text can't hold NUL: one such row would fail the whole group commit.
+            user_agent=request.headers.get("user-agent", "").replace("\x00", "")[:512],
             content_encoding=prepared.content_encoding,
             body=prepared.body,
         )

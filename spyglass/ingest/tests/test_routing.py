@@ -139,3 +139,25 @@ async def test_it_answers_odd_header_bytes_without_a_server_error(
     )
     assert status in (200, 400, 413), body
     assert b"access-control-allow-origin" in headers
+
+
+async def test_it_drops_nul_bytes_from_what_it_records_about_the_sender(
+    ingest_app: IngestApp, ingest_world: World, settings: Any
+) -> None:
+    # PostgreSQL text refuses NUL; one such row would fail every envelope of its group commit.
+    settings.TRUST_X_FORWARDED_FOR = True
+    auth = f"Sentry sentry_key={ingest_world.key.public_key}".encode()
+    status, _, body = await call_raw(
+        ingest_app,
+        f"/api/{ingest_world.project.id}/envelope/",
+        [
+            (b"x-sentry-auth", auth),
+            (b"user-agent", b"evil\x00agent"),
+            (b"x-forwarded-for", b"198.51.100.1\x00"),
+        ],
+        event_envelope(),
+    )
+    assert status == 200, body
+    [row] = await queued()
+    assert row.user_agent == "evilagent"
+    assert row.client_ip == "198.51.100.1"
