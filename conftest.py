@@ -1,16 +1,28 @@
-"""Test-wide setup that must happen before Django reads its settings."""
+"""Fixtures shared by every test package. (The data directory is set earlier, by
+``spyglass.pytest_env``, before Django reads its settings.)"""
 
-import os
-import tempfile
+from __future__ import annotations
 
-# Every test run gets its own data directory (secret key, SQLite files), never ./data.
-os.environ.setdefault("SPYGLASS_DATA_DIR", tempfile.mkdtemp(prefix="spyglass-test-"))
+from collections.abc import Iterator
 
 import pytest
+from django.conf import settings
+
+from spyglass.test import World
+
+
+@pytest.fixture(autouse=True, scope="session")
+def fast_password_hashing() -> Iterator[None]:
+    """The shared world hashes several passwords; the production hasher makes that most of a
+    test's time. Tests that check hashing itself can override this."""
+    previous = settings.PASSWORD_HASHERS
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    yield
+    settings.PASSWORD_HASHERS = previous
 
 
 @pytest.fixture
-def world(db: None) -> "object":
+def world(db: None) -> World:
     from spyglass.test import build_world
 
     return build_world()
