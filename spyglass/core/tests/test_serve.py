@@ -1,0 +1,149 @@
+"""`spyglass serve` as a real process: it answers health checks and stops cleanly."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import orjson
+import pytest
+
+HANG_GUARD = 30.0  # seconds: a bound for a hung process, not a performance assertion
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def children_of(pid: int) -> set[int]:
+    """Every live descendant of ``pid``, from /proc."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if fields[0] != "Z":
+            parents[int(entry.name)] = int(fields[1])
+    found: set[int] = set()
+    frontier = {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier}
+        found |= frontier
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + HANG_GUARD
+    while not condition():
+        assert time.monotonic() < deadline, f"gave up waiting for {what}"
+        time.sleep(0.05)
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def responds(url: str) -> bool:
+    try:
+        return get(url)[0] == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture
+def database_url() -> Iterator[str | None]:
+    """On PostgreSQL runs a database of the server's own; on SQLite none (the data dir)."""
+    admin_url = os.environ.get("SPYGLASS_TEST_PG_ADMIN_URL")
+    if not os.environ.get("DATABASE_URL") or not admin_url:
+        yield None
+        return
+    import psycopg
+
+    name = f"spyglass_serve_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlunsplit(urlsplit(admin_url)._replace(path=f"/{name}"))
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def server_env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["SPYGLASS_DATA_DIR"] = str(tmp_path / "data")
+    env["SPYGLASS_WEB_WORKERS"] = "2"
+    if database_url is not None:
+        env["DATABASE_URL"] = database_url
+    subprocess.run(
+        [sys.executable, "-m", "spyglass", "migrate", "--noinput", "-v0"],
+        env=env,
+        check=True,
+        timeout=120,
+    )
+    return env
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
+def test_serve_answers_health_and_readiness_and_on_a_signal_stops_with_all_its_children(
+    server_env: dict[str, str], tmp_path: Path, stop_signal: signal.Signals
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with (tmp_path / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "spyglass", "serve", "--port", str(port)],
+            env=server_env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, for the cleanup below
+        )
+    try:
+        wait_until(lambda: responds(f"{base}/_health"), "/_health")
+        assert get(f"{base}/_health") == (200, b"ok\n")
+        status, body = get(f"{base}/_ready")
+        assert (status, orjson.loads(body)) == (200, {"ok": True})
+        children = children_of(server.pid)
+        assert len(children) >= 3  # two web processes and the background one, at least
+
+        server.send_signal(stop_signal)
+        returncode = server.wait(HANG_GUARD)
+
+        log_text = (tmp_path / "serve.log").read_text(errors="replace")
+        assert returncode == 0, log_text
+        wait_until(lambda: not any(alive(pid) for pid in children), "the children to exit")
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
