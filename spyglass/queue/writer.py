@@ -178,11 +178,11 @@ class GroupCommitWriter:
             connections[queue_alias()].close()
             error = QueueUnavailable(str(exc))
             for _, resolve in batch:
-                resolve(error)
+                _answer(resolve, error)
             return
         self.commits += 1
         for (_, resolve), outcome in zip(batch, outcomes, strict=True):
-            resolve(outcome)
+            _answer(resolve, outcome)
         try:
             self._check_depth()
         except Exception:
@@ -236,6 +236,17 @@ class GroupCommitWriter:
             cursor.execute(_DEPTH, [self.max_depth])
             (depth,) = cursor.fetchone()
         self.full = depth >= self.max_depth
+
+
+def _answer(
+    resolve: Callable[[Outcome | BaseException], None], result: Outcome | BaseException
+) -> None:
+    try:
+        resolve(result)
+    except Exception:
+        # Its event loop is gone (closed before the commit): the answer has nowhere to go,
+        # and the writer thread must live on for everyone else.
+        log.warning("a queue submission could not be answered", exc_info=True)
 
 
 def _settle(future: asyncio.Future[Outcome], result: Outcome | BaseException) -> None:

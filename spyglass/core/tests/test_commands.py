@@ -168,3 +168,9 @@ def test_queue_stats_as_json() -> None:
     stats = orjson.loads(run("queue", "stats", "--json"))
     assert (stats["depth"], stats["failed"], stats["oldest_age_seconds"]) == (0, 2, None)
     assert set(stats) >= {"claimed", "accepted_per_minute", "done_per_minute"}
+
+
+@pytest.mark.parametrize("dsn", ["not a dsn", "https://errors.example.com/1", "https://k@host/x"])
+def test_send_test_event_refuses_what_is_not_a_dsn(dsn: str) -> None:
+    with pytest.raises(CommandError, match="DSN"):
+        run("send-test-event", dsn)

@@ -120,7 +120,9 @@ def test_a_second_scheduler_waits_while_another_leads_and_runs_nothing(
     try:
         job = Counter()
         stop = threading.Event()
-        thread = threading.Thread(target=run_scheduler, args=(stop, [Job("j", 1, job)], 0.01))
+        thread = threading.Thread(
+            target=run_scheduler, args=(stop, [Job("j", 1, job)], 0.01), daemon=True
+        )
         with caplog.at_level("INFO", logger="spyglass.core.scheduler"):
             thread.start()
             deadline = time.monotonic() + 30
@@ -184,7 +186,7 @@ def test_on_postgres_leadership_survives_django_closing_its_connections() -> Non
         # closes the thread's connection, which must not end the leadership.
         connections["default"].close()
         held: list[bool] = []
-        thread = threading.Thread(target=lambda: held.append(rival.acquire()))
+        thread = threading.Thread(target=lambda: held.append(rival.acquire()), daemon=True)
         thread.start()
         thread.join(30)
         assert held == [False]

@@ -197,7 +197,7 @@ def test_concurrent_claims_never_hand_out_the_same_envelope_twice() -> None:
         finally:
             connections.close_all()
 
-    threads = [threading.Thread(target=work, args=(w,)) for w in claimed]
+    threads = [threading.Thread(target=work, args=(w,), daemon=True) for w in claimed]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -221,7 +221,7 @@ def test_a_claim_skips_rows_another_open_claim_has_locked_instead_of_waiting() -
 
     with transaction.atomic(using=queue_alias()):
         mine = Consumer("w1").claim(2)  # its transaction is still open: rows stay locked
-        thread = threading.Thread(target=claim_meanwhile)
+        thread = threading.Thread(target=claim_meanwhile, daemon=True)
         thread.start()
         thread.join(30)  # a hang guard: without SKIP LOCKED it would wait for our commit
         assert not thread.is_alive()

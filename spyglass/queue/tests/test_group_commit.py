@@ -71,10 +71,10 @@ def submit_while_busy(
         results[sub.event_id] = result
 
     writer.start()
-    plug = threading.Thread(target=run, args=(PLUG,))
+    plug = threading.Thread(target=run, args=(PLUG,), daemon=True)
     plug.start()
     assert inside.wait(30)
-    threads = [threading.Thread(target=run, args=(sub,)) for sub in submissions]
+    threads = [threading.Thread(target=run, args=(sub,), daemon=True) for sub in submissions]
     for thread in threads:
         thread.start()
     wait_for(lambda: writer._inbox.qsize() == len(submissions))
@@ -144,14 +144,14 @@ def test_it_starts_on_first_use_with_a_single_thread_however_many_requests_race_
         barrier.wait(10)
         writer.submit_sync(submission(n))
 
-    threads = [threading.Thread(target=run, args=(n,)) for n in range(8)]
+    threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(30)
 
     assert [t.name for t in threading.enumerate()].count("queue-writer") == 1
-    stopper = threading.Thread(target=writer.stop)
+    stopper = threading.Thread(target=writer.stop, daemon=True)
     stopper.start()
     stopper.join(30)  # a hang guard: stop() waited forever for a second writer thread
     assert not stopper.is_alive()
@@ -221,7 +221,7 @@ def test_stop_drains_everything_submitted_before_it(
     make_writer: MakeWriter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     writer = make_writer()
-    stopper = threading.Thread(target=writer.stop)
+    stopper = threading.Thread(target=writer.stop, daemon=True)
 
     def stop() -> None:
         stopper.start()
@@ -287,3 +287,33 @@ def test_failed_envelopes_do_not_count_towards_the_depth(make_writer: MakeWriter
     writer = make_writer(max_depth=3)
     writer.submit_sync(submission(0))
     assert not writer.full
+
+
+def test_a_request_whose_event_loop_is_gone_costs_no_other_request_its_answer(
+    make_writer: MakeWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    writer = make_writer()
+
+    def abandon_a_request() -> None:
+        # Submitted from an event loop that closes before the commit (a test's asyncio.run,
+        # a server torn down): that answer has nowhere to go.
+        loop = asyncio.new_event_loop()
+        task = loop.create_task(writer.submit(submission(50)))
+        loop.run_until_complete(asyncio.sleep(0))
+        task.cancel()
+        loop.run_until_complete(asyncio.gather(task, return_exceptions=True))
+        loop.close()
+        wait_for(lambda: writer._inbox.qsize() == 2)
+
+    _, answers = submit_while_busy(
+        writer, monkeypatch, [submission(49)], meanwhile=abandon_a_request
+    )
+    later: list[Result] = []
+    thread = threading.Thread(
+        target=lambda: later.append(submit(writer, submission(51))), daemon=True
+    )
+    thread.start()
+    thread.join(30)  # a hang guard: a writer thread that died answers nobody
+
+    assert answers == later == [Outcome(queued=True)]
+    assert len(committed_rows()) == 4  # the plug, 49, the abandoned 50 (queued all the same), 51

@@ -101,7 +101,7 @@ def test_two_writers_share_the_counters_so_the_limit_holds_across_processes(
             outcomes.append(outcome)
 
     with time_machine.travel(T0, tick=False):
-        threads = [threading.Thread(target=run, args=(n,)) for n in range(24)]
+        threads = [threading.Thread(target=run, args=(n,), daemon=True) for n in range(24)]
         for thread in threads:
             thread.start()
         for thread in threads:

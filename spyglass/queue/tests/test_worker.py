@@ -73,7 +73,7 @@ def run_in_thread(stop: threading.Event, **kwargs: object) -> threading.Thread:
         finally:
             connections.close_all()
 
-    thread = threading.Thread(target=target)
+    thread = threading.Thread(target=target, daemon=True)
     thread.start()
     return thread
 
