@@ -46,6 +46,13 @@ class UserManager(BaseUserManager["User"]):
         user.save(using=self._db)
         return user
 
+    def get_by_natural_key(self, username: str | None) -> User:
+        # Sign-in: addresses are stored in lower case (create_user), typed any way.
+        return self.get(email=(username or "").strip().lower())
+
+    async def aget_by_natural_key(self, username: str | None) -> User:
+        return await self.aget(email=(username or "").strip().lower())
+
     def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
         extra.setdefault("is_staff", True)
         extra.setdefault("is_superuser", True)

@@ -66,9 +66,13 @@ class KeyCache:
 
     async def _reload(self) -> None:
         started = time.monotonic()
-        self.keys = await asyncio.to_thread(self.loader)
-        self.loaded_at = started
-        self.loads += 1
+        try:
+            self.keys = await asyncio.to_thread(self.loader)
+            self.loads += 1
+        finally:
+            # A failed attempt waits like a successful one (the TTL, or a second for a miss):
+            # with the database down, a flood of requests must not become a flood of queries.
+            self.loaded_at = started
 
     async def get(self, public_key: str) -> KeyInfo | None:
         now = time.monotonic()

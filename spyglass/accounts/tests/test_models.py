@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import pytest
-from django.contrib.auth import authenticate
+from asgiref.sync import sync_to_async
+from django.contrib.auth import aauthenticate, authenticate
+from django.db import connections
 
 from spyglass.accounts.models import ALL_SCOPES, ApiToken, User, hash_token
-from spyglass.test import PASSWORD, World
+from spyglass.test import PASSWORD, World, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +54,24 @@ def test_each_token_is_different_and_can_have_fewer_scopes(world: World) -> None
 
     assert first != second
     assert ApiToken.objects.get(pk=limited.pk).scopes == ["project:read"]
+
+
+def test_the_email_address_signs_in_however_it_is_capitalised(world: World) -> None:
+    # Addresses are stored in lower case; people type them as they please.
+    assert authenticate(username="Alice@Example.COM", password=PASSWORD) == world.alice
+    assert authenticate(username=" alice@example.com ", password=PASSWORD) == world.alice
+    assert authenticate(username="ALICE@example.com", password="wrong") is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_async_sign_in_matches_the_email_address_the_same_way() -> None:
+    alice = make_user("alice@example.com")
+
+    async def sign_in() -> object:
+        # The async ORM runs in another thread, with a connection of its own.
+        try:
+            return await aauthenticate(username="Alice@Example.COM", password=PASSWORD)
+        finally:
+            await sync_to_async(connections.close_all)()
+
+    assert asyncio.run(sign_in()) == alice

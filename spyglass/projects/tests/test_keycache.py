@@ -146,3 +146,53 @@ def test_load_keys_reads_every_key_from_the_database(committed_world: World) -> 
         ),
     }
     connections.close_all()
+
+
+class Failing:
+    """A loader for when the database is down."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self) -> dict[str, KeyInfo]:
+        self.calls += 1
+        raise ConnectionError("database unavailable")
+
+
+def test_while_the_database_is_down_stale_keys_serve_and_reloads_stay_rare(clock: Clock) -> None:
+    cache = KeyCache(ttl=10, loader=Keys("a" * 32))
+    failing = Failing()
+
+    async def main() -> None:
+        await cache.get("a" * 32)
+        cache.loader = failing
+        clock.now += 11
+        for _ in range(50):
+            assert await cache.get("a" * 32) == info("a" * 32)
+            await asyncio.sleep(0.001)  # let a background reload run (and fail)
+            assert await cache.get("b" * 32) is None
+        assert failing.calls == 1
+        clock.now += 1.5
+        assert await cache.get("b" * 32) is None
+        assert failing.calls == 2
+
+    run(main)
+
+
+def test_an_unreachable_database_at_start_costs_at_most_one_attempt_a_second(
+    clock: Clock,
+) -> None:
+    failing = Failing()
+    cache = KeyCache(ttl=10, loader=failing)
+
+    async def main() -> None:
+        with pytest.raises(ConnectionError):
+            await cache.get("a" * 32)
+        for _ in range(20):
+            assert await cache.get("a" * 32) is None
+        assert failing.calls == 1
+        clock.now += 1.5
+        assert await cache.get("a" * 32) is None
+        assert failing.calls == 2
+
+    run(main)
