@@ -28,8 +28,12 @@ from typing import Any
 
 import brotli
 
+# shared/ sits beside the repository, here and in CI.
 FIXTURES = Path(
-    os.environ.get("SPYGLASS_SDK_FIXTURES", "/work/shared/reference/sdk-capture/fixtures")
+    os.environ.get(
+        "SPYGLASS_SDK_FIXTURES",
+        Path(__file__).resolve().parents[2] / "shared/reference/sdk-capture/fixtures",
+    )
 )
 PYTHON_UA = "sentry.python/2.75.0"
 NODE_CLIENT = "sentry.javascript.node%2F11.12.0"
