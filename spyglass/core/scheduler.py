@@ -3,6 +3,7 @@ on SQLite (one data directory, one machine)."""
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import threading
@@ -90,6 +91,10 @@ class Leadership:
 
     def release(self) -> None:
         if self._session is not None:
+            # Closing alone lets go only once the server notices; unlock first, so that
+            # another scheduler can take over at once.
+            with contextlib.suppress(Exception), self._session.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock_all()")
             self._session.close()
             self._session = None
         if self._file is not None:
