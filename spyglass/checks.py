@@ -5,12 +5,20 @@ from __future__ import annotations
 import os
 import sqlite3
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Warning, register
 
 MIN_SQLITE = (3, 35, 0)  # UPSERT … RETURNING, used by the queue
+
+
+def _has_valid_port(url: SplitResult) -> bool:
+    try:
+        url.port  # noqa: B018  (raises ValueError for a bad port)
+    except ValueError:
+        return False
+    return True
 
 
 @register()
@@ -25,7 +33,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]
             )
         )
     base = urlsplit(settings.BASE_URL)
-    if base.scheme not in ("http", "https") or not base.hostname or base.query or base.fragment:
+    if (
+        base.scheme not in ("http", "https")
+        or not base.hostname
+        or base.query
+        or base.fragment
+        or "@" in base.netloc  # a DSN puts its public key there
+        or not _has_valid_port(base)
+    ):
         problems.append(
             Error(
                 f"SPYGLASS_BASE_URL {settings.BASE_URL!r} is not an http(s) URL.",

@@ -157,6 +157,12 @@ def test_a_postgresql_url_without_user_or_port_leaves_them_to_libpq() -> None:
     assert (db["NAME"], db["OPTIONS"]) == ("spyglass", {})
 
 
+@pytest.mark.parametrize("url", ["postgres://localhost:port/db", "postgres://localhost:70000/db"])
+def test_a_postgres_url_with_a_bad_port_is_a_configuration_error(url: str) -> None:
+    with pytest.raises(ImproperlyConfigured, match="port"):
+        parse_database_url(url)
+
+
 def test_a_postgres_url_must_name_a_database() -> None:
     with pytest.raises(ImproperlyConfigured, match="database"):
         parse_database_url("postgres://localhost/")
@@ -205,7 +211,16 @@ def test_e001_fires_when_the_data_directory_is_not_writable(tmp_path: Path) -> N
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://example.com", "example.com", "https://", "https://example.com/?x=1", "http://a/#f"],
+    [
+        "ftp://example.com",
+        "example.com",
+        "https://",
+        "https://example.com/?x=1",
+        "http://a/#f",
+        "https://example.com:99999",
+        "https://example.com:https",
+        "https://user:secret@example.com",  # the DSN puts its key where the user would be
+    ],
 )
 def test_e002_fires_for_a_base_url_that_is_not_http(url: str) -> None:
     with override_settings(BASE_URL=url):
