@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
@@ -93,6 +94,10 @@ class IngestApp:
         )
 
     def startup(self) -> None:
+        # The event loop thread rarely blocks, so the queue writer thread would wait for the
+        # GIL up to the default 5 ms after each commit before it can answer; 1 ms cuts the
+        # tail latency of acknowledgements.
+        sys.setswitchinterval(0.001)
         self.writer.start()
 
     def shutdown(self) -> None:
