@@ -45,7 +45,9 @@ test-sqlite: install-test
 test-postgres: install-test
 	$(BIN)/python tests/pgcluster.py -- $(BIN)/pytest -q
 
+## make bench: the ingest benchmark (wants Debian's wrk; see docs/benchmarks.md).
 bench: install-test
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/ingest.py
 
 clean:
