@@ -1,0 +1,112 @@
+"""Stored events, per-issue tag values and counts, and outcome statistics."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from spyglass.issues.models import Issue
+from spyglass.projects.models import Project
+
+
+class Event(models.Model):
+    """One error or default event. The whole normalized event is ``body`` (zstd JSON); the
+    fields that lists and search need are columns."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="events")
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="events")
+    event_id = models.CharField(max_length=32)
+    timestamp = models.DateTimeField()
+    received_at = models.DateTimeField()
+    type = models.CharField(max_length=32, default="error")
+    level = models.CharField(max_length=16, default="error")
+    platform = models.CharField(max_length=64, blank=True)
+    release = models.CharField(max_length=250, blank=True)
+    environment = models.CharField(max_length=64, blank=True)
+    dist = models.CharField(max_length=64, blank=True)
+    transaction = models.CharField(max_length=200, blank=True)
+    title = models.CharField(max_length=1024)
+    culprit = models.CharField(max_length=1024, blank=True)
+    message = models.TextField(blank=True)
+    trace_id = models.CharField(max_length=32, blank=True)
+    user_key = models.CharField(max_length=200, blank=True)
+    sdk_name = models.CharField(max_length=128, blank=True)
+    sdk_version = models.CharField(max_length=64, blank=True)
+    tags = models.JSONField(default=list)  # [[key, value], …] as derived and sent
+    grouping_config = models.CharField(max_length=64, blank=True)
+    primary_hash = models.CharField(max_length=32, blank=True)
+    has_processing_errors = models.BooleanField(default=False)
+    body = models.BinaryField()
+    size = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "event_id"], name="event_id_unique")
+        ]
+        indexes = [
+            models.Index(fields=["issue", "timestamp"], name="event_issue_time"),
+            models.Index(fields=["project", "timestamp"], name="event_project_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.title})"
+
+
+class IssueTagValue(models.Model):
+    """How often an issue's events carried ``key=value`` (the tag distributions)."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="tag_values")
+    key = models.CharField(max_length=200)
+    value = models.CharField(max_length=200)
+    times_seen = models.PositiveBigIntegerField(default=0)
+    first_seen = models.DateTimeField()
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "key", "value"], name="issue_tag_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issue_id} {self.key}={self.value} x{self.times_seen}"
+
+
+class IssueCount(models.Model):
+    """Events per issue per minute and per hour: graphs and alerts sum these."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="counts")
+    resolution = models.PositiveIntegerField()  # seconds: 60 or 3600
+    bucket = models.BigIntegerField()  # unix seconds at the start of the bucket
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issue", "resolution", "bucket"], name="issue_count_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.issue_id} @{self.bucket}/{self.resolution}s: {self.count}"
+
+
+class Outcome(models.Model):
+    """What became of received items, per hour (Sentry's outcomes): accepted, filtered,
+    rate_limited, invalid, client_discard — per data category and reason."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="outcomes")
+    hour = models.BigIntegerField()  # unix seconds at the start of the hour
+    category = models.CharField(max_length=32)
+    outcome = models.CharField(max_length=16)
+    reason = models.CharField(max_length=64, blank=True)
+    quantity = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "hour", "category", "outcome", "reason"],
+                name="outcome_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id} {self.category} {self.outcome} {self.reason}: {self.quantity}"
