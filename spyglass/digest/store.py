@@ -1,0 +1,297 @@
+"""Store a batch of processed events: one short transaction for the whole batch.
+
+Idempotent on (project, event_id): an envelope delivered twice (at-least-once queue) gives
+one event. New hashes create issues; known hashes update theirs (counts, last seen, title and
+culprit of the latest event, releases) and go through ``issues.state.on_new_event``
+(regression, archive conditions). Tag values, per-minute/hour counts and outcomes are
+upserted in bulk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import orjson
+import zstandard
+from django.db import connection, transaction
+
+from spyglass.digest import counters
+from spyglass.digest.types import OutcomeCounts, ProcessedEvent
+from spyglass.events.models import Event
+from spyglass.issues import state
+from spyglass.issues.models import (
+    Activity,
+    Issue,
+    IssueCounter,
+    IssueHash,
+    Resolution,
+    Snooze,
+    Status,
+    Substatus,
+)
+from spyglass.projects.models import Project
+from spyglass.releases.models import Release
+
+_compressor = zstandard.ZstdCompressor(level=3)
+
+ISSUE_FIELDS = [
+    "title",
+    "culprit",
+    "metadata",
+    "level",
+    "last_seen",
+    "first_seen",
+    "times_seen",
+    "users_seen",
+    "last_release",
+    "status",
+    "substatus",
+    "priority",
+    "active_at",
+    "resolved_at",
+]
+
+
+@dataclass
+class StoreResult:
+    """What a batch changed, for the hooks that run after commit (alerts, …)."""
+
+    events: list[tuple[int, ProcessedEvent]] = field(default_factory=list)  # (issue id, event)
+    new_issues: list[int] = field(default_factory=list)
+    state_changes: list[tuple[int, str]] = field(default_factory=list)  # (issue id, activity)
+    duplicates: int = 0
+
+
+def compress_event(event: dict[str, object]) -> bytes:
+    return _compressor.compress(orjson.dumps(event))
+
+
+def store_events(
+    events: Sequence[ProcessedEvent], outcomes: OutcomeCounts, now: datetime
+) -> StoreResult:
+    result = StoreResult()
+    with transaction.atomic():
+        _lock_projects({e.project_id for e in events})
+        fresh = _without_duplicates(events, result)
+        _ensure_releases(fresh)
+        issues = _assign_issues(fresh, result)
+        _insert_events(result.events)
+        counters.count_tags(result.events)
+        counters.count_buckets(result.events)
+        _update_issues(issues, result, now)
+        for _, ev in result.events:
+            outcomes.add(ev.project_id, "error", "accepted")
+        counters.write_outcomes(outcomes, now)
+    return result
+
+
+def _lock_projects(project_ids: set[int]) -> None:
+    """PostgreSQL: one digest at a time per project (issue creation must not race). SQLite
+    has a single writer anyway."""
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        for project_id in sorted(project_ids):
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [0x5350, project_id])
+
+
+def _without_duplicates(
+    events: Sequence[ProcessedEvent], result: StoreResult
+) -> list[ProcessedEvent]:
+    by_key: dict[tuple[int, str], ProcessedEvent] = {}
+    for event in events:
+        by_key.setdefault((event.project_id, event.event_id), event)
+    existing: set[tuple[int, str]] = set()
+    for project_id in {p for p, _ in by_key}:
+        ids = [e for p, e in by_key if p == project_id]
+        existing.update(
+            (project_id, event_id)
+            for event_id in Event.objects.filter(
+                project_id=project_id, event_id__in=ids
+            ).values_list("event_id", flat=True)
+        )
+    result.duplicates = len(events) - len(by_key) + len(existing)
+    fresh = [e for key, e in by_key.items() if key not in existing]
+    return sorted(fresh, key=lambda e: e.timestamp)
+
+
+def _ensure_releases(events: Sequence[ProcessedEvent]) -> None:
+    """Create the releases events name; a release new to a project turns its issues'
+    "resolved in next release" into "resolved in this release" (as Sentry does)."""
+    wanted = {(e.project_id, e.release) for e in events if e.release}
+    for project_id, version in sorted(wanted):
+        project = Project.objects.only("organization_id").get(id=project_id)
+        release, _ = Release.objects.get_or_create(
+            organization_id=project.organization_id, version=version
+        )
+        if not release.projects.filter(id=project_id).exists():
+            release.projects.add(project_id)
+            Resolution.objects.filter(
+                issue__project_id=project_id, kind=Resolution.Kind.IN_NEXT_RELEASE
+            ).update(kind=Resolution.Kind.IN_RELEASE, release=version)
+
+
+def _assign_issues(events: Sequence[ProcessedEvent], result: StoreResult) -> dict[int, Issue]:
+    issues: dict[int, Issue] = {}
+    for event in events:
+        known = dict(
+            IssueHash.objects.filter(
+                project_id=event.project_id, hash__in=event.hashes
+            ).values_list("hash", "issue_id")
+        )
+        issue_id = next((known[h] for h in event.hashes if h in known), None)
+        if issue_id is None:
+            issue = _create_issue(event)
+            result.new_issues.append(issue.id)
+            issues[issue.id] = issue
+        else:
+            if issue_id not in issues:
+                issues[issue_id] = Issue.objects.get(id=issue_id)
+            issue = issues[issue_id]
+        missing = [h for h in event.hashes if h not in known]
+        IssueHash.objects.bulk_create(
+            [
+                IssueHash(
+                    project_id=event.project_id,
+                    hash=h,
+                    issue=issue,
+                    grouping_config=event.grouping_config,
+                )
+                for h in missing
+            ],
+            ignore_conflicts=True,
+        )
+        result.events.append((issue.id, event))
+    return issues
+
+
+def _create_issue(event: ProcessedEvent) -> Issue:
+    counter, _ = IssueCounter.objects.select_for_update().get_or_create(project_id=event.project_id)
+    counter.value += 1
+    counter.save(update_fields=["value"])
+    return Issue.objects.create(
+        project_id=event.project_id,
+        number=counter.value,
+        type=event.type,
+        title=event.title[:1024],
+        culprit=event.culprit[:1024],
+        metadata=event.metadata,
+        level=event.level,
+        platform=event.platform,
+        logger=event.logger[:128],
+        first_seen=event.timestamp,
+        last_seen=event.timestamp,
+        times_seen=0,
+        first_release=event.release,
+        last_release=event.release,
+        substatus=Substatus.NEW,
+        priority=state.initial_priority(event.level),
+        active_at=event.timestamp,
+    )
+
+
+def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> None:
+    rows = []
+    for issue_id, ev in stored:
+        body = compress_event(ev.event)
+        rows.append(
+            Event(
+                project_id=ev.project_id,
+                issue_id=issue_id,
+                event_id=ev.event_id,
+                timestamp=ev.timestamp,
+                received_at=ev.received_at,
+                type=ev.type,
+                level=ev.level,
+                platform=ev.platform[:64],
+                release=ev.release[:250],
+                environment=ev.environment[:64],
+                dist=ev.dist[:64],
+                transaction=ev.transaction[:200],
+                title=ev.title[:1024],
+                culprit=ev.culprit[:1024],
+                message=ev.message,
+                trace_id=ev.trace_id[:32],
+                user_key=ev.user_key[:200],
+                sdk_name=ev.sdk_name[:128],
+                sdk_version=ev.sdk_version[:64],
+                tags=[list(t) for t in ev.tags],
+                grouping_config=ev.grouping_config,
+                primary_hash=ev.hashes[0] if ev.hashes else "",
+                has_processing_errors=ev.has_processing_errors,
+                body=body,
+                size=len(body),
+            )
+        )
+    Event.objects.bulk_create(rows, batch_size=200)
+
+
+def _update_issues(issues: dict[int, Issue], result: StoreResult, now: datetime) -> None:
+    new = set(result.new_issues)
+    for issue_id, ev in result.events:
+        issue = issues[issue_id]
+        issue.times_seen += 1
+        issue.first_seen = min(issue.first_seen, ev.timestamp)
+        if ev.timestamp >= issue.last_seen or issue_id in new:
+            issue.last_seen = ev.timestamp
+            issue.title, issue.culprit = ev.title[:1024], ev.culprit[:1024]
+            issue.metadata, issue.level = ev.metadata, ev.level
+            if ev.release:
+                issue.last_release = ev.release
+    users = counters.refresh_users_seen(issues)
+    for issue_id, issue in issues.items():
+        issue.users_seen = users.get(issue_id, 0)
+    _apply_state(issues, result, new, now)
+    Issue.objects.bulk_update(list(issues.values()), ISSUE_FIELDS)
+
+
+def _apply_state(
+    issues: dict[int, Issue], result: StoreResult, new: set[int], now: datetime
+) -> None:
+    latest: dict[int, ProcessedEvent] = {}
+    for issue_id, ev in result.events:
+        latest[issue_id] = ev
+    for issue_id, ev in latest.items():
+        if issue_id in new:
+            continue
+        issue = issues[issue_id]
+        resolution = Resolution.objects.filter(issue_id=issue_id).first()
+        snooze = Snooze.objects.filter(issue_id=issue_id).first()
+        facts = state.EventFacts(
+            timestamp=ev.timestamp,
+            release=ev.release,
+            release_dates=_release_dates(ev, resolution),
+            events_within=_bind(counters.events_within, issue_id, now),
+            hourly_average_7d=_bind_average(issue_id, now),
+        )
+        for kind in state.on_new_event(issue, facts, resolution, snooze):
+            if kind == "set_regression":
+                Resolution.objects.filter(issue_id=issue_id).delete()
+            if issue.status != Status.IGNORED:  # no longer archived: its condition is spent
+                Snooze.objects.filter(issue_id=issue_id).delete()
+            Activity.objects.create(issue=issue, kind=kind, data={"version": ev.release})
+            result.state_changes.append((issue_id, kind))
+
+
+def _bind(
+    fn: Callable[[int, datetime, int], int], issue_id: int, now: datetime
+) -> Callable[[int], int]:
+    return lambda minutes: fn(issue_id, now, minutes)
+
+
+def _bind_average(issue_id: int, now: datetime) -> Callable[[], float]:
+    return lambda: counters.hourly_average_7d(issue_id, now)
+
+
+def _release_dates(ev: ProcessedEvent, resolution: Resolution | None) -> dict[str, datetime]:
+    if resolution is None or not ev.release:
+        return {}
+    versions = {ev.release, resolution.release}
+    return {
+        version: released or created
+        for version, released, created in Release.objects.filter(
+            version__in=versions, projects=ev.project_id
+        ).values_list("version", "released_at", "created_at")
+    }
