@@ -1,0 +1,33 @@
+"""The context every item handler of a batch receives."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from spyglass.digest.types import OutcomeCounts
+
+
+@dataclass
+class ItemContext:
+    """One envelope item on its way through the digest."""
+
+    project_id: int
+    organization_id: int
+    event_id: str  # the envelope's event id (hex32) or ""
+    envelope_headers: dict[str, Any]
+    item_headers: dict[str, Any]
+    payload: bytes
+    received_at: datetime
+    client_ip: str
+    user_agent: str
+
+
+@dataclass
+class BatchContext:
+    now: datetime
+    outcomes: OutcomeCounts = field(default_factory=OutcomeCounts)
+    # Attachments wait for their event's issue: (project, event id) -> issue id, filled by the
+    # event step before the attachment step runs.
+    event_issues: dict[tuple[int, str], int] = field(default_factory=dict)
