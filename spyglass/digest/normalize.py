@@ -1,0 +1,401 @@
+"""Relay's store normalization for one event payload, plus the parts the Python binding leaves out.
+
+``sentry_relay.StoreNormalizer`` runs Relay's schema validation, normalization and trimming
+(``enable_trimming`` as Sentry passes it). The binding does not correct clock drift, does not
+resolve ``{{auto}}`` IPs and parses user agents on every call (about 1 ms each), so those three
+steps are done here: drift by normalizing in the client's clock and shifting back, IPs after
+Relay, user agents once per distinct header set (cached) with Relay's own parser.
+
+Bad input never raises: invalid UTF-8 is replaced, over-deep JSON is pruned, and what is still
+not a JSON object becomes a minimal event; each repair is recorded as a processing error.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import re
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from sentry_relay.exceptions import RelayError
+from sentry_relay.processing import StoreNormalizer
+
+# Sentry's values (MAX_SECS_IN_FUTURE / MAX_SECS_IN_PAST); Relay's MINIMUM_CLOCK_DRIFT.
+MAX_SECS_IN_FUTURE = 60
+MAX_SECS_IN_PAST = 30 * 24 * 3600
+MINIMUM_CLOCK_DRIFT = 55 * 60
+# serde_json refuses nesting deeper than 128; deeper parts are pruned to this depth.
+MAX_DEPTH = 100
+
+_UA_HEADERS = (
+    "user-agent",
+    "sec-ch-ua",
+    "sec-ch-ua-model",
+    "sec-ch-ua-platform",
+    "sec-ch-ua-platform-version",
+)
+_AUTO = "{{auto}}"
+# A JSON string (escapes included) or a bracket: enough to track nesting outside strings.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]', re.DOTALL)
+
+
+@dataclass
+class Normalized:
+    event: dict[str, Any]
+    # Processing errors (Relay's plus ours); the same list is the event's ``errors``.
+    errors: list[dict[str, Any]]
+    # Set when Relay would have rejected the payload (outcome ``invalid``): the reason.
+    invalid: str | None = None
+
+
+def normalize(
+    payload: bytes,
+    *,
+    project_id: int,
+    client_ip: str | None,
+    user_agent: str | None,
+    received_at: float,
+    sent_at: str | None = None,
+    key_id: str | None = None,
+    client: str | None = None,
+) -> Normalized:
+    """Relay-normalize one event payload (JSON bytes) received at ``received_at`` (Unix time)."""
+    ours: list[dict[str, Any]] = []
+    client_ip = _valid_ip(client_ip)
+    sent = _parse_datetime(sent_at)
+    drift = _clock_drift(sent, received_at)
+    config: dict[str, Any] = {
+        "project_id": project_id,
+        "client_ip": client_ip,
+        "client": client,
+        "key_id": key_id,
+        "protocol_version": "7",
+        "user_agent": user_agent,
+        # Normalizing in the client's clock, then shifting, is Relay's correct-then-validate.
+        "received_at": _iso(received_at - drift),
+        "max_secs_in_future": MAX_SECS_IN_FUTURE,
+        "max_secs_in_past": MAX_SECS_IN_PAST,
+        "enable_trimming": True,
+        "normalize_user_agent": False,
+    }
+    raw = _utf8(payload, ours)
+    event, invalid = _run_relay(config, raw, ours)
+    if event is None:
+        event = _minimal_event(received_at)
+    else:
+        _resolve_ips(event, client_ip)
+        _add_user_agent_contexts(event)
+        if drift:
+            _shift_timestamps(event, drift, sent, received_at)
+    errors = event.get("errors")
+    if not isinstance(errors, list):
+        errors = []
+    errors.extend(ours)
+    if errors:
+        event["errors"] = errors
+    return Normalized(event, errors, invalid)
+
+
+def _run_relay(
+    config: dict[str, Any], raw: bytes, errors: list[dict[str, Any]]
+) -> tuple[dict[str, Any] | None, str | None]:
+    try:
+        return _checked(_relay(config, raw), errors)
+    except RelayError as exc:
+        if type(exc).__name__ == "ProcessingErrorInvalidTransaction":
+            errors.append(_error(_first_line(exc), kind="invalid_transaction"))
+            return None, "invalid_transaction"
+        first = _first_line(exc)
+    repaired, notes = _repair(raw.decode())
+    if notes:
+        try:
+            event, invalid = _checked(_relay(config, repaired.encode()), errors)
+        except RelayError as exc:
+            first = _first_line(exc)
+        else:
+            errors.extend(_error(note) for note in notes)
+            return event, invalid
+    errors.append(_error(f"invalid JSON: {first}"))
+    return None, "invalid_json"
+
+
+def _relay(config: dict[str, Any], raw: bytes) -> Any:
+    normalizer = StoreNormalizer(json_dumps=orjson.dumps, **config)
+    return normalizer.normalize_event(raw_event=raw, json_loads=orjson.loads)
+
+
+def _checked(event: Any, errors: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
+    # Relay answers a JSON value that is not an object with a bare `_meta` (or null).
+    if isinstance(event, dict) and "event_id" in event:
+        return event, None
+    errors.append(_error("the payload is not a JSON object"))
+    return None, "invalid_json"
+
+
+def _utf8(payload: bytes, errors: list[dict[str, Any]]) -> bytes:
+    """The payload, valid UTF-8 (the binding hands it to Rust as a str unchecked)."""
+    if isinstance(payload, str):  # despite the annotation
+        return payload.encode(errors="replace")
+    try:
+        payload.decode()
+    except UnicodeDecodeError:
+        errors.append(_error("invalid UTF-8 replaced with U+FFFD"))
+        return payload.decode(errors="replace").encode()
+    return payload
+
+
+def _repair(text: str) -> tuple[str, list[str]]:
+    """Prune nesting deeper than MAX_DEPTH and lone surrogates: what serde_json refuses."""
+    parts: list[str] = []
+    notes: list[str] = []
+    depth = 0
+    position = 0
+    skip_from = -1
+    for match in _JSON_TOKEN.finditer(text):
+        piece = match.group()
+        if piece in ("[", "{"):
+            depth += 1
+            if depth == MAX_DEPTH + 1 and skip_from < 0:
+                skip_from = match.start()
+        elif piece in ("]", "}"):
+            if depth == MAX_DEPTH + 1 and skip_from >= 0:
+                parts += [text[position:skip_from], "null"]
+                position, skip_from = match.end(), -1
+                if not notes:
+                    notes.append(f"values nested deeper than {MAX_DEPTH} levels removed")
+            depth -= 1
+        elif skip_from < 0 and "\\u" in piece:
+            fixed = _fix_escapes(piece)
+            if fixed != piece:
+                parts += [text[position : match.start()], fixed]
+                position = match.end()
+                if "lone surrogates replaced with U+FFFD" not in notes:
+                    notes.append("lone surrogates replaced with U+FFFD")
+    parts.append(text[position:])
+    return "".join(parts), notes
+
+
+def _fix_escapes(token: str) -> str:
+    try:
+        value = orjson.loads(token)
+    except orjson.JSONDecodeError:
+        import json  # stdlib accepts lone surrogates; only on this rare path
+
+        try:
+            value = json.loads(token)
+        except ValueError:
+            return '""'
+        value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+        return orjson.dumps(value).decode()
+    return token
+
+
+def _minimal_event(received_at: float) -> dict[str, Any]:
+    return {
+        "event_id": uuid.uuid4().hex,
+        "level": "error",
+        "platform": "other",
+        "timestamp": received_at,
+        "received": received_at,
+    }
+
+
+def _error(reason: str, kind: str = "invalid_data") -> dict[str, Any]:
+    return {"type": kind, "reason": reason[:500]}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "message", None) or exc)
+    return text.strip().splitlines()[0] if text.strip() else exc.__class__.__name__
+
+
+# --- time -------------------------------------------------------------------------------
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat()
+
+
+def _parse_datetime(value: str | None) -> float | None:
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.timestamp()
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _clock_drift(sent: float | None, received_at: float) -> float:
+    """Whole seconds to add to the client's timestamps; 0 below Relay's 55 minutes."""
+    if sent is None:
+        return 0
+    drift = float(int(received_at - sent))  # chrono's num_seconds truncates toward zero
+    return drift if abs(drift) >= MINIMUM_CLOCK_DRIFT else 0
+
+
+def _shift_timestamps(
+    event: dict[str, Any], drift: float, sent: float | None, received: float
+) -> None:
+    _shift(event, ("timestamp", "start_timestamp", "received"), drift)
+    breadcrumbs = event.get("breadcrumbs")
+    if isinstance(breadcrumbs, dict):
+        for crumb in breadcrumbs.get("values") or ():
+            _shift(crumb, ("timestamp",), drift)
+    for span in event.get("spans") or ():
+        _shift(span, ("timestamp", "start_timestamp"), drift)
+    errors = event.setdefault("errors", [])
+    if not isinstance(errors, list):
+        return
+    for error in errors:
+        if isinstance(error, dict) and error.get("type") in ("future_timestamp", "past_timestamp"):
+            error["server_time"] = _iso(received)
+            sdk_time = _parse_datetime(error.get("sdk_time"))
+            if sdk_time is not None:
+                error["sdk_time"] = _iso(sdk_time + drift)
+    if sent is not None:
+        drift_error = {"sdk_time": _iso(sent), "server_time": _iso(received)}
+        errors.insert(0, {"type": "clock_drift", "name": "timestamp", **drift_error})
+
+
+def _shift(item: Any, keys: tuple[str, ...], drift: float) -> None:
+    if not isinstance(item, dict):
+        return
+    for key in keys:
+        value = item.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            item[key] = value + drift
+
+
+# --- IP addresses (Relay's normalize_ip_addresses, which the binding skips) ---------------
+
+
+def _valid_ip(value: str | None) -> str | None:
+    if not value:
+        return None
+    try:
+        return str(ipaddress.ip_address(value.strip()))
+    except ValueError:
+        return None
+
+
+def _resolve_ips(event: dict[str, Any], client_ip: str | None) -> None:
+    user = event.get("user") if isinstance(event.get("user"), dict) else None
+    request = event.get("request") if isinstance(event.get("request"), dict) else None
+    env = request.get("env") if request and isinstance(request.get("env"), dict) else None
+    settings = (
+        (event.get("sdk") or {}).get("settings") if isinstance(event.get("sdk"), dict) else None
+    )
+    infer = settings.get("infer_ip") if isinstance(settings, dict) else None
+    if env is not None and env.get("REMOTE_ADDR") == _AUTO:
+        if client_ip and infer != "never":
+            env["REMOTE_ADDR"] = client_ip
+        else:
+            del env["REMOTE_ADDR"]
+    if user is not None and user.get("ip_address") == _AUTO:
+        if client_ip and infer != "never":
+            user["ip_address"] = client_ip
+        else:
+            del user["ip_address"]
+    has_ip = bool(user and user.get("ip_address"))
+    http_ip = _valid_ip(env.get("REMOTE_ADDR")) if env is not None else None
+    inferred: str | None = None
+    if not has_ip and http_ip:
+        inferred = http_ip
+    elif not has_ip and client_ip:
+        legacy = infer not in ("auto", "never") and event.get("platform") in (
+            "javascript",
+            "cocoa",
+            "objc",
+        )
+        if infer == "auto" or legacy:
+            inferred = client_ip
+    if inferred is not None:
+        user = event.setdefault("user", {}) if user is None else user
+        user["ip_address"] = inferred
+    if user is not None:
+        _set_sentry_user(user)
+
+
+def _set_sentry_user(user: dict[str, Any]) -> None:
+    for key, prefix in (
+        ("id", "id"),
+        ("username", "username"),
+        ("email", "email"),
+        ("ip_address", "ip"),
+    ):
+        value = user.get(key)
+        if value not in (None, ""):
+            user["sentry_user"] = f"{prefix}:{value}"
+            return
+    user.pop("sentry_user", None)
+
+
+# --- user agent contexts (Relay's parser, one call per distinct header set) ---------------
+
+
+def _add_user_agent_contexts(event: dict[str, Any]) -> None:
+    headers = user_agent_headers(event)
+    if headers is None:
+        return
+    found = contexts_for_user_agent(headers, event.get("platform") == "javascript")
+    if not found:
+        return
+    contexts = event.get("contexts")
+    if not isinstance(contexts, dict):
+        contexts = event["contexts"] = {}
+    types = {c.get("type", key) for key, c in contexts.items() if isinstance(c, dict)}
+    for key, context in found.items():
+        kind = context.get("type")
+        # Browser and device only when no context of that type; the OS by its key.
+        if key in contexts or (kind in ("browser", "device") and kind in types):
+            continue
+        contexts[key] = dict(context)
+
+
+def user_agent_headers(event: dict[str, Any]) -> tuple[str | None, ...] | None:
+    """The user agent and client hint headers of an event's request (last one wins), if any."""
+    request = event.get("request")
+    headers = request.get("headers") if isinstance(request, dict) else None
+    if not isinstance(headers, list):
+        return None
+    found: dict[str, str] = {}
+    for pair in headers:
+        if isinstance(pair, list | tuple) and len(pair) == 2 and isinstance(pair[0], str):
+            name = pair[0].lower()
+            if name in _UA_HEADERS and isinstance(pair[1], str):
+                found[name] = pair[1]
+    if not found:
+        return None
+    return tuple(found.get(name) for name in _UA_HEADERS)
+
+
+@functools.lru_cache(maxsize=4096)
+def contexts_for_user_agent(
+    headers: tuple[str | None, ...], javascript: bool
+) -> dict[str, dict[str, Any]]:
+    """Relay's browser/device/os contexts for these headers (as in ``user_agent_headers``)."""
+    pairs = [[name, value] for name, value in zip(_UA_HEADERS, headers, strict=True) if value]
+    probe = {"platform": "javascript" if javascript else "other", "request": {"headers": pairs}}
+    try:
+        normalizer = StoreNormalizer(json_dumps=orjson.dumps, normalize_user_agent=True)
+        out = normalizer.normalize_event(raw_event=orjson.dumps(probe), json_loads=orjson.loads)
+    except RelayError:
+        return {}
+    contexts = out.get("contexts") if isinstance(out, dict) else None
+    if not isinstance(contexts, dict):
+        return {}
+    return {
+        key: value
+        for key, value in contexts.items()
+        if isinstance(value, dict) and value.get("type") in ("browser", "device", "os")
+    }
