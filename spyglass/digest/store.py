@@ -18,7 +18,7 @@ import zstandard
 from django.db import connection, transaction
 
 from spyglass.digest import counters
-from spyglass.digest.types import OutcomeCounts, ProcessedEvent
+from spyglass.digest.types import ProcessedEvent
 from spyglass.events.models import Event
 from spyglass.issues import state
 from spyglass.issues.models import (
@@ -68,10 +68,10 @@ def compress_event(event: dict[str, object]) -> bytes:
     return _compressor.compress(orjson.dumps(event))
 
 
-def store_events(
-    events: Sequence[ProcessedEvent], outcomes: OutcomeCounts, now: datetime
-) -> StoreResult:
+def store_events(events: Sequence[ProcessedEvent], now: datetime) -> StoreResult:
     result = StoreResult()
+    if not events:
+        return result
     with transaction.atomic():
         _lock_projects({e.project_id for e in events})
         fresh = _without_duplicates(events, result)
@@ -81,9 +81,6 @@ def store_events(
         counters.count_tags(result.events)
         counters.count_buckets(result.events)
         _update_issues(issues, result, now)
-        for _, ev in result.events:
-            outcomes.add(ev.project_id, "error", "accepted")
-        counters.write_outcomes(outcomes, now)
     return result
 
 

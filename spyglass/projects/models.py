@@ -87,6 +87,18 @@ class Project(models.Model):
     platform = models.CharField(max_length=64, blank=True)
     teams = models.ManyToManyField(Team, blank=True, related_name="projects")
     created_at = models.DateTimeField(default=timezone.now)
+    # -- how the digest treats this project's events (Sentry's project settings) ----------
+    grouping_config = models.CharField(max_length=64, default="newstyle:2023-01-11")
+    fingerprint_rules = models.TextField(blank=True)  # server-side fingerprint rules
+    stacktrace_rules = models.TextField(blank=True)  # stack trace rules (enhancements)
+    # ScrubbingConfig fields (spyglass.digest.scrubbing); empty = Sentry's defaults (on).
+    data_scrubbing = models.JSONField(default=dict, blank=True)
+    # FilterSettings fields (spyglass.digest.filters); empty = Sentry's defaults.
+    inbound_filters = models.JSONField(default=dict, blank=True)
+    # Resolve issues not seen for this many hours; 0 = never (Sentry's resolve_age).
+    resolve_age_hours = models.PositiveIntegerField(default=0)
+    # Bumped on every settings change, so workers recompile their cached configuration.
+    settings_updated_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         constraints = [

@@ -175,12 +175,15 @@ class Database:
 class SpyglassServer:
     """One `spyglass serve` (supervisor, web workers, queue worker) on a port of its own.
 
-    It runs in a process group of its own, so the whole tree can be killed at once.
+    It runs in a process group of its own, so the whole tree can be killed at once. With
+    ``digest=False`` (the ingest tests) it runs no digest worker, so what the clients sent
+    stays in the queue for the test to read.
     """
 
-    def __init__(self, database: Database, name: str = "spyglass") -> None:
+    def __init__(self, database: Database, name: str = "spyglass", *, digest: bool = False) -> None:
         self.database = database
         self.name = name
+        self.digest = digest
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = database.data_dir / "server.log"
@@ -228,7 +231,15 @@ class SpyglassServer:
             log.write(f"--- spyglass serve on port {self.port} ---\n".encode())
             log.flush()
             self.process = subprocess.Popen(
-                [*SPYGLASS, "serve", "--host", "127.0.0.1", "--port", str(self.port)],
+                [
+                    *SPYGLASS,
+                    "serve",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.port),
+                    *([] if self.digest else ["--no-worker"]),
+                ],
                 cwd=REPO,
                 env=self.env(),
                 stdout=log,

@@ -9,8 +9,8 @@ import pytest
 import zstandard
 
 from spyglass.digest.store import store_events
-from spyglass.digest.types import OutcomeCounts, ProcessedEvent
-from spyglass.events.models import Event, IssueCount, IssueTagValue, Outcome
+from spyglass.digest.types import ProcessedEvent
+from spyglass.events.models import Event, IssueCount, IssueTagValue
 from spyglass.issues import state
 from spyglass.issues.models import Activity, Issue, IssueHash, Resolution, Status, Substatus
 from spyglass.releases.models import Release
@@ -53,7 +53,7 @@ def processed(world: World, n: int = 1, **fields: Any) -> ProcessedEvent:
 
 
 def store(*events: ProcessedEvent, now: datetime = T0) -> Any:
-    return store_events(list(events), OutcomeCounts(), now)
+    return store_events(list(events), now)
 
 
 def test_a_new_hash_creates_an_issue_with_the_events_title_and_first_number(
@@ -120,14 +120,6 @@ def test_tag_values_users_and_time_buckets_are_counted(world: World) -> None:
     assert counts == {60: 3, 3600: 3}
     minute = IssueCount.objects.get(issue=issue, resolution=60)
     assert minute.bucket == int(T0.timestamp()) - 30
-
-
-def test_accepted_events_are_counted_as_outcomes(world: World) -> None:
-    outcomes = OutcomeCounts()
-    outcomes.add(world.project.id, "error", "filtered", "error-message")
-    store_events([processed(world, 1), processed(world, 2)], outcomes, T0)
-    rows = set(Outcome.objects.values_list("category", "outcome", "reason", "quantity"))
-    assert rows == {("error", "accepted", "", 2), ("error", "filtered", "error-message", 1)}
 
 
 def test_an_event_for_a_resolved_issue_regresses_it(world: World) -> None:
