@@ -1,0 +1,120 @@
+"""Transactions and spans: what performance pages, traces and latency alerts read."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from spyglass.projects.models import Project
+
+
+class SpanStatus(models.TextChoices):
+    # Relay's SpanStatus names (the `status` of a trace context or span).
+    OK = "ok"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"
+    INVALID_ARGUMENT = "invalid_argument"
+    DEADLINE_EXCEEDED = "deadline_exceeded"
+    NOT_FOUND = "not_found"
+    ALREADY_EXISTS = "already_exists"
+    PERMISSION_DENIED = "permission_denied"
+    RESOURCE_EXHAUSTED = "resource_exhausted"
+    FAILED_PRECONDITION = "failed_precondition"
+    ABORTED = "aborted"
+    OUT_OF_RANGE = "out_of_range"
+    UNIMPLEMENTED = "unimplemented"
+    INTERNAL_ERROR = "internal_error"
+    UNAVAILABLE = "unavailable"
+    DATA_LOSS = "data_loss"
+    UNAUTHENTICATED = "unauthenticated"
+
+    @classmethod
+    def parse(cls, value: object) -> str:
+        """A status name from what SDKs send: Relay's names, its aliases, span v2's
+        ``ok``/``error``; anything else is ``unknown`` (as Relay defaults a missing one)."""
+        if not isinstance(value, str):
+            return cls.UNKNOWN
+        name = value.strip().lower()
+        name = _ALIASES.get(name, name)
+        return name if name in cls.values else cls.UNKNOWN
+
+
+_ALIASES = {"unknown_error": "unknown", "error": "internal_error", "canceled": "cancelled"}
+# Statuses that do not count as failures (Sentry's failure_rate()).
+NOT_FAILED = frozenset({SpanStatus.OK, SpanStatus.CANCELLED, SpanStatus.UNKNOWN})
+
+
+class Transaction(models.Model):
+    """One transaction (a classic ``transaction`` item, or a span v2 segment). The whole
+    payload is ``body`` (zstd JSON, with its spans for classic transactions); the fields that
+    lists, percentiles and traces need are columns."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="transactions")
+    event_id = models.CharField(max_length=32)
+    trace_id = models.CharField(max_length=32, blank=True)
+    span_id = models.CharField(max_length=16, blank=True)
+    parent_span_id = models.CharField(max_length=16, blank=True)
+    name = models.CharField(max_length=200)  # Sentry's `transaction`
+    op = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=24, default=SpanStatus.UNKNOWN)
+    start = models.DateTimeField()
+    duration_ms = models.FloatField()
+    received_at = models.DateTimeField()
+    release = models.CharField(max_length=250, blank=True)
+    environment = models.CharField(max_length=64, blank=True)
+    user_key = models.CharField(max_length=200, blank=True)
+    http_method = models.CharField(max_length=16, blank=True)
+    http_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    measurements = models.JSONField(default=dict)  # {name: {"value": float, "unit": str}}
+    tags = models.JSONField(default=list)  # [[key, value], …]
+    span_count = models.PositiveIntegerField(default=0)
+    platform = models.CharField(max_length=64, blank=True)
+    sdk_name = models.CharField(max_length=128, blank=True)
+    sdk_version = models.CharField(max_length=64, blank=True)
+    body = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "event_id"], name="transaction_id_unique")
+        ]
+        indexes = [
+            models.Index(fields=["project", "start"], name="transaction_project_start"),
+            models.Index(fields=["project", "name", "start"], name="transaction_name_start"),
+            models.Index(fields=["project", "trace_id"], name="transaction_trace"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.duration_ms:.1f} ms)"
+
+    @property
+    def failed(self) -> bool:
+        return self.status not in NOT_FAILED
+
+
+class Span(models.Model):
+    """One span sent on its own (span v2 streaming, or a legacy standalone span). Spans of a
+    classic transaction stay in that transaction's body."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="spans")
+    trace_id = models.CharField(max_length=32)
+    span_id = models.CharField(max_length=16)
+    parent_span_id = models.CharField(max_length=16, blank=True)
+    segment_id = models.CharField(max_length=16, blank=True)
+    is_segment = models.BooleanField(default=False)
+    name = models.TextField(blank=True)  # span v2 `name`, a v1 span's `description`
+    op = models.CharField(max_length=64, blank=True)
+    status = models.CharField(max_length=24, default=SpanStatus.UNKNOWN)
+    start = models.DateTimeField()
+    duration_ms = models.FloatField()
+    attributes = models.BinaryField()  # zstd JSON {key: value}
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["project", "span_id"], name="span_id_unique")
+        ]
+        indexes = [
+            models.Index(fields=["project", "trace_id"], name="span_trace"),
+            models.Index(fields=["project", "start"], name="span_project_start"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.op} {self.name[:60]} ({self.duration_ms:.1f} ms)"
