@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import IO, Any
 
 from django.conf import settings
@@ -55,10 +56,29 @@ def checkpoint_queue() -> None:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
+def issues_become_ongoing() -> None:
+    from spyglass.issues.state import mark_ongoing
+
+    mark_ongoing()
+
+
+def auto_resolve_issues() -> None:
+    """Each project's "resolve issues not seen for N hours" (0 = never)."""
+    from spyglass.issues.state import auto_resolve
+    from spyglass.projects.models import Project
+
+    for project_id, hours in Project.objects.filter(resolve_age_hours__gt=0).values_list(
+        "id", "resolve_age_hours"
+    ):
+        auto_resolve(project_id, timedelta(hours=hours))
+
+
 JOBS = [
     Job("prune-rate-counters", 3600, prune_rate_counters),
     Job("prune-queue-stats", 3600, prune_queue_stats),
     Job("checkpoint-queue", 60, checkpoint_queue),
+    Job("issues-become-ongoing", 3600, issues_become_ongoing),
+    Job("auto-resolve-issues", 3600, auto_resolve_issues),
 ]
 
 

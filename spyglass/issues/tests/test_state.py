@@ -190,3 +190,17 @@ def test_auto_resolve_resolves_issues_quiet_for_the_age(world: World) -> None:
     busy.refresh_from_db()
     assert (quiet.status, busy.status) == (Status.RESOLVED, Status.UNRESOLVED)
     assert Activity.objects.filter(issue=quiet, kind="set_resolved_by_age").exists()
+
+
+def test_the_scheduler_auto_resolves_only_projects_that_ask_for_it(world: World) -> None:
+    from spyglass.core.scheduler import auto_resolve_issues
+
+    quiet = make_issue(world, last_seen=NOW - timedelta(hours=50))
+    other = make_issue(world, project=world.other_project, last_seen=NOW - timedelta(hours=50))
+    world.project.resolve_age_hours = 48
+    world.project.save()
+    with time_machine.travel(NOW, tick=False):
+        auto_resolve_issues()
+    quiet.refresh_from_db()
+    other.refresh_from_db()
+    assert (quiet.status, other.status) == (Status.RESOLVED, Status.UNRESOLVED)
