@@ -324,6 +324,8 @@ def _resolve_ips(event: dict[str, Any], client_ip: str | None) -> None:
         user["ip_address"] = inferred
     if user is not None:
         _set_sentry_user(user)
+        if not user:
+            del event["user"]
 
 
 def _set_sentry_user(user: dict[str, Any]) -> None:
