@@ -1,0 +1,275 @@
+"""Stack frames: what the grouping reads from a frame, and the component it contributes.
+
+A frame contributes its module (or, without one, its file name), its function and, on
+platforms whose source we trust, its source line. Line numbers never contribute.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from spyglass.grouping.components import Component
+from spyglass.grouping.config import Settings
+from spyglass.grouping.native import behavior_family, trim_function_name
+
+_URL_PREFIXES = ("http:", "https:", "applewebdata:", "blob:")
+_JS_MODULE_SOURCES = ("http:", "https:", "webpack:", "app:")
+_BASENAME = re.compile(r"[/\\]")
+_RUBY_ERB_SUFFIX = re.compile(r"__\d{4,}_\d{4,}$")
+_JAVASSIST = re.compile(r"(\$\$_javassist)(?:_seam)?(?:_\d+)?")
+_JAVA_CODEGEN = [
+    re.compile(r"(sun\.reflect\.Generated(?:Serialization)?ConstructorAccessor)\d+"),
+    re.compile(r"(\$\$[\w_]+?CGLIB\$\$)[a-fA-F0-9]+(?:_\d+)?"),
+    _JAVASSIST,
+    re.compile(r"(\$fn__)\d+"),  # Clojure anonymous functions
+    re.compile(r"(\$\$?EnhancerBy[\w_]+?\$?\$)[a-fA-F0-9]+(?:_\d+)?"),
+    re.compile(r"(\$\$?FastClassBy[\w_]+?\$?\$)[a-fA-F0-9]+(?:_\d+)?"),
+    re.compile(r"(\$\$?HibernateProxy\$?\$)\w+(?:_\d+)?"),
+]
+_JAVA_REFLECTION_ACCESSORS = (
+    "sun.reflect.GeneratedMethodAccessor",
+    "jdk.internal.reflect.GeneratedMethodAccessor",
+)
+# Folders and version/hash path segments that say nothing about which code ran (the module
+# name Sentry's JavaScript processing derives from a script URL leaves them out).
+_JS_NOISE_PREFIX = re.compile(
+    r"^(?:/|(?:(?:java)?scripts?|js|build|static|node_modules|bower_components|[_.~][^/]*"
+    r"|v?(?:\d+\.)*\d+|[a-f0-9]{7,8}|[a-f0-9]{32}|[a-f0-9]{40})/)+",
+    re.IGNORECASE,
+)
+_JS_COMMITISH_SUFFIX = re.compile(r"[-.][a-f0-9]{7,}$", re.IGNORECASE)
+_HEX_SEGMENT = re.compile(r"[0-9a-fA-F]{40}")
+_JS_UNKNOWN_FUNCTIONS = frozenset(
+    ("?", "<anonymous function>", "<anonymous>", "Anonymous function")
+)
+_JS_LOW_QUALITY_PATHS = frozenset(("[native code]", "native code", "eval code", "<anonymous>"))
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def has_url_origin(path: str | None, *, files_are_urls: bool) -> bool:
+    if not path:
+        return False
+    if path.startswith(_URL_PREFIXES):
+        return True
+    return files_are_urls and path.startswith("file:")
+
+
+def js_module_from_url(url: str) -> str:
+    """`http://cdn.example.com/js/v1.2/app.3f2a1b9c.min.js?x=1` -> `app`."""
+    path = url[1:] if url.startswith("~") else url
+    if "://" in path:
+        rest = path.split("://", 1)[1]
+        slash = rest.find("/")
+        path = rest[slash:] if slash >= 0 else rest
+    path = re.split(r"[#?]", path, maxsplit=1)[0]
+    cut = max(path.rfind("."), path.rfind("/"))
+    if cut >= 0 and path[cut] == ".":
+        path = path[:cut]
+    path = path.removesuffix(".min")
+    segments = path.split("/")
+    for i, segment in enumerate(segments):
+        if len(segment) == 32 or _HEX_SEGMENT.fullmatch(segment):
+            return "/".join(segments[i + 1 :])
+    return _JS_COMMITISH_SUFFIX.sub("", _JS_NOISE_PREFIX.sub("", path))
+
+
+def _js_module(abs_path: str) -> str | None:
+    if not abs_path.startswith(_JS_MODULE_SOURCES):
+        return None
+    return js_module_from_url(abs_path) or None
+
+
+class Frame:
+    """The parts of one frame grouping and rules look at, normalised once per event."""
+
+    __slots__ = (
+        "abs_path",
+        "category",
+        "colno",
+        "context_line",
+        "family",
+        "filename",
+        "function",
+        "in_app",
+        "lineno",
+        "module",
+        "package",
+        "platform",
+        "raw_function",
+        "sourcemap",
+    )
+
+    def __init__(self, data: Mapping[str, Any], event_platform: str | None) -> None:
+        platform = _text(data.get("platform")) or event_platform
+        self.platform = platform
+        self.family = behavior_family(platform)
+        self.function = _text(data.get("function"))
+        self.raw_function = _text(data.get("raw_function"))
+        if self.function and self.raw_function is None:
+            trimmed = trim_function_name(self.function, platform)
+            if trimmed != self.function:
+                self.raw_function, self.function = self.function, trimmed
+        self.abs_path = _text(data.get("abs_path"))
+        self.filename = _text(data.get("filename"))
+        if self.filename and event_platform == "javascript" and "?" in self.filename:
+            self.filename = self.filename.split("?", 1)[0]  # cache-busting query strings
+        self.module = _text(data.get("module"))
+        if self.module is None and platform == "javascript" and self.abs_path:
+            # What Sentry's JavaScript processing derives before grouping runs.
+            self.module = _js_module(self.abs_path)
+        self.package = _text(data.get("package"))
+        self.context_line = _text(data.get("context_line"))
+        self.lineno: object = data.get("lineno")
+        self.colno: object = data.get("colno")
+        in_app = data.get("in_app")
+        self.in_app: bool | None = in_app if isinstance(in_app, bool) else None
+        self.category: str | None = None
+        extra = data.get("data")
+        self.sourcemap = isinstance(extra, Mapping) and extra.get("sourcemap") is not None
+
+    def recursion_key(self) -> tuple[object, ...]:
+        """Two consecutive frames with equal keys are one recursive call."""
+        return (
+            self.abs_path,
+            self.package,
+            self.module,
+            self.filename,
+            self.function,
+            self.lineno,
+            self.colno,
+        )
+
+
+def filename_component(frame: Frame) -> Component:
+    if frame.filename is None:
+        return Component("filename")
+    filename = _BASENAME.split(frame.filename)[-1].lower()
+    component = Component("filename", [filename])
+    if has_url_origin(frame.abs_path, files_are_urls=False):
+        component.update(contributes=False, hint="ignored because frame points to a URL")
+    elif filename == "<anonymous>":
+        component.update(contributes=False, hint="ignored because filename is anonymous")
+    elif filename == "[native code]":
+        component.update(contributes=False, hint="ignored because filename suggests native code")
+    elif frame.platform == "java":
+        cleaned = _JAVASSIST.sub(r"\1<auto>", filename)
+        if cleaned != filename:
+            component.update(values=[cleaned], hint="cleaned javassist parts")
+    return component
+
+
+def module_component(frame: Frame) -> Component:
+    module = frame.module
+    if module is None:
+        return Component("module")
+    component = Component("module", [module])
+    if frame.platform == "javascript" and "/" in module and (frame.abs_path or "").endswith(module):
+        component.update(contributes=False, hint="ignored bad javascript module")
+    elif frame.platform == "java":
+        if "$$Lambda$" in module:
+            component.update(contributes=False, hint="ignored java lambda")
+        for accessor in _JAVA_REFLECTION_ACCESSORS:
+            if module.startswith(accessor):
+                component.update(values=[accessor], hint="removed reflection marker")
+                return component
+        cleaned = module
+        for pattern in _JAVA_CODEGEN:
+            cleaned = pattern.sub(r"\1<auto>", cleaned)
+        if cleaned != module:
+            component.update(values=[cleaned], hint="removed codegen marker")
+    return component
+
+
+def _function_name(frame: Frame) -> str | None:
+    if frame.platform == "csharp":
+        return frame.raw_function or frame.function
+    return frame.function or frame.raw_function
+
+
+def function_component(frame: Frame, context_line_contributes: bool) -> Component:
+    func = _function_name(frame)
+    if not func:
+        return Component("function")
+    component = Component("function", [func])
+    platform = frame.platform
+    if platform == "ruby":
+        if func.startswith("block "):
+            component.update(values=["block"], hint="ruby block")
+        elif (cleaned := _RUBY_ERB_SUFFIX.sub("", func)) != func:
+            component.update(values=[cleaned], hint="removed generated erb template suffix")
+    elif platform == "php":
+        if func.startswith(("[Anonymous", "class@anonymous\x00")):
+            component.update(contributes=False, hint="ignored anonymous function")
+        if func.startswith("class@anonymous") and (method := func.rsplit("::", 1)[-1]) != func:
+            component.update(values=[method], hint="anonymous class method")
+    elif platform == "java":
+        if func.startswith("lambda$"):
+            component.update(contributes=False, hint="ignored lambda function")
+    elif frame.family == "native" and func in ("<redacted>", "<unknown>"):
+        component.update(contributes=False, hint="ignored unknown function")
+    elif frame.family == "javascript":
+        if (short := func.rsplit(".", 1)[-1]) != func:
+            component.update(values=[short], hint="trimmed javascript function")
+        if frame.sourcemap and context_line_contributes:
+            component.update(
+                contributes=False,
+                hint="ignored because sourcemap used and context line available",
+            )
+    return component
+
+
+def context_line_component(frame: Frame) -> Component:
+    raw = frame.context_line or ""
+    line = " ".join(raw.split())
+    if not line:
+        return Component("context-line")
+    component = Component("context-line", [line])
+    if len(raw) > 120:
+        component.update(contributes=False, hint="ignored because line is too long")
+    elif (
+        frame.family == "javascript"
+        and not frame.function
+        and has_url_origin(frame.abs_path, files_are_urls=True)
+    ):
+        component.update(
+            contributes=False,
+            hint="ignored because file path is a URL and function name is missing",
+        )
+    return component
+
+
+def frame_component(frame: Frame, settings: Settings) -> Component:
+    """The component of one frame, before in-app, recursion and stack trace rules apply."""
+    filename = filename_component(frame)
+    module = module_component(frame)
+    if module.contributes and filename.contributes:
+        filename.update(contributes=False, hint="ignored because module takes precedence")
+    context_line = None
+    if frame.context_line and frame.platform in settings.contextline_platforms:
+        context_line = context_line_component(frame)
+    function = function_component(frame, context_line is not None and context_line.contributes)
+    values: list[Component | str] = [module, filename, function]
+    if context_line is not None:
+        values.append(context_line)
+    component = Component("frame", values)
+    if frame.family == "javascript":
+        _ignore_javascript_noise(frame, component, function)
+    return component
+
+
+def _ignore_javascript_noise(frame: Frame, component: Component, function: Component) -> None:
+    # Decided after the frame's own `contributes` was computed, as in Sentry.
+    func = frame.raw_function or frame.function
+    if func:
+        func = func.rsplit(".", 1)[-1]
+    if not func:
+        function.update(contributes=False)
+    elif func in _JS_UNKNOWN_FUNCTIONS or func.endswith("/<"):
+        function.update(contributes=False, hint="ignored unknown function name")
+    if func == "eval" or frame.abs_path in _JS_LOW_QUALITY_PATHS:
+        component.update(contributes=False, hint="ignored low quality javascript frame")

@@ -1,0 +1,120 @@
+"""Stack trace components, in two variants: `app` (only in-app frames count) and `system`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from spyglass.grouping.components import Component
+from spyglass.grouping.config import Settings
+from spyglass.grouping.enhancers import Enhancements
+from spyglass.grouping.event import Stacktrace
+from spyglass.grouping.frames import Frame, frame_component, has_url_origin
+from spyglass.grouping.matchers import ExceptionData, MatchFrame
+
+NO_FRAMES = "ignored because it contains no frames"
+NO_IN_APP_FRAMES = "ignored because it contains no in-app frames"
+NO_CONTRIBUTING_FRAMES = "ignored because it contains no contributing frames"
+
+
+@dataclass
+class Context:
+    """What the strategies of one event share."""
+
+    settings: Settings
+    enhancements: Enhancements
+    # The rules' view of each stack trace's frames, after `+app`/`-app` ran.
+    match_frames: dict[int, list[MatchFrame]] = field(default_factory=dict)
+
+    def classify(self, stacktrace: Stacktrace, exception: ExceptionData) -> None:
+        """Run the in-app and category rules over a stack trace (once)."""
+        frames = [MatchFrame(f) for f in stacktrace.frames]
+        self.enhancements.classify(frames, exception)
+        for frame, match_frame in zip(stacktrace.frames, frames, strict=True):
+            # Frames no one marked are not in-app.
+            match_frame.in_app = frame.in_app = bool(match_frame.in_app)
+            frame.category = match_frame.category
+        self.match_frames[id(stacktrace)] = frames
+
+    def frames_for(self, stacktrace: Stacktrace) -> list[MatchFrame]:
+        if id(stacktrace) not in self.match_frames:
+            self.classify(stacktrace, ExceptionData(None))
+        return self.match_frames[id(stacktrace)]
+
+
+def _variant_frames(
+    variant: str, frames: list[Frame], base: list[Component], recursive: list[bool]
+) -> list[Component]:
+    components = []
+    for frame, component, is_recursion in zip(frames, base, recursive, strict=True):
+        copy = component.shallow_copy()
+        if is_recursion:
+            copy.update(contributes=False, hint="ignored due to recursion")
+        if variant == "app" and not frame.in_app:
+            copy.update(contributes=False, hint="non app frame")
+        components.append(copy)
+    return components
+
+
+def _ignore_single_javascript_frame(
+    frames: list[Frame], components: list[Component], settings: Settings
+) -> None:
+    if len(frames) != 1 or not components[0].contributes:
+        return
+    frame = frames[0]
+    if frame.family != "javascript" or frame.function:
+        return
+    is_url = has_url_origin(frame.abs_path, files_are_urls=True)
+    if is_url == settings.js_single_frame_url_backwards:
+        components[0].update(contributes=False, hint="ignored single non-URL JavaScript frame")
+
+
+def _single_variant(
+    variant: str,
+    stacktrace: Stacktrace,
+    base: list[Component],
+    recursive: list[bool],
+    context: Context,
+    exception: ExceptionData,
+) -> Component:
+    frames = stacktrace.frames
+    components = _variant_frames(variant, frames, base, recursive)
+    _ignore_single_javascript_frame(frames, components, context.settings)
+    match_frames = context.frames_for(stacktrace)
+    too_short = context.enhancements.contributions(match_frames, components, exception)
+    if variant == "app":
+        for frame, component in zip(frames, components, strict=True):
+            if not frame.in_app:  # whatever the rules said
+                component.update(contributes=False, hint="non app frame")
+    values: list[Component | str] = list(components)
+    if too_short:
+        return Component("stacktrace", values, contributes=False, hint=too_short)
+    return Component("stacktrace", values)
+
+
+def _apply_frame_counts(frames: list[Frame], app: Component, system: Component) -> None:
+    if not frames:
+        system.update(contributes=False, hint=NO_FRAMES)
+        app.update(contributes=False, hint=NO_FRAMES)
+        return
+    contributing = [isinstance(c, Component) and c.contributes for c in system.values]
+    if not any(contributing):
+        system.update(contributes=False, hint=NO_CONTRIBUTING_FRAMES)
+    if not any(f.in_app for f in frames):
+        app.update(contributes=False, hint=NO_IN_APP_FRAMES)
+    elif not any(f.in_app and c for f, c in zip(frames, contributing, strict=True)):
+        app.update(contributes=False, hint=NO_CONTRIBUTING_FRAMES)
+
+
+def stacktrace_variants(
+    stacktrace: Stacktrace, context: Context, exception: ExceptionData
+) -> dict[str, Component]:
+    """`{"!app": ..., "system": ...}`: the `!` marks the variant preferred when both hash
+    the same."""
+    frames = stacktrace.frames
+    base = [frame_component(f, context.settings) for f in frames]
+    keys = [f.recursion_key() for f in frames]
+    recursive = [i > 0 and keys[i] == keys[i - 1] for i in range(len(keys))]
+    app = _single_variant("app", stacktrace, base, recursive, context, exception)
+    system = _single_variant("system", stacktrace, base, recursive, context, exception)
+    _apply_frame_counts(frames, app, system)
+    return {"!app": app, "system": system}
