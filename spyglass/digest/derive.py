@@ -111,7 +111,7 @@ def main_exception(event: dict[str, Any]) -> dict[str, Any] | None:
     if not exceptions:
         return None
     main_id = event.get("main_exception_id")
-    if main_id is not None:
+    if main_id:  # Sentry ignores a falsy id
         for exception in exceptions:
             if _dict(_dict(exception).get("mechanism")).get("exception_id") == main_id:
                 return _dict(exception)
