@@ -10,7 +10,7 @@ off later leaves the parent as it was. Hashes depend on this, so it is kept.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from hashlib import md5
 from typing import Any, Union
 
@@ -32,7 +32,7 @@ MAJOR_NAMES = {
 
 
 def _any_contributes(values: list[Value]) -> bool:
-    return any(isinstance(v, str) or v.contributes for v in values)
+    return any(value.__class__ is str or value.contributes for value in values)
 
 
 class Component:
@@ -70,15 +70,19 @@ class Component:
     def shallow_copy(self) -> Component:
         return Component(self.id, list(self.values), contributes=self.contributes, hint=self.hint)
 
-    def iter_values(self) -> Iterator[str]:
+    def iter_values(self) -> list[str]:
         """The contributing leaves, in order."""
-        if not self.contributes:
-            return
+        found: list[str] = []
+        if self.contributes:
+            self._collect(found)
+        return found
+
+    def _collect(self, found: list[str]) -> None:
         for value in self.values:
-            if isinstance(value, str):
-                yield value
-            else:
-                yield from value.iter_values()
+            if value.__class__ is str:
+                found.append(value)  # type: ignore[arg-type]
+            elif value.contributes:  # type: ignore[union-attr]
+                value._collect(found)  # type: ignore[union-attr]
 
     def get_hash(self) -> str | None:
         return hash_from_values(self.iter_values()) if self.contributes else None
@@ -103,6 +107,8 @@ class Component:
             here = [*names, name] if name else names
             if (len(here), here) > (len(best), best):
                 best = here
+            if component.id == "frame":
+                return  # nothing named below a frame
             for value in component.values:
                 if not isinstance(value, str) and value.contributes:
                     walk(value, here)
@@ -149,8 +155,6 @@ def _quote(value: str) -> str:
     return f'"{escaped}"'
 
 
-def hash_from_values(values: Iterator[str] | list[str]) -> str:
-    digest = md5(usedforsecurity=False)
-    for value in values:
-        digest.update(value.encode("utf-8", "replace"))
-    return digest.hexdigest()
+def hash_from_values(values: Iterable[str]) -> str:
+    joined = "".join(values)
+    return md5(joined.encode("utf-8", "replace"), usedforsecurity=False).hexdigest()

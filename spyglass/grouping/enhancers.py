@@ -152,6 +152,8 @@ class Enhancements:
         self._classify_cache: dict[tuple[object, ...], list[tuple[bool | None, str | None]]] = {}
         # Exception data only belongs in the cache key when a rule looks at it.
         self._classify_by_exception = any(r.exception_matchers for r in self._classifiers)
+        self._plan_cache: dict[tuple[object, ...], ContributionPlan] = {}
+        self._contribute_by_exception = any(r.exception_matchers for r in self._contributors)
 
     def __add__(self, other: Enhancements) -> Enhancements:
         return Enhancements(self.rules + other.rules)
@@ -175,27 +177,53 @@ class Enhancements:
         for frame, (in_app, category) in zip(frames, cached, strict=True):
             frame.in_app, frame.category = in_app, category
 
-    def contributions(
-        self,
-        frames: Sequence[MatchFrame],
-        components: Sequence[Component],
-        exception: ExceptionData,
-    ) -> str | None:
-        """Apply `+group`/`-group` and `max-frames` to the frame components; return why the
-        whole stack trace does not count (`min-frames`), if so."""
-        state: dict[str, str | int | bool] = {}
+    def contribution_plan(
+        self, frames: Sequence[MatchFrame], exception: ExceptionData
+    ) -> ContributionPlan:
+        """What `+group`/`-group`, `max-frames` and `min-frames` do to this stack trace. The
+        plan depends only on the frames (and the exception), so it is computed once and
+        cached: the same stack traces arrive again and again."""
+        exception_key = exception.key() if self._contribute_by_exception else None
+        key = (exception_key, tuple((*f.key(), f.category) for f in frames))
+        plan = self._plan_cache.get(key)
+        if plan is None:
+            plan = self._make_plan(frames, exception)
+            if len(self._plan_cache) >= _CACHE_LIMIT:
+                self._plan_cache.clear()
+            self._plan_cache[key] = plan
+        return plan
+
+    def _make_plan(
+        self, frames: Sequence[MatchFrame], exception: ExceptionData
+    ) -> ContributionPlan:
+        plan = ContributionPlan()
         for rule in _applicable(self._contributors, frames):
             for index in rule.matching_frames(frames, exception):
                 for action in rule.contributes_actions:
                     if isinstance(action, VarAction):
-                        state[action.var] = action.value
+                        plan.variables[action.var] = action.value
                         continue
                     for target in action.targets(len(frames), index):
-                        _set_contributes(components[target], action.flag, rule.text)
-        max_frames = state.get("max-frames")
+                        plan.updates.append((target, action.flag, rule.text))
+        return plan
+
+
+class ContributionPlan:
+    __slots__ = ("updates", "variables")
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[int, bool, str]] = []  # (frame index, contributes, rule)
+        self.variables: dict[str, str | int | bool] = {}
+
+    def apply(self, components: Sequence[Component]) -> str | None:
+        """Apply the plan to the frame components; return why the whole stack trace does not
+        count (`min-frames`), if so."""
+        for index, flag, rule in self.updates:
+            _set_contributes(components[index], flag, rule)
+        max_frames = self.variables.get("max-frames")
         if isinstance(max_frames, int) and max_frames > 0:
             _keep_innermost(components, max_frames)
-        min_frames = state.get("min-frames")
+        min_frames = self.variables.get("min-frames")
         if isinstance(min_frames, int) and min_frames > 0:
             count = sum(1 for c in components if c.contributes)
             if 0 < count < min_frames:

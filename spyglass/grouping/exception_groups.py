@@ -95,6 +95,8 @@ def filter_exception_groups(view: EventView, components: list[dict[str, Componen
     )
     if not top:
         return everything
+    if len(top) == 1:
+        return _first_path(exceptions, tree, top[0])
     # Alike exceptions (same components in every variant) next to each other count once.
     distinct = [
         next(group)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 from spyglass.grouping.components import Component
@@ -59,6 +60,7 @@ def has_url_origin(path: str | None, *, files_are_urls: bool) -> bool:
     return files_are_urls and path.startswith("file:")
 
 
+@lru_cache(maxsize=4096)
 def js_module_from_url(url: str) -> str:
     """`http://cdn.example.com/js/v1.2/app.3f2a1b9c.min.js?x=1` -> `app`."""
     path = url[1:] if url.startswith("~") else url
@@ -131,6 +133,19 @@ class Frame:
         self.category: str | None = None
         extra = data.get("data")
         self.sourcemap = isinstance(extra, Mapping) and extra.get("sourcemap") is not None
+
+    def component_key(self) -> tuple[object, ...]:
+        """Everything a frame's own component depends on."""
+        return (
+            self.platform,
+            self.function,
+            self.raw_function,
+            self.module,
+            self.filename,
+            self.abs_path,
+            self.context_line,
+            self.sourcemap,
+        )
 
     def recursion_key(self) -> tuple[object, ...]:
         """Two consecutive frames with equal keys are one recursive call."""
@@ -243,8 +258,25 @@ def context_line_component(frame: Frame) -> Component:
     return component
 
 
+_FRAME_CACHE: dict[tuple[object, ...], Component] = {}
+_FRAME_CACHE_LIMIT = 20_000
+
+
 def frame_component(frame: Frame, settings: Settings) -> Component:
-    """The component of one frame, before in-app, recursion and stack trace rules apply."""
+    """The component of one frame, before in-app, recursion and stack trace rules apply.
+
+    Cached: the same frames come in again and again. Callers copy the frame component before
+    changing it and never change its children, so cached trees can be shared."""
+    key = (settings.id, *frame.component_key())
+    component = _FRAME_CACHE.get(key)
+    if component is None:
+        if len(_FRAME_CACHE) >= _FRAME_CACHE_LIMIT:
+            _FRAME_CACHE.clear()
+        component = _FRAME_CACHE[key] = _build_frame_component(frame, settings)
+    return component
+
+
+def _build_frame_component(frame: Frame, settings: Settings) -> Component:
     filename = filename_component(frame)
     module = module_component(frame)
     if module.contributes and filename.contributes:

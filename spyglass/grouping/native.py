@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from functools import lru_cache
 
 NATIVE_PLATFORMS = frozenset(("objc", "cocoa", "swift", "native", "c"))
 JAVASCRIPT_PLATFORMS = frozenset(("javascript", "node"))
@@ -44,6 +45,7 @@ def behavior_family(platform: str | None) -> str:
     return "other"
 
 
+@lru_cache(maxsize=8192)
 def trim_function_name(function: str, platform: str | None) -> str:
     if platform == "csharp":
         return function.split(" (", 1)[0]

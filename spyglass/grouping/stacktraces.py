@@ -80,7 +80,7 @@ def _single_variant(
     components = _variant_frames(variant, frames, base, recursive)
     _ignore_single_javascript_frame(frames, components, context.settings)
     match_frames = context.frames_for(stacktrace)
-    too_short = context.enhancements.contributions(match_frames, components, exception)
+    too_short = context.enhancements.contribution_plan(match_frames, exception).apply(components)
     if variant == "app":
         for frame, component in zip(frames, components, strict=True):
             if not frame.in_app:  # whatever the rules said
