@@ -32,7 +32,7 @@ MAJOR_NAMES = {
 
 
 def _any_contributes(values: list[Value]) -> bool:
-    return any(value.__class__ is str or value.contributes for value in values)
+    return any(isinstance(value, str) or value.contributes for value in values)
 
 
 class Component:
