@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
@@ -73,3 +76,48 @@ def write_file(project_id: int, event_id: str, n: int, name: str, data: bytes) -
     partial.write_bytes(data)
     partial.replace(target)  # readers never see half a file
     return str(target.relative_to(Path(settings.DATA_DIR).resolve()))
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    """One ``attachment`` item, read from the wire."""
+
+    name: str
+    content_type: str
+    attachment_type: str
+    data: bytes
+
+
+def store_for_event(
+    project_id: int, event_id: str, issue_id: int | None, files: Sequence[AttachmentFile]
+) -> list[Attachment]:
+    """Write an event's attachments and their rows; a file the event has already (same name
+    and content: a redelivered envelope) is skipped. Returns the rows created."""
+    known = set(
+        Attachment.objects.filter(project_id=project_id, event_id=event_id).values_list(
+            "name", "sha1"
+        )
+    )
+    n = len(known)
+    rows: list[Attachment] = []
+    for f in files:
+        sha1 = hashlib.sha1(f.data, usedforsecurity=False).hexdigest()
+        if (f.name, sha1) in known:
+            continue
+        known.add((f.name, sha1))
+        rows.append(
+            Attachment(
+                project_id=project_id,
+                event_id=event_id,
+                issue_id=issue_id,
+                name=f.name,
+                content_type=f.content_type,
+                attachment_type=f.attachment_type,
+                size=len(f.data),
+                path=write_file(project_id, event_id, n, f.name, f.data),
+                sha1=sha1,
+            )
+        )
+        n += 1
+    Attachment.objects.bulk_create(rows, ignore_conflicts=True)
+    return rows

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import TypeVar
+
 from django.db import models
 
 from spyglass.projects.models import Project
@@ -118,3 +121,31 @@ class Span(models.Model):
 
     def __str__(self) -> str:
         return f"{self.op} {self.name[:60]} ({self.duration_ms:.1f} ms)"
+
+
+_Row = TypeVar("_Row", Transaction, Span)
+
+
+def store_new(rows: Iterable[_Row], id_field: str) -> list[_Row]:
+    """Insert the rows whose (project, ``id_field``) is not stored yet (redeliveries and
+    repeats in the batch are skipped); returns those inserted."""
+    unique: dict[tuple[int, str], _Row] = {}
+    for row in rows:
+        unique.setdefault((row.project_id, getattr(row, id_field)), row)
+    if not unique:
+        return []
+    model = type(next(iter(unique.values())))
+    by_project: dict[int, list[str]] = {}
+    for project_id, key in unique:
+        by_project.setdefault(project_id, []).append(key)
+    known: set[tuple[int, str]] = set()
+    for project_id, ids in by_project.items():
+        for start in range(0, len(ids), 500):
+            found = model.objects.filter(
+                project_id=project_id, **{f"{id_field}__in": ids[start : start + 500]}
+            ).values_list(id_field, flat=True)
+            known.update((project_id, key) for key in found)
+    fresh = [row for key, row in unique.items() if key not in known]
+    # ignore_conflicts: another worker may have stored the same row since we looked.
+    model.objects.bulk_create(fresh, ignore_conflicts=True, batch_size=500)
+    return fresh

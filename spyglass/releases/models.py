@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.db import models
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from django.db import connection, models
 from django.utils import timezone
 
 from spyglass.projects.models import Organization, Project
@@ -108,3 +112,179 @@ class SessionState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sid} {self.status}"
+
+
+# --- recording sessions -----------------------------------------------------------------------
+
+EXITED, CRASHED, ABNORMAL, ERRORED = "exited", "crashed", "abnormal", "errored"
+TERMINAL = frozenset({EXITED, CRASHED, ABNORMAL, ERRORED})
+# Statuses that make a session count as errored even without an error count.
+ERROR_STATUSES = frozenset({CRASHED, ABNORMAL, ERRORED})
+_COUNTERS = ("started", "exited", "errored", "crashed", "abnormal")
+
+
+@dataclass(frozen=True)
+class SessionUpdate:
+    """One ``session`` item, read from the wire."""
+
+    project_id: int
+    sid: str
+    distinct_id: str
+    init: bool
+    status: str  # ok, exited, crashed, abnormal, errored
+    errors: int
+    started: datetime
+    release: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class SessionAggregate:
+    """One bucket of a ``sessions`` item: sessions that started in that minute, by outcome."""
+
+    project_id: int
+    started: datetime
+    distinct_id: str
+    release: str
+    environment: str
+    exited: int
+    errored: int  # errored but neither crashed nor abnormal
+    crashed: int
+    abnormal: int
+
+
+_CountKey = tuple[int, str, str, int]  # project, release, environment, minute
+_UserKey = tuple[int, str, str, date, str]
+
+
+class _Tally:
+    def __init__(self) -> None:
+        self.counts: dict[_CountKey, list[int]] = {}
+        self.users: dict[_UserKey, bool] = {}
+
+    def add(
+        self,
+        project_id: int,
+        release: str,
+        environment: str,
+        started: datetime,
+        counter: str,
+        n: int = 1,
+    ) -> None:
+        seconds = int(started.timestamp())
+        key = (project_id, release, environment, seconds - seconds % 60)
+        row = self.counts.setdefault(key, [0] * len(_COUNTERS))
+        row[_COUNTERS.index(counter)] += n
+
+    def user(
+        self,
+        project_id: int,
+        release: str,
+        environment: str,
+        started: datetime,
+        distinct_id: str,
+        crashed: bool,
+    ) -> None:
+        if distinct_id:
+            key = (project_id, release, environment, started.date(), distinct_id)
+            self.users[key] = self.users.get(key, False) or crashed
+
+
+def record_sessions(
+    updates: Sequence[SessionUpdate], aggregates: Sequence[SessionAggregate]
+) -> None:
+    """Count single session updates (once per session and transition, however often they
+    arrive) and aggregates into the per-minute counters and the per-day distinct users."""
+    tally = _Tally()
+    _apply_updates(updates, tally)
+    for a in aggregates:
+        total = a.exited + a.errored + a.crashed + a.abnormal
+        for counter, n in (
+            ("started", total),
+            ("exited", a.exited),
+            ("crashed", a.crashed),
+            ("abnormal", a.abnormal),
+            ("errored", total - a.exited),
+        ):
+            if n:
+                tally.add(a.project_id, a.release, a.environment, a.started, counter, n)
+        tally.user(a.project_id, a.release, a.environment, a.started, a.distinct_id, a.crashed > 0)
+    _upsert_counts(tally.counts)
+    _upsert_users(tally.users)
+
+
+def _apply_updates(updates: Sequence[SessionUpdate], tally: _Tally) -> None:
+    states = _states_of(updates)
+    fresh: dict[tuple[int, str], SessionState] = {}
+    changed: dict[tuple[int, str], SessionState] = {}
+    for u in updates:
+        key = (u.project_id, u.sid)
+        state = states.get(key)
+        if state is None:
+            state = states[key] = fresh[key] = SessionState(
+                project_id=u.project_id, sid=u.sid, started=u.started
+            )
+        if state.status in TERMINAL:
+            continue  # ended: later updates (and redeliveries) change nothing
+        where = (u.project_id, u.release, u.environment, u.started)
+        if u.init and not state.counted:
+            state.counted = True
+            tally.add(*where, "started")
+        if (u.errors > 0 or u.status in ERROR_STATUSES) and not state.errored:
+            state.errored = True
+            tally.add(*where, "errored")
+        if u.status in TERMINAL:
+            state.status = u.status
+            if u.status != ERRORED:  # errored is counted by the flag above
+                tally.add(*where, u.status)
+        tally.user(*where, u.distinct_id, u.status == CRASHED)
+        if key not in fresh:
+            changed[key] = state
+    SessionState.objects.bulk_create(fresh.values(), ignore_conflicts=True)
+    SessionState.objects.bulk_update(changed.values(), ["status", "counted", "errored"])
+
+
+def _states_of(updates: Sequence[SessionUpdate]) -> dict[tuple[int, str], SessionState]:
+    by_project: dict[int, set[str]] = {}
+    for u in updates:
+        by_project.setdefault(u.project_id, set()).add(u.sid)
+    states: dict[tuple[int, str], SessionState] = {}
+    for project_id, sids in by_project.items():
+        # Locked on PostgreSQL: two workers must not both count one session's transition.
+        rows = SessionState.objects.select_for_update().filter(project_id=project_id, sid__in=sids)
+        states.update(((project_id, row.sid), row) for row in rows)
+    return states
+
+
+_UPSERT_COUNTS = (
+    "INSERT INTO releases_sessioncount (project_id, release, environment, bucket, "
+    + ", ".join(_COUNTERS)
+    + ") VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (project_id, release, environment, bucket) DO UPDATE SET "
+    + ", ".join(f"{c} = releases_sessioncount.{c} + excluded.{c}" for c in _COUNTERS)
+)
+_UPSERT_USERS = (
+    "INSERT INTO releases_sessionuser (project_id, release, environment, day, distinct_id,"
+    " crashed) VALUES (%s, %s, %s, %s, %s, %s)"
+    " ON CONFLICT (project_id, release, environment, day, distinct_id) DO UPDATE SET"
+    " crashed = (releases_sessionuser.crashed OR excluded.crashed)"
+)
+
+
+def _upsert_counts(counts: dict[_CountKey, list[int]]) -> None:
+    if counts:
+        with connection.cursor() as cursor:
+            cursor.executemany(_UPSERT_COUNTS, [(*key, *row) for key, row in counts.items()])
+
+
+def _upsert_users(users: dict[_UserKey, bool]) -> None:
+    if users:
+        adapt = connection.ops.adapt_datefield_value
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                _UPSERT_USERS,
+                [
+                    (p, r, e, adapt(day), did, crashed)
+                    for (p, r, e, day, did), crashed in users.items()
+                ],
+            )
