@@ -758,13 +758,27 @@ def handle_user_reports(batch: BatchContext, items: list[ItemContext]) -> None:
 # --- counted only -----------------------------------------------------------------------------
 
 
+# Bounded names: a client report must not mint outcome rows of arbitrary text.
+_CATEGORY_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
+_REASON_NAME = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
 def _discarded(ctx: ItemContext, payload: dict[str, Any]) -> list[tuple[str, str, int]]:
+    entries = payload.get("discarded_events")
+    if not isinstance(entries, list):
+        raise Invalid("invalid_client_report")
     found = []
-    for entry in payload.get("discarded_events") or []:
+    for entry in entries[:100]:
         entry = dict_of(entry)
-        reason, kind = text(entry.get("reason"), 64), text(entry.get("category"), 32)
+        kind, reason = entry.get("category"), entry.get("reason")
         quantity = _count(entry.get("quantity"))
-        if reason and kind and quantity:
+        if (
+            isinstance(kind, str)
+            and isinstance(reason, str)
+            and _CATEGORY_NAME.fullmatch(kind)
+            and _REASON_NAME.fullmatch(reason)
+            and quantity
+        ):
             found.append((kind, reason, quantity))
     return found
 
@@ -791,11 +805,17 @@ def handle_trace_metrics(batch: BatchContext, items: list[ItemContext]) -> None:
             batch.outcomes.add(ctx.project_id, "trace_metric", "accepted", quantity=n)
 
 
+_JSON_OBJECT = re.compile(rb"\s*\{")
+
+
 def handle_profiles(batch: BatchContext, items: list[ItemContext]) -> None:
-    # Profiles are out of scope for now: accepted and counted, not stored (and not parsed:
-    # they run to megabytes).
+    # Profiles are out of scope for now: accepted and counted, not stored. Not parsed either
+    # (they run to megabytes): only a glance that the payload is a JSON object.
     for ctx in items:
-        batch.outcomes.add(ctx.project_id, "profile", "accepted")
+        if _JSON_OBJECT.match(ctx.payload):
+            batch.outcomes.add(ctx.project_id, "profile", "accepted")
+        else:
+            batch.outcomes.add(ctx.project_id, "profile", "invalid", "invalid_json")
 
 
 def count_only(batch: BatchContext, items: list[ItemContext]) -> None:

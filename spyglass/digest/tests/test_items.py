@@ -803,24 +803,24 @@ def test_client_reports_become_client_discard_outcomes(world: World) -> None:
 
 
 def test_bad_client_reports_are_counted_invalid_or_skipped(world: World) -> None:
+    junk = [
+        {"reason": "x", "category": "error", "quantity": -3},
+        "junk",
+        {"reason": "y", "category": "span", "quantity": 2},
+        {"reason": "z" * 65, "category": "error", "quantity": 1},
+        {"reason": "ok", "category": "Error; DROP", "quantity": 1},
+        {"reason": "ok", "category": "error", "quantity": "1"},
+    ]
     batch = run(
         [
             item(world, "client_report", b"]"),
-            item(
-                world,
-                "client_report",
-                {
-                    "discarded_events": [
-                        {"reason": "x", "category": "error", "quantity": -3},
-                        "junk",
-                        {"reason": "y", "category": "span", "quantity": 2},
-                    ]
-                },
-            ),
+            item(world, "client_report", {"discarded_events": "all"}),
+            item(world, "client_report", {"discarded_events": junk}),
         ]
     )
     assert outcomes(batch) == {
         ("client_report", "invalid", "invalid_json"): 1,
+        ("client_report", "invalid", "invalid_client_report"): 1,
         ("span", "client_discard", "y"): 2,
     }
 
@@ -833,6 +833,14 @@ def test_profiles_and_trace_metrics_are_accepted_and_counted_only(world: World) 
     assert outcomes(batch) == {
         ("profile", "accepted", ""): 1,
         ("trace_metric", "accepted", ""): 3,
+    }
+
+
+def test_a_profile_that_is_not_a_json_object_is_counted_invalid(world: World) -> None:
+    batch = run([item(world, "profile", b"  [1]"), item(world, "profile", b' \n{"version":"1"}')])
+    assert outcomes(batch) == {
+        ("profile", "invalid", "invalid_json"): 1,
+        ("profile", "accepted", ""): 1,
     }
 
 
@@ -878,3 +886,20 @@ def test_every_item_type_sdks_send_has_a_handler() -> None:
         "otel_log",
     }
     assert settings.DATA_DIR  # handlers write attachments below it
+
+
+def test_a_batch_of_transactions_spans_and_logs_costs_a_few_queries(
+    world: World, django_assert_num_queries: Any
+) -> None:
+    items = contexts(world, "python/transaction_spans", "python/flask_500", only="transaction")
+    items |= contexts(world, "node/transaction_spans", "browser/fetch_tracing_stream", only="span")
+    items |= contexts(world, "python/logs", "node/logs", only="log")
+    # transactions: look up, insert; spans: look up, insert, and the same for their segments;
+    # logs: insert
+    with django_assert_num_queries(7):
+        run(items)
+    assert (Transaction.objects.count(), Span.objects.count(), LogEntry.objects.count()) == (
+        6,
+        11 + 17,
+        7,
+    )
