@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 
 from spyglass.grouping.components import Component
 from spyglass.grouping.matchers import (
@@ -137,8 +138,12 @@ def _parse_rule(text: str, line: int) -> EnhancementRule:
     return EnhancementRule(frame_matchers, exception_matchers, actions, description)
 
 
+@lru_cache(maxsize=256)
 def parse_enhancements(text: str) -> Enhancements:
-    """Parse stack trace rules; raises `RuleSyntaxError` pointing at the bad line."""
+    """Parse stack trace rules; raises `RuleSyntaxError` pointing at the bad line.
+
+    The same text gives the same (shared, read-only) object, so a project's rules are parsed
+    once and the caches that ride on the object keep working."""
     return Enhancements([_parse_rule(line, number) for number, line in rule_lines(text)])
 
 

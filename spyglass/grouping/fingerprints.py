@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from spyglass.grouping.event import EventView, as_mapping, text
@@ -234,8 +235,10 @@ def _parse_rule(line_text: str, line: int, builtin: bool) -> FingerprintRule:
     return FingerprintRule(matchers, tuple(fingerprint), title, description, builtin)
 
 
+@lru_cache(maxsize=256)
 def parse_fingerprint_rules(text: str, *, builtin: bool = False) -> FingerprintRules:
-    """Parse fingerprint rules; raises `RuleSyntaxError` pointing at the bad line."""
+    """Parse fingerprint rules; raises `RuleSyntaxError` pointing at the bad line. The same
+    text gives the same (shared, read-only) object."""
     return FingerprintRules([_parse_rule(line, n, builtin) for n, line in rule_lines(text)])
 
 
