@@ -105,9 +105,9 @@ def moment(value: Any) -> datetime | None:
         except ValueError:
             try:
                 parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-            except ValueError:
+                return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+            except (ValueError, OverflowError):
                 return None
-            return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if isinstance(value, int | float):
         try:
             return datetime.fromtimestamp(value, tz=UTC)
@@ -156,6 +156,10 @@ def user_key(user: dict[str, Any], client_ip: str) -> str:
     if ip == "{{auto}}":
         ip = client_ip
     return f"ip:{ip}" if ip else ""
+
+
+def _envelope_event_id(ctx: ItemContext) -> str:
+    return hex_id(ctx.event_id, 32) or uuid.uuid4().hex
 
 
 def compress(data: bytes) -> bytes:
@@ -287,7 +291,7 @@ def _transaction(ctx: ItemContext, payload: dict[str, Any]) -> Transaction:
     spans = payload.get("spans")
     return Transaction(
         project_id=ctx.project_id,
-        event_id=hex_id(payload.get("event_id"), 32) or ctx.event_id or uuid.uuid4().hex,
+        event_id=hex_id(payload.get("event_id"), 32) or _envelope_event_id(ctx),
         trace_id=hex_id(trace.get("trace_id"), 32),
         span_id=hex_id(trace.get("span_id"), 16),
         parent_span_id=hex_id(trace.get("parent_span_id"), 16),
@@ -701,7 +705,7 @@ def _feedback(ctx: ItemContext, payload: dict[str, Any]) -> UserFeedback:
         raise Invalid("missing_feedback_message")
     return UserFeedback(
         project_id=ctx.project_id,
-        feedback_id=hex_id(payload.get("event_id"), 32) or ctx.event_id or uuid.uuid4().hex,
+        feedback_id=hex_id(payload.get("event_id"), 32) or _envelope_event_id(ctx),
         event_id=hex_id(feedback.get("associated_event_id"), 32),
         source=UserFeedback.Source.FEEDBACK,
         name=text(feedback.get("name"), 128),

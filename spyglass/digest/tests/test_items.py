@@ -11,8 +11,10 @@ from typing import Any
 import orjson
 import pytest
 import zstandard
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spyglass.attachments.models import Attachment
 from spyglass.digest.context import BatchContext, ItemContext
@@ -885,7 +887,7 @@ def test_every_item_type_sdks_send_has_a_handler() -> None:
         "profile_chunk",
         "otel_log",
     }
-    assert settings.DATA_DIR  # handlers write attachments below it
+    assert django_settings.DATA_DIR  # handlers write attachments below it
 
 
 def test_a_batch_of_transactions_spans_and_logs_costs_a_few_queries(
@@ -903,3 +905,180 @@ def test_a_batch_of_transactions_spans_and_logs_costs_a_few_queries(
         11 + 17,
         7,
     )
+
+
+# --- anything at all --------------------------------------------------------------------------
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**63), max_value=2**64 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=12)
+    | st.sampled_from(
+        [
+            "\x00",
+            "a" * 40,
+            "ok",
+            "error",
+            "crashed",
+            "exited",
+            "2026-11-22T15:53:00Z",
+            "0001-01-01T00:00:00+14:00",
+            "../..",
+            "{{auto}}",
+            "ab" * 16,
+            "cd" * 8,
+        ]
+    )
+)
+_json = st.recursive(
+    _scalars,
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=4), inner, max_size=3)
+    ),
+    max_leaves=8,
+)
+_time = st.floats(min_value=-1e12, max_value=1e12) | _json
+_KEYS = {
+    "transaction": [
+        "event_id",
+        "transaction",
+        "start_timestamp",
+        "timestamp",
+        "contexts",
+        "tags",
+        "measurements",
+        "request",
+        "user",
+        "spans",
+        "sdk",
+        "platform",
+        "release",
+    ],
+    "span": [
+        "trace_id",
+        "span_id",
+        "parent_span_id",
+        "name",
+        "status",
+        "is_segment",
+        "start_timestamp",
+        "end_timestamp",
+        "timestamp",
+        "attributes",
+        "data",
+        "tags",
+    ],
+    "session": ["sid", "did", "init", "started", "timestamp", "status", "errors", "attrs"],
+    "sessions": ["aggregates", "attrs"],
+    "check_in": [
+        "check_in_id",
+        "monitor_slug",
+        "status",
+        "duration",
+        "environment",
+        "release",
+        "monitor_config",
+        "contexts",
+    ],
+    "log": ["timestamp", "level", "body", "trace_id", "span_id", "severity_number", "attributes"],
+    "feedback": ["event_id", "contexts", "timestamp", "environment", "release", "request"],
+    "user_report": ["event_id", "name", "email", "comments"],
+    "client_report": ["timestamp", "discarded_events"],
+    "trace_metric": ["items"],
+}
+_NESTED = {
+    "contexts": st.fixed_dictionaries(
+        {},
+        optional={
+            "trace": st.fixed_dictionaries(
+                {},
+                optional={
+                    k: _json
+                    for k in ("trace_id", "span_id", "parent_span_id", "op", "status", "data")
+                },
+            ),
+            "feedback": st.fixed_dictionaries(
+                {},
+                optional={
+                    k: _json
+                    for k in ("message", "name", "contact_email", "url", "associated_event_id")
+                },
+            ),
+            "response": _json,
+        },
+    ),
+    "attrs": st.fixed_dictionaries({"release": _json}, optional={"environment": _json}),
+    "attributes": st.dictionaries(
+        st.sampled_from(
+            [
+                "sentry.op",
+                "sentry.segment.name",
+                "sentry.release",
+                "x",
+                "\x00",
+                "browser.web_vital.lcp.value",
+                "sentry.trace.parent_span_id",
+            ]
+        ),
+        st.fixed_dictionaries({"value": _json}) | _json,
+    ),
+}
+
+
+def _object(item_type: str) -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
+        {},
+        optional={
+            k: _NESTED.get(k, _time if "timestamp" in k or k == "started" else _json)
+            for k in _KEYS.get(item_type, ["x"])
+        },
+    )
+
+
+def _payload(item_type: str) -> st.SearchStrategy[bytes]:
+    if item_type in ("span", "log"):
+        inner = st.fixed_dictionaries({"items": st.lists(_object(item_type) | _json, max_size=4)})
+        shape: st.SearchStrategy[Any] = inner | _object(item_type)
+    elif item_type == "sessions":
+        shape = st.fixed_dictionaries(
+            {
+                "aggregates": st.lists(
+                    st.fixed_dictionaries(
+                        {},
+                        optional={
+                            k: _time if k == "started" else _json
+                            for k in ("started", "did", "exited", "errored", "crashed", "abnormal")
+                        },
+                    ),
+                    max_size=3,
+                ),
+                "attrs": _NESTED["attrs"],
+            }
+        )
+    else:
+        shape = _object(item_type)
+    return st.one_of(shape.map(orjson.dumps), st.binary(max_size=20))
+
+
+@pytest.mark.parametrize("item_type", [*sorted(_KEYS), "attachment", "profile", "replay_event"])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(data=st.data())
+def test_no_payload_makes_a_handler_raise(
+    world: World, data_dir: Path, item_type: str, data: st.DataObject
+) -> None:
+    payloads = data.draw(st.lists(_payload(item_type), min_size=1, max_size=3))
+    headers = data.draw(
+        st.fixed_dictionaries(
+            {}, optional={"filename": _json, "content_type": _json, "attachment_type": _json}
+        )
+    )
+    event_id = data.draw(st.sampled_from(["", "ab" * 16, "nothex"]))
+    items = [item(world, item_type, p, event_id=event_id, **headers) for p in payloads]
+    batch = run(items)
+    assert all(n > 0 for n in batch.outcomes.counts.values())
