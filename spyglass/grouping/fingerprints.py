@@ -205,7 +205,8 @@ class FingerprintRules:
 def _read_fingerprint(scanner: LineScanner) -> tuple[list[str], str | None]:
     values: list[str] = []
     title: str | None = None
-    while not scanner.at_end():
+    # No comments after the arrow: as in Sentry, `#` there is part of a value.
+    while not scanner.at_line_end():
         if (attribute := scanner.match(_FP_ATTRIBUTE)) is not None:
             if attribute.group(1) != "title":
                 raise scanner.error(f"unknown attribute {attribute.group(1)!r}", attribute.start())

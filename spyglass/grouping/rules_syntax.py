@@ -76,6 +76,10 @@ class LineScanner:
         self.skip_spaces()
         return self.pos >= len(self.text) or self.text[self.pos] == "#"
 
+    def at_line_end(self) -> bool:
+        self.skip_spaces()
+        return self.pos >= len(self.text)
+
     def peek(self, literal: str) -> bool:
         self.skip_spaces()
         return self.text.startswith(literal, self.pos)

@@ -230,6 +230,11 @@ def test_rule_syntax_errors_point_at_the_bad_line(
 
 
 def test_comments_and_blank_lines_are_ignored() -> None:
-    parsed = parse_fingerprint_rules("# header\n\n  error.type:Foo -> x  # trailing\n")
+    parsed = parse_fingerprint_rules("# header\n\n  error.type:Foo -> x\n   # indented comment\n")
     assert len(parsed) == 1
     assert parsed.rules[0].fingerprint == ("x",)
+
+
+def test_a_hash_sign_after_the_arrow_is_part_of_the_fingerprint() -> None:
+    parsed = parse_fingerprint_rules("error.type:Foo -> issue #123")
+    assert parsed.rules[0].fingerprint == ("issue", "#123")
