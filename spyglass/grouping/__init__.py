@@ -9,7 +9,7 @@ from spyglass.grouping.components import Component
 from spyglass.grouping.config import DEFAULT_CONFIG, GroupingConfig
 from spyglass.grouping.enhancers import Enhancements, parse_enhancements
 from spyglass.grouping.fingerprints import FingerprintRules, parse_fingerprint_rules
-from spyglass.grouping.parameterize import normalize_message, parameterize
+from spyglass.grouping.parameterize import normalize_message
 from spyglass.grouping.result import GroupingResult, Variant
 from spyglass.grouping.rules_syntax import RuleSyntaxError
 
@@ -24,7 +24,6 @@ __all__ = [
     "Variant",
     "calculate_grouping",
     "normalize_message",
-    "parameterize",
     "parse_enhancements",
     "parse_fingerprint_rules",
 ]

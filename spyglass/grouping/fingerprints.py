@@ -163,16 +163,30 @@ class FingerprintRule:
     is_builtin: bool = False
 
     def matches(self, values: EventValues) -> bool:
-        by_type: dict[str, list[FingerprintMatcher]] = {}
-        for matcher in self.matchers:
-            by_type.setdefault(matcher.match_type, []).append(matcher)
-        for match_type, matchers in by_type.items():
+        for match_type, matchers in _by_match_type(self.matchers):
             if match_type == "frames" and any(m.offset for m in matchers):
                 if not _any_frame_in_context(values.get("frames"), matchers):
                     return False
             elif not any(all(m.matches(v) for m in matchers) for v in values.get(match_type)):
                 return False
         return True
+
+
+# Cheap, event-wide checks first; frames last.
+_MATCH_TYPE_ORDER = ["family", "sdk", "release", "log_info", "tags", "exceptions", "toplevel"]
+
+
+@lru_cache(maxsize=4096)
+def _by_match_type(
+    matchers: tuple[FingerprintMatcher, ...],
+) -> tuple[tuple[str, list[FingerprintMatcher]], ...]:
+    """The matchers of a rule grouped by what they look at: each group must be satisfied by
+    one and the same value (one exception, one frame, ...)."""
+    groups: dict[str, list[FingerprintMatcher]] = {}
+    for matcher in matchers:
+        groups.setdefault(matcher.match_type, []).append(matcher)
+    order = {name: i for i, name in enumerate(_MATCH_TYPE_ORDER)}
+    return tuple(sorted(groups.items(), key=lambda item: order.get(item[0], len(order))))
 
 
 def _any_frame_in_context(frames: list[dict[str, Any]], matchers: list[FingerprintMatcher]) -> bool:

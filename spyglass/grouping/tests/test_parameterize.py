@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from spyglass.grouping import normalize_message, parameterize
+from spyglass.grouping import normalize_message
+from spyglass.grouping.parameterize import parameterize
 
 
 @pytest.mark.parametrize(
