@@ -1,0 +1,418 @@
+"""The event schema as the PII scrubber sees it: which values may be scrubbed (Relay's ``pii``
+attribute on each field: ``true``, ``maybe`` or ``false``), their value types (what ``$string``,
+``$frame``, ``$http``... select), and the few shapes that are processed specially (header and
+cookie pair lists, native file paths, the user's IP address).
+
+Facts from Relay's ``relay-event-schema`` (``#[metastructure(pii = ...)]`` and
+``value_type = ...`` on the protocol structs), checked against Relay's own scrubber with the
+differential tests. A field a struct does not declare is one of its "other" (additional)
+properties, with the struct's ``other`` PII flag.
+"""
+
+from __future__ import annotations
+
+from spyglass.digest.scrubbing_nodes import (
+    BOOL,
+    K_IMAGE,
+    MAYBE,
+    MESSAGE,
+    NO,
+    NUM,
+    OPAQUE,
+    PATH,
+    STR,
+    TIME,
+    VALUE,
+    YES,
+    Node,
+    array,
+    finalize,
+    obj,
+    pairs,
+    struct,
+    values,
+)
+from spyglass.digest.scrubbing_schema_data import CONTEXTS, SPAN
+
+__all__ = ["EVENT"]
+
+# --- stack traces ------------------------------------------------------------------------------
+
+LOCK_REASON = struct(
+    "LockReason",
+    {"type": NUM, "address": STR, "package_name": STR, "class_name": STR, "thread_id": OPAQUE},
+)
+FRAME_DATA = struct(
+    "FrameData",
+    {
+        "sourcemap": STR,
+        "orig_function": STR,
+        "orig_filename": STR,
+        "orig_lineno": NUM,
+        "orig_colno": NUM,
+        "orig_in_app": NUM,
+    },
+)
+FRAME = struct(
+    "Frame",
+    {
+        "function": STR,
+        "raw_function": STR,
+        "symbol": STR,
+        "module": (MAYBE, STR),
+        "package": STR,
+        "filename": (MAYBE, PATH),
+        "abs_path": (MAYBE, PATH),
+        "lineno": NUM,
+        "colno": NUM,
+        "platform": STR,
+        "pre_context": array(STR),
+        "context_line": STR,
+        "post_context": array(STR),
+        "in_app": BOOL,
+        "vars": (YES, obj(VALUE)),
+        "data": FRAME_DATA,
+        "image_addr": OPAQUE,
+        "instruction_addr": OPAQUE,
+        "addr_mode": STR,
+        "function_id": OPAQUE,
+        "symbol_addr": OPAQUE,
+        "trust": STR,
+        "lang": STR,
+        "stack_start": BOOL,
+        "lock": LOCK_REASON,
+    },
+    vt="frame",
+)
+STACKTRACE = struct(
+    "Stacktrace",
+    {
+        "frames": array(FRAME),
+        "registers": obj(OPAQUE),
+        "instruction_addr_adjustment": OPAQUE,
+        "lang": STR,
+        "snapshot": BOOL,
+    },
+    vt="stacktrace",
+)
+
+# --- exceptions, threads, breadcrumbs, messages ------------------------------------------------
+
+MECHANISM = struct(
+    "Mechanism",
+    {
+        "type": STR,
+        "synthetic": BOOL,
+        "description": (YES, STR),
+        "help_link": STR,
+        "handled": BOOL,
+        "source": STR,
+        "is_exception_group": BOOL,
+        "exception_id": NUM,
+        "parent_id": NUM,
+        "data": (YES, obj(VALUE)),
+        "meta": struct(
+            "MechanismMeta",
+            {
+                "errno": struct("CError", {"number": NUM, "name": STR}),
+                "signal": struct(
+                    "PosixSignal", {"number": NUM, "code": NUM, "name": STR, "code_name": STR}
+                ),
+                "mach_exception": struct(
+                    "MachException",
+                    {"exception": NUM, "code": NUM, "subcode": NUM, "name": STR},
+                ),
+                "ns_error": struct("NsError", {"code": NUM, "domain": STR}),
+            },
+        ),
+    },
+)
+EXCEPTION = struct(
+    "Exception",
+    {
+        "type": STR,
+        "value": (YES, STR),
+        "module": STR,
+        "stacktrace": STACKTRACE,
+        "raw_stacktrace": STACKTRACE,
+        "thread_id": OPAQUE,
+        "mechanism": MECHANISM,
+    },
+    vt="exception",
+)
+THREAD = struct(
+    "Thread",
+    {
+        "id": OPAQUE,
+        "name": STR,
+        "stacktrace": STACKTRACE,
+        "raw_stacktrace": STACKTRACE,
+        "crashed": BOOL,
+        "current": BOOL,
+        "main": BOOL,
+        "state": STR,
+        "held_locks": obj(LOCK_REASON),
+    },
+    vt="thread",
+)
+BREADCRUMB = struct(
+    "Breadcrumb",
+    {
+        "timestamp": TIME,
+        "type": STR,
+        "category": STR,
+        "level": OPAQUE,
+        "message": (YES, STR),
+        "data": (YES, obj(VALUE)),
+        "event_id": OPAQUE,
+    },
+    vt="breadcrumb",
+)
+LOGENTRY = struct(
+    "LogEntry",
+    {"message": MESSAGE, "formatted": (YES, MESSAGE), "params": (YES, VALUE)},
+    vt="logentry",
+    other=YES,
+)
+TEMPLATE = struct(
+    "TemplateInfo",
+    {
+        "filename": (YES, STR),
+        "abs_path": (YES, STR),
+        "lineno": NUM,
+        "colno": NUM,
+        "pre_context": array(STR),
+        "context_line": STR,
+        "post_context": array(STR),
+    },
+)
+
+# --- user, request, sdk ------------------------------------------------------------------------
+
+GEO = struct(
+    "Geo",
+    {
+        "country_code": (YES, STR),
+        "city": (YES, STR),
+        "subdivision": (YES, STR),
+        "region": (YES, STR),
+    },
+)
+USER = struct(
+    "User",
+    {
+        "id": (YES, STR),
+        "email": (YES, STR),
+        "ip_address": (YES, STR),
+        "username": (YES, STR),
+        "name": (YES, STR),
+        "geo": GEO,
+        "segment": STR,
+        "sentry_user": (YES, STR),
+        "data": (YES, obj(VALUE)),
+    },
+    vt="user",
+    other=YES,
+    special="user",
+)
+REQUEST = struct(
+    "Request",
+    {
+        "url": (MAYBE, STR),
+        "method": STR,
+        "protocol": STR,
+        "data": (YES, VALUE),
+        "query_string": (YES, pairs(STR)),
+        "fragment": (YES, STR),
+        "cookies": (YES, pairs(STR)),
+        "headers": (YES, pairs(STR)),
+        "body_size": NUM,
+        "env": (YES, obj(VALUE)),
+        "inferred_content_type": STR,
+        "api_target": STR,
+    },
+    vt="request",
+    other=YES,
+)
+CLIENT_SDK = struct(
+    "ClientSdkInfo",
+    {
+        "name": STR,
+        "version": STR,
+        "integrations": array(STR),
+        "features": array(STR),
+        "packages": array(struct("ClientSdkPackage", {"name": STR, "version": STR})),
+        "client_ip": (YES, STR),
+        "settings": struct("ClientSdkSettings", {"infer_ip": OPAQUE}),
+    },
+    vt="clientsdkinfo",
+)
+
+# --- debug images ------------------------------------------------------------------------------
+
+_NATIVE_IMAGE = struct(
+    "NativeDebugImage",
+    {
+        "code_id": OPAQUE,
+        "code_file": (MAYBE, PATH),
+        "debug_id": OPAQUE,
+        "debug_file": (MAYBE, PATH),
+        "debug_checksum": STR,
+        "arch": STR,
+        "image_addr": OPAQUE,
+        "image_size": NUM,
+        "image_vmaddr": OPAQUE,
+    },
+)
+DEBUG_IMAGE = Node(
+    K_IMAGE,
+    name="DebugImage",
+    variants={
+        "apple": (
+            NO,
+            struct(
+                "AppleDebugImage",
+                {
+                    "name": STR,
+                    "arch": STR,
+                    "cpu_type": NUM,
+                    "cpu_subtype": NUM,
+                    "image_addr": OPAQUE,
+                    "image_size": NUM,
+                    "image_vmaddr": OPAQUE,
+                    "uuid": OPAQUE,
+                },
+            ),
+        ),
+        "symbolic": (NO, _NATIVE_IMAGE),
+        "macho": (NO, _NATIVE_IMAGE),
+        "elf": (NO, _NATIVE_IMAGE),
+        "pe": (NO, _NATIVE_IMAGE),
+        "pe_dotnet": (NO, _NATIVE_IMAGE),
+        "wasm": (NO, _NATIVE_IMAGE),
+        "proguard": (NO, struct("ProguardDebugImage", {"uuid": OPAQUE})),
+        "sourcemap": (
+            NO,
+            struct(
+                "SourceMapDebugImage",
+                {"code_file": STR, "debug_id": OPAQUE, "debug_file": (MAYBE, STR)},
+            ),
+        ),
+        "jvm": (NO, struct("JvmDebugImage", {"debug_id": OPAQUE})),
+        "": (NO, obj(VALUE)),  # an image type unknown to the protocol
+    },
+)
+DEBUG_META = struct(
+    "DebugMeta",
+    {
+        "sdk_info": struct(
+            "SystemSdkInfo",
+            {
+                "sdk_name": STR,
+                "version_major": NUM,
+                "version_minor": NUM,
+                "version_patchlevel": NUM,
+            },
+        ),
+        "images": array(DEBUG_IMAGE),
+    },
+)
+
+# --- security reports --------------------------------------------------------------------------
+
+CSP = struct(
+    "Csp",
+    {
+        "effective_directive": (YES, STR),
+        "blocked_uri": (YES, STR),
+        "document_uri": (YES, STR),
+        "original_policy": STR,
+        "referrer": (YES, STR),
+        "status_code": NUM,
+        "violated_directive": STR,
+        "source_file": (MAYBE, STR),
+        "line_number": NUM,
+        "column_number": NUM,
+        "script_sample": STR,
+        "disposition": STR,
+    },
+)
+
+# --- the event ---------------------------------------------------------------------------------
+
+EVENT = struct(
+    "Event",
+    {
+        "event_id": OPAQUE,
+        "level": OPAQUE,
+        "version": STR,
+        "type": OPAQUE,
+        "fingerprint": array(STR),
+        "culprit": (MAYBE, STR),
+        "transaction": STR,
+        "transaction_info": struct(
+            "TransactionInfo",
+            {
+                "source": OPAQUE,
+                "original": STR,
+                "changes": array(
+                    struct(
+                        "TransactionNameChange",
+                        {"source": OPAQUE, "propagations": NUM, "timestamp": TIME},
+                    )
+                ),
+                "propagations": NUM,
+            },
+        ),
+        "time_spent": NUM,
+        "logentry": LOGENTRY,
+        "logger": STR,
+        "modules": obj(STR),
+        "platform": STR,
+        "timestamp": TIME,
+        "start_timestamp": TIME,
+        "received": TIME,
+        "server_name": (YES, STR),
+        "release": STR,
+        "dist": STR,
+        "environment": STR,
+        "site": STR,
+        "user": USER,
+        "request": REQUEST,
+        "contexts": CONTEXTS,
+        "breadcrumbs": values(BREADCRUMB),
+        "exception": values(EXCEPTION),
+        "stacktrace": STACKTRACE,
+        "template": TEMPLATE,
+        "threads": values(THREAD),
+        "tags": (MAYBE, pairs(STR)),
+        "extra": (YES, obj(VALUE)),
+        "debug_meta": DEBUG_META,
+        "sdk": CLIENT_SDK,
+        "ingest_path": array(VALUE),
+        "errors": array(
+            struct(
+                "EventProcessingError",
+                {"type": STR, "name": STR, "value": VALUE},
+                other=MAYBE,
+            )
+        ),
+        "key_id": STR,
+        "project": NUM,
+        "grouping_config": obj(VALUE),
+        "checksum": STR,
+        "csp": CSP,
+        "hpkp": (YES, VALUE),
+        "expectct": (YES, VALUE),
+        "expectstaple": (YES, VALUE),
+        "spans": array(SPAN),
+        "measurements": obj(VALUE),
+        "breakdowns": obj(VALUE),
+        "scraping_attempts": VALUE,
+        "_metrics": obj(VALUE),
+        "_dsc": VALUE,
+        "_performance_issues_spans": BOOL,
+    },
+    other=YES,
+)
+finalize(EVENT)
