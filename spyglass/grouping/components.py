@@ -36,7 +36,7 @@ def _any_contributes(values: list[Value]) -> bool:
 
 
 class Component:
-    __slots__ = ("contributes", "hint", "id", "values")
+    __slots__ = ("contributes", "frozen_leaves", "hint", "id", "values")
 
     def __init__(
         self,
@@ -50,6 +50,14 @@ class Component:
         self.values: list[Value] = values if values is not None else []
         self.contributes = _any_contributes(self.values) if contributes is None else contributes
         self.hint = hint
+        # The contributing leaves below this component, for a component whose children never
+        # change again (cached frames): saves walking them for every hash.
+        self.frozen_leaves: list[str] | None = None
+
+    def freeze_children(self) -> None:
+        leaves: list[str] = []
+        self._collect(leaves)
+        self.frozen_leaves = leaves
 
     def update(
         self,
@@ -62,13 +70,16 @@ class Component:
             self.hint = hint
         if values is not None:
             self.values = values
+            self.frozen_leaves = None
             if contributes is None:
                 contributes = _any_contributes(values)
         if contributes is not None:
             self.contributes = contributes
 
     def shallow_copy(self) -> Component:
-        return Component(self.id, list(self.values), contributes=self.contributes, hint=self.hint)
+        copy = Component(self.id, list(self.values), contributes=self.contributes, hint=self.hint)
+        copy.frozen_leaves = self.frozen_leaves
+        return copy
 
     def iter_values(self) -> list[str]:
         """The contributing leaves, in order."""
@@ -78,6 +89,9 @@ class Component:
         return found
 
     def _collect(self, found: list[str]) -> None:
+        if self.frozen_leaves is not None:
+            found.extend(self.frozen_leaves)
+            return
         for value in self.values:
             if value.__class__ is str:
                 found.append(value)  # type: ignore[arg-type]

@@ -273,6 +273,7 @@ def frame_component(frame: Frame, settings: Settings) -> Component:
         if len(_FRAME_CACHE) >= _FRAME_CACHE_LIMIT:
             _FRAME_CACHE.clear()
         component = _FRAME_CACHE[key] = _build_frame_component(frame, settings)
+        component.freeze_children()
     return component
 
 
