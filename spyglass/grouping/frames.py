@@ -80,10 +80,13 @@ def js_module_from_url(url: str) -> str:
     return _JS_COMMITISH_SUFFIX.sub("", _JS_NOISE_PREFIX.sub("", path))
 
 
-def _js_module(abs_path: str) -> str | None:
-    if not abs_path.startswith(_JS_MODULE_SOURCES):
-        return None
-    return js_module_from_url(abs_path) or None
+def _js_module(abs_path: str | None, filename: str | None) -> str | None:
+    """The module Sentry's source map processing gives a mapped JavaScript frame."""
+    if filename and filename.startswith("webpack:"):
+        return js_module_from_url(filename.split("/~/", 1)[-1]) or None
+    if abs_path and abs_path.startswith(_JS_MODULE_SOURCES):
+        return js_module_from_url(abs_path) or None
+    return None
 
 
 class Frame:
@@ -120,10 +123,13 @@ class Frame:
         self.filename = _text(data.get("filename"))
         if self.filename and event_platform == "javascript" and "?" in self.filename:
             self.filename = self.filename.split("?", 1)[0]  # cache-busting query strings
+        extra = data.get("data")
+        self.sourcemap = isinstance(extra, Mapping) and extra.get("sourcemap") is not None
         self.module = _text(data.get("module"))
-        if self.module is None and platform == "javascript" and self.abs_path:
-            # What Sentry's JavaScript processing derives before grouping runs.
-            self.module = _js_module(self.abs_path)
+        if self.module is None and self.sourcemap and platform == "javascript":
+            # A source-mapped frame gets a module from its original path (as Sentry's
+            # symbolicator does); unmapped frames keep none and group by function.
+            self.module = _js_module(self.abs_path, self.filename)
         self.package = _text(data.get("package"))
         self.context_line = _text(data.get("context_line"))
         self.lineno: object = data.get("lineno")
@@ -131,8 +137,6 @@ class Frame:
         in_app = data.get("in_app")
         self.in_app: bool | None = in_app if isinstance(in_app, bool) else None
         self.category: str | None = None
-        extra = data.get("data")
-        self.sourcemap = isinstance(extra, Mapping) and extra.get("sourcemap") is not None
 
     def component_key(self) -> tuple[object, ...]:
         """Everything a frame's own component depends on."""

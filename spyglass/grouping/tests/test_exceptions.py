@@ -235,14 +235,31 @@ def test_module_wins_over_filename_and_filenames_are_compared_by_basename() -> N
     assert primary(at("/srv/v1/Pay.py", None)) == primary(at("C:\\srv\\pay.py", None))
 
 
-def test_javascript_bundle_hashes_in_urls_do_not_change_the_group() -> None:
-    def bundle(name: str) -> Event:
+def test_javascript_frames_from_urls_group_by_function_not_by_bundle_name() -> None:
+    def bundle(name: str, function: str = "Object.submit") -> Event:
         url = f"https://cdn.example.com/static/js/{name}"
-        frames = [frame("Object.submit", None, abs_path=url, filename=url)]
+        frames = [frame(function, None, abs_path=url, filename=url)]
         return event("javascript", exceptions=[exception("TypeError", "x", frames)])
 
     assert primary(bundle("main.3f2a1b9c.js")) == primary(bundle("main.9e8d7c6b.js"))
-    assert primary(bundle("main.3f2a1b9c.js")) != primary(bundle("vendor.3f2a1b9c.js"))
+    assert primary(bundle("main.js", "submit")) != primary(bundle("main.js", "cancel"))
+
+
+def test_source_mapped_javascript_frames_group_by_their_original_module() -> None:
+    def mapped(path: str) -> Event:
+        frames = [
+            frame(
+                "submit",
+                None,
+                abs_path=f"webpack:///./src/{path}",
+                filename=f"./src/{path}",
+                data={"sourcemap": "https://cdn.example.com/static/js/main.3f2a1b9c.js.map"},
+            )
+        ]
+        return event("javascript", exceptions=[exception("TypeError", "x", frames)])
+
+    assert leaves(group(mapped("cart/Checkout.tsx")), "app")[:2] == ["src/cart/Checkout", "submit"]
+    assert primary(mapped("cart/Checkout.tsx")) != primary(mapped("cart/Payment.tsx"))
 
 
 def test_java_lambdas_and_generated_classes_are_cleaned() -> None:
