@@ -48,14 +48,14 @@ STRATEGIES = [
     _StrategySpec("stack-trace", lambda v: v.stacktrace is not None, strategies.stacktrace),
     _StrategySpec("template", _has("template"), strategies.template),
     _StrategySpec("csp", _has("csp"), strategies.csp),
-    _StrategySpec("hpkp", _has("hpkp"), strategies._security_report("hpkp", "hpkp")),
+    _StrategySpec("hpkp", _has("hpkp"), strategies.security_report("hpkp", "hpkp")),
     _StrategySpec(
         "expect-staple",
         _has("expectstaple"),
-        strategies._security_report("expect-staple", "expectstaple"),
+        strategies.security_report("expect-staple", "expectstaple"),
     ),
     _StrategySpec(
-        "expect-ct", _has("expectct"), strategies._security_report("expect-ct", "expectct")
+        "expect-ct", _has("expectct"), strategies.security_report("expect-ct", "expectct")
     ),
     _StrategySpec("message", lambda v: v.message() is not None, strategies.message),
 ]

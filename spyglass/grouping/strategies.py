@@ -166,7 +166,7 @@ def csp(view: EventView, context: Context) -> Variants:
     return {"default": Component("csp", [salt, violation, uri])}
 
 
-def _security_report(kind: str, key: str) -> Callable[[EventView, Context], Variants]:
+def security_report(kind: str, key: str) -> Callable[[EventView, Context], Variants]:
     def strategy(view: EventView, context: Context) -> Variants:
         hostname = as_mapping(view.event.get(key)).get("hostname")
         salt = Component("salt", [kind])
