@@ -691,7 +691,8 @@ def handle_attachments(batch: BatchContext, items: list[ItemContext]) -> None:
         stored = store_for_event(project_id, event_id, issues.get((project_id, event_id)), files)
         for row in stored:
             # Sentry counts attachments in bytes, and items separately.
-            batch.outcomes.add(project_id, "attachment", "accepted", quantity=row.size)
+            if row.size:
+                batch.outcomes.add(project_id, "attachment", "accepted", quantity=row.size)
             batch.outcomes.add(project_id, "attachment_item", "accepted")
 
 

@@ -1082,3 +1082,9 @@ def test_no_payload_makes_a_handler_raise(
     items = [item(world, item_type, p, event_id=event_id, **headers) for p in payloads]
     batch = run(items)
     assert all(n > 0 for n in batch.outcomes.counts.values())
+
+
+def test_an_empty_attachment_is_stored_and_counted_as_an_item(world: World, data_dir: Path) -> None:
+    batch = run([item(world, "attachment", b"", filename="empty.txt", event_id="f" * 32)])
+    assert Attachment.objects.get().size == 0
+    assert outcomes(batch) == {("attachment_item", "accepted", ""): 1}
