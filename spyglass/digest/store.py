@@ -32,6 +32,7 @@ from spyglass.issues.models import (
     Substatus,
 )
 from spyglass.projects.models import Project
+from spyglass.releases import ordering
 from spyglass.releases.models import Release
 
 _compressor = zstandard.ZstdCompressor(level=3)
@@ -125,9 +126,21 @@ def _ensure_releases(events: Sequence[ProcessedEvent]) -> None:
         )
         if not release.projects.filter(id=project_id).exists():
             release.projects.add(project_id)
-            Resolution.objects.filter(
-                issue__project_id=project_id, kind=Resolution.Kind.IN_NEXT_RELEASE
-            ).update(kind=Resolution.Kind.IN_RELEASE, release=version)
+            _next_release_arrived(project_id, version)
+
+
+def _next_release_arrived(project_id: int, version: str) -> None:
+    """Issues resolved "in the next release" are now resolved in ``version`` if it is newer
+    than the release they were resolved at (an older release seen late is not "next"; when
+    the order can't be told, the release that arrives later is the next one)."""
+    pending = Resolution.objects.filter(
+        issue__project_id=project_id, kind=Resolution.Kind.IN_NEXT_RELEASE
+    )
+    for resolution in pending:
+        order = ordering.compare(version, resolution.release) if resolution.release else 1
+        if order is None or order > 0:
+            resolution.kind, resolution.release = Resolution.Kind.IN_RELEASE, version
+            resolution.save(update_fields=["kind", "release"])
 
 
 def _assign_issues(events: Sequence[ProcessedEvent], result: StoreResult) -> dict[int, Issue]:

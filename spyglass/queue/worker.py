@@ -14,7 +14,7 @@ from spyglass.queue.consumer import Consumer, QueuedItem
 log = logging.getLogger(__name__)
 
 # The digest pipeline's entry point: takes a batch, returns when every item is stored.
-DIGEST_ENTRY_POINT = "spyglass.digest.pipeline:process_batch"
+DIGEST_ENTRY_POINT = "spyglass.digest.batch:process_batch"
 
 Handler = Callable[[Sequence[QueuedItem]], None]
 

@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sentry_sdk
-from sentry_sdk._types import Event
+
+if TYPE_CHECKING:
+    from sentry_sdk._types import Event
 
 
 def init(**options: Any) -> None:

@@ -1,0 +1,112 @@
+"""The digest of one batch of queued envelopes.
+
+Everything that costs CPU (decompressing, parsing, normalizing, scrubbing, grouping) runs
+before the write transaction; then one short transaction stores the batch: events and their
+issues first, then every other item type, then the outcome counts. Hooks run after commit.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from django.db import transaction
+from django.utils import timezone
+
+from spyglass.digest import counters, hooks
+from spyglass.digest.config import ProjectConfig, project_configs
+from spyglass.digest.context import BatchContext, ItemContext
+from spyglass.digest.events import category_of, process_event
+from spyglass.digest.items import HANDLERS, count_only
+from spyglass.digest.security import security_event
+from spyglass.digest.store import StoreResult, store_events
+from spyglass.digest.types import ProcessedEvent
+from spyglass.protocol.envelope import Envelope, parse_envelope
+from spyglass.protocol.errors import IngestError
+from spyglass.queue.consumer import QueuedItem
+
+log = logging.getLogger(__name__)
+
+EVENT_TYPES = ("event",)
+SECURITY_TYPES = ("raw_security", "security")
+
+
+def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
+    now = timezone.now()
+    batch = BatchContext(now)
+    configs = project_configs(q.project_id for q in queued)
+    events: list[ProcessedEvent] = []
+    others: dict[str, list[ItemContext]] = defaultdict(list)
+    for entry in queued:
+        config = configs.get(entry.project_id)
+        if config is None:
+            continue  # the project was deleted since: its data goes with it
+        envelope = _open(entry, batch)
+        if envelope is None:
+            continue
+        for item in envelope.items:
+            ctx = _context(entry, config, envelope, item.headers, item.payload)
+            processed = _event_of(ctx, item.type, config, batch, others)
+            if processed is not None:
+                events.append(processed)
+    with transaction.atomic():
+        result = store_events(events, now)
+        for issue_id, event in result.events:
+            batch.event_issues[(event.project_id, event.event_id)] = issue_id
+            batch.outcomes.add(event.project_id, category_of(event.type), "accepted")
+        for item_type, contexts in others.items():
+            HANDLERS.get(item_type, count_only)(batch, contexts)
+        counters.write_outcomes(batch.outcomes, now)
+        transaction.on_commit(lambda: hooks.run(result))
+    return result
+
+
+def _open(entry: QueuedItem, batch: BatchContext) -> Envelope | None:
+    try:
+        return parse_envelope(entry.envelope_bytes())
+    except IngestError as exc:
+        # The edge checked it, so this is damage at rest or a version skew: count, don't retry.
+        log.warning("queued envelope %s is unreadable: %s", entry.id, exc.detail)
+        batch.outcomes.add(entry.project_id, "default", "invalid", "invalid_envelope")
+        return None
+
+
+def _context(
+    entry: QueuedItem,
+    config: ProjectConfig,
+    envelope: Envelope,
+    item_headers: dict[str, object],
+    payload: bytes,
+) -> ItemContext:
+    return ItemContext(
+        project_id=entry.project_id,
+        organization_id=config.organization_id,
+        event_id=envelope.event_id or entry.event_id,
+        envelope_headers=envelope.headers,
+        item_headers=item_headers,
+        payload=payload,
+        received_at=datetime.fromtimestamp(entry.received_at, tz=UTC),
+        client_ip=entry.client_ip,
+        user_agent=entry.user_agent,
+    )
+
+
+def _event_of(
+    ctx: ItemContext,
+    item_type: str,
+    config: ProjectConfig,
+    batch: BatchContext,
+    others: dict[str, list[ItemContext]],
+) -> ProcessedEvent | None:
+    if item_type in EVENT_TYPES:
+        return process_event(ctx, config, batch)
+    if item_type in SECURITY_TYPES:
+        payload = security_event(ctx.payload, ctx.item_headers, ctx.event_id, ctx.user_agent)
+        if payload is None:
+            batch.outcomes.add(ctx.project_id, "security", "invalid", "invalid_report")
+            return None
+        return process_event(ctx, config, batch, payload)
+    others[item_type].append(ctx)
+    return None

@@ -1,0 +1,165 @@
+"""The steps an error event goes through: normalize, filter, scrub, derive, group.
+
+A step that fails on a hostile or unexpected event records a processing error on the event
+and the event is still stored (scrubbing failures drop the free-form data instead, so nothing
+unscrubbed is ever stored).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from spyglass.digest import derive
+from spyglass.digest.config import ProjectConfig
+from spyglass.digest.context import BatchContext, ItemContext
+from spyglass.digest.filters import filter_reason
+from spyglass.digest.normalize import normalize
+from spyglass.digest.types import ProcessedEvent
+from spyglass.grouping import calculate_grouping
+
+log = logging.getLogger(__name__)
+
+# Data categories of outcomes, by event type (Sentry's).
+CATEGORY = {
+    "csp": "security",
+    "hpkp": "security",
+    "expectct": "security",
+    "expectstaple": "security",
+}
+# Free-form parts of an event that may hold personal data.
+FREE_FORM = ("extra", "request", "user", "breadcrumbs", "contexts", "logentry", "tags")
+
+
+def category_of(event_type: str) -> str:
+    if event_type in CATEGORY:
+        return CATEGORY[event_type]
+    return "default" if event_type == "default" else "error"
+
+
+def _error(event: dict[str, Any], kind: str, detail: str) -> None:
+    errors = event.setdefault("errors", [])
+    if isinstance(errors, list):
+        errors.append({"type": kind, "detail": detail[:500]})
+
+
+def _timestamp(value: Any, fallback: datetime) -> datetime:
+    if isinstance(value, int | float):
+        try:
+            return datetime.fromtimestamp(float(value), tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return fallback
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+        except ValueError:
+            return fallback
+    return fallback
+
+
+def _scrub(event: dict[str, Any], config: ProjectConfig) -> dict[str, Any]:
+    try:
+        return config.scrubber.scrub(event)
+    except Exception as exc:
+        log.exception("scrubbing failed for event %s", event.get("event_id"))
+        for key in FREE_FORM:
+            event.pop(key, None)
+        for value in (event.get("exception") or {}).get("values") or []:
+            for frame in ((value or {}).get("stacktrace") or {}).get("frames") or []:
+                if isinstance(frame, dict):
+                    frame.pop("vars", None)
+        _error(event, "scrubbing_failed", f"{exc.__class__.__name__}; free-form data dropped")
+        return event
+
+
+def _group(event: dict[str, Any], config: ProjectConfig, title: str) -> tuple[str, list[str]]:
+    try:
+        result = calculate_grouping(event, config.grouping)
+        if result.hashes:
+            return result.config_id, result.hashes
+        raise ValueError("no grouping hash")
+    except Exception as exc:
+        log.exception("grouping failed for event %s", event.get("event_id"))
+        _error(event, "grouping_failed", f"{exc.__class__.__name__}: {exc}")
+        # Events we can't group still land together, by title, rather than nowhere.
+        fallback = hashlib.md5(f"grouping-failed:{title}".encode(), usedforsecurity=False)
+        return config.grouping.id, [fallback.hexdigest()]
+
+
+def process_event(
+    ctx: ItemContext, config: ProjectConfig, batch: BatchContext, payload: bytes | None = None
+) -> ProcessedEvent | None:
+    """The stored form of one event item, or None when an inbound filter drops it."""
+    normalized = normalize(
+        payload if payload is not None else ctx.payload,
+        project_id=ctx.project_id,
+        client_ip=ctx.client_ip or None,
+        user_agent=ctx.user_agent or None,
+        received_at=ctx.received_at.timestamp(),
+        sent_at=_str(ctx.envelope_headers.get("sent_at")),
+    )
+    event = normalized.event
+    if ctx.event_id:
+        event["event_id"] = ctx.event_id
+    event_type = derive.event_type(event)
+    reason = filter_reason(event, config.filters)
+    if reason is not None:
+        batch.outcomes.add(ctx.project_id, category_of(event_type), "filtered", reason)
+        return None
+    event = _scrub(event, config)
+    metadata = derive.event_metadata(event)
+    title = derive.event_title(event, metadata)
+    grouping_config, hashes = _group(event, config, title)
+    return _processed(ctx, event, event_type, metadata, title, grouping_config, hashes)
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _processed(
+    ctx: ItemContext,
+    event: dict[str, Any],
+    event_type: str,
+    metadata: dict[str, Any],
+    title: str,
+    grouping_config: str,
+    hashes: list[str],
+) -> ProcessedEvent:
+    sdk = event.get("sdk") if isinstance(event.get("sdk"), dict) else {}
+    trace = (
+        ((event.get("contexts") or {}).get("trace") or {})
+        if isinstance(event.get("contexts"), dict)
+        else {}
+    )
+    logentry = event.get("logentry") if isinstance(event.get("logentry"), dict) else {}
+    return ProcessedEvent(
+        project_id=ctx.project_id,
+        event_id=_str(event.get("event_id")) or ctx.event_id,
+        event=event,
+        timestamp=_timestamp(event.get("timestamp"), ctx.received_at),
+        received_at=ctx.received_at,
+        type=event_type,
+        title=title,
+        culprit=derive.event_culprit(event),
+        metadata=metadata,
+        level=_str(event.get("level")) or "error",
+        platform=_str(event.get("platform")) or "other",
+        release=_str(event.get("release")),
+        environment=_str(event.get("environment")),
+        dist=_str(event.get("dist")),
+        transaction=_str(event.get("transaction")),
+        message=_str((logentry or {}).get("formatted")) or _str(event.get("message")),
+        trace_id=_str((trace or {}).get("trace_id")),
+        user_key=derive.user_key(event) or "",
+        sdk_name=_str((sdk or {}).get("name")),
+        sdk_version=_str((sdk or {}).get("version")),
+        logger=_str(event.get("logger")),
+        tags=derive.event_tags(event),
+        grouping_config=grouping_config,
+        hashes=hashes,
+        has_processing_errors=bool(event.get("errors")),
+    )
