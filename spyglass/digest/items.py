@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 import zstandard
@@ -32,6 +32,7 @@ from spyglass.releases.models import TERMINAL, SessionAggregate, SessionUpdate, 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[BatchContext, list[ItemContext]], None]
+_T = TypeVar("_T")
 
 # Outcome data categories by item type (Sentry's); other types count under their own name.
 CATEGORY = {
@@ -186,18 +187,31 @@ def _parsed(
     batch: BatchContext,
     items: Iterable[ItemContext],
     item_type: str,
-    parse: Callable[[ItemContext, dict[str, Any]], Any],
-) -> Iterator[tuple[ItemContext, Any]]:
-    """``parse`` applied to each JSON item; Invalid (or a parser's surprise: a bad payload
-    must not fail the batch again and again) counts the item invalid."""
+    parse: Callable[[ItemContext, dict[str, Any]], _T],
+) -> Iterator[tuple[ItemContext, _T]]:
+    """``parse`` applied to each item that is a JSON object."""
     for ctx, payload in _payloads(batch, items, item_type):
+        for result in _guarded(batch, ctx, category(item_type), parse, [payload]):
+            yield ctx, result
+
+
+def _guarded(
+    batch: BatchContext,
+    ctx: ItemContext,
+    kind: str,
+    parse: Callable[[ItemContext, Any], _T],
+    entries: Iterable[Any],
+) -> Iterator[_T]:
+    """``parse`` applied to each entry; Invalid (or a parser's surprise: a bad payload must
+    not fail the batch again and again) counts the entry invalid in category ``kind``."""
+    for entry in entries:
         try:
-            yield ctx, parse(ctx, payload)
+            yield parse(ctx, entry)
         except Invalid as exc:
-            batch.outcomes.add(ctx.project_id, category(item_type), "invalid", exc.reason)
+            batch.outcomes.add(ctx.project_id, kind, "invalid", exc.reason)
         except Exception:
-            log.exception("unexpected %s payload in project %s", item_type, ctx.project_id)
-            batch.outcomes.add(ctx.project_id, category(item_type), "invalid", "invalid_payload")
+            log.exception("unexpected %s payload in project %s", kind, ctx.project_id)
+            batch.outcomes.add(ctx.project_id, kind, "invalid", "invalid_payload")
 
 
 def _issues_of(batch: BatchContext, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
@@ -434,14 +448,9 @@ def _platform_of_sdk(sdk_name: str) -> str:
 
 def handle_spans(batch: BatchContext, items: list[ItemContext]) -> None:
     spans: dict[tuple[int, str], tuple[ItemContext, Span, dict[str, Any], Any]] = {}
-    for ctx, raw_spans in _parsed(batch, items, "span", _spans_of):
-        for raw in raw_spans:
-            try:
-                row, attrs, kept = _span(ctx, raw)
-            except Invalid as exc:
-                batch.outcomes.add(ctx.project_id, "span", "invalid", exc.reason)
-                continue
-            spans.setdefault((row.project_id, row.span_id), (ctx, row, attrs, kept))
+    for ctx, entries in _parsed(batch, items, "span", _spans_of):
+        for row, attrs, raw in _guarded(batch, ctx, "span", _span, entries):
+            spans.setdefault((row.project_id, row.span_id), (ctx, row, attrs, raw))
     rows = [row for _, row, _, _ in spans.values()]
     stored = {(row.project_id, row.span_id) for row in store_new(rows, "span_id")}
     fresh = [value for key, value in spans.items() if key in stored]
@@ -656,11 +665,7 @@ def _log_items(ctx: ItemContext, payload: dict[str, Any]) -> list[Any]:
 def handle_logs(batch: BatchContext, items: list[ItemContext]) -> None:
     rows: list[LogEntry] = []
     for ctx, entries in _parsed(batch, items, "log", _log_items):
-        for raw in entries:
-            try:
-                rows.append(_log(ctx, raw))
-            except Invalid as exc:
-                batch.outcomes.add(ctx.project_id, "log_item", "invalid", exc.reason)
+        rows.extend(_guarded(batch, ctx, "log_item", _log, entries))
     # A redelivered line has the same uid: the unique constraint drops it.
     LogEntry.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
     for row in rows:
