@@ -286,4 +286,5 @@ def calculate_grouping(
         fingerprint=fingerprint,
         title=title,
         matched_rule=rule.text if rule is not None else None,
+        main_exception_id=context.main_exception_id,
     )

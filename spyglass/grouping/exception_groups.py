@@ -76,10 +76,13 @@ def _sdk_version(view: EventView) -> str:
     return text(as_mapping(view.event.get("sdk")).get("version")) or ""
 
 
-def filter_exception_groups(view: EventView, components: list[dict[str, Component]]) -> list[int]:
-    """Indexes of the exceptions that group, in grouping order."""
+def filter_exception_groups(
+    view: EventView, components: list[dict[str, Component]]
+) -> tuple[list[int], int | None]:
+    """Indexes of the exceptions that group, in grouping order; and the index of the exception
+    the issue is about when that is not the last one."""
     exceptions = view.exceptions
-    everything = list(range(len(exceptions)))
+    everything = (list(range(len(exceptions))), None)
     # Sentry keeps Python SDK 3.x events unfiltered (for hash stability across the SDK
     # change that started sending exception group data).
     if len(exceptions) <= 1 or (view.platform == "python" and _sdk_version(view).startswith("3")):
@@ -96,7 +99,7 @@ def filter_exception_groups(view: EventView, components: list[dict[str, Componen
     if not top:
         return everything
     if len(top) == 1:
-        return _first_path(exceptions, tree, top[0])
+        return _first_path(exceptions, tree, top[0]), top[0]
     # Alike exceptions (same components in every variant) next to each other count once.
     distinct = [
         next(group)
@@ -105,5 +108,56 @@ def filter_exception_groups(view: EventView, components: list[dict[str, Componen
         )
     ]
     if len(distinct) == 1:
-        return _first_path(exceptions, tree, distinct[0])
-    return [*distinct, root.index]
+        return _first_path(exceptions, tree, distinct[0]), distinct[0]
+    return [*distinct, root.index], None
+
+
+_REACT_ERRORS_WITH_CAUSE = frozenset(
+    (
+        "There was an error during concurrent rendering but React was able to recover by "
+        "instead synchronously rendering the entire root.",
+        "There was an error while hydrating but React was able to recover by instead client "
+        "rendering from the nearest Suspense boundary.",
+    )
+)
+_RXJAVA_WRAPPERS = frozenset(
+    ("OnErrorNotImplementedException", "CompositeException", "UndeliverableException")
+)
+
+
+def _mechanism(exception: Mapping[str, Any]) -> Mapping[str, Any]:
+    return as_mapping(exception.get("mechanism"))
+
+
+def main_exception_override(exceptions: list[Mapping[str, Any]]) -> int | None:
+    """For a chain, the `exception_id` of the exception an issue should be titled by when it is
+    not the last one: React's "recovered from an error" wrappers name their cause, RxJava's
+    wrappers the exception they wrap."""
+    if len(exceptions) < 2:
+        return None
+    first, last = exceptions[0], exceptions[-1]
+    if (
+        first.get("type") == "Error"
+        and first.get("value") in _REACT_ERRORS_WITH_CAUSE
+        and _mechanism(last).get("source") == "cause"
+    ):
+        found = _mechanism(last).get("exception_id")
+        return found if isinstance(found, int) else None
+    wrapper = next(
+        (
+            _mechanism(e).get("exception_id")
+            for e in exceptions
+            if e.get("module") == "io.reactivex.rxjava3.exceptions"
+            and e.get("type") in _RXJAVA_WRAPPERS
+            and _mechanism(e).get("type") == "UncaughtExceptionHandler"
+        ),
+        None,
+    )
+    if wrapper is None:
+        return None
+    for exception in exceptions:
+        mechanism = _mechanism(exception)
+        if mechanism.get("parent_id") == wrapper and isinstance(mechanism.get("exception_id"), int):
+            found = mechanism["exception_id"]
+            return found if isinstance(found, int) else None
+    return None

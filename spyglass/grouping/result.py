@@ -74,6 +74,8 @@ class GroupingResult:
     fingerprint: list[str] = field(default_factory=lambda: ["{{ default }}"])
     title: str | None = None
     matched_rule: str | None = None
+    # `mechanism.exception_id` of the exception to title the issue by, when not the last one.
+    main_exception_id: int | None = None
 
     @property
     def primary_hash(self) -> str:
@@ -86,6 +88,7 @@ class GroupingResult:
             "fingerprint": self.fingerprint,
             "title": self.title,
             "matched_rule": self.matched_rule,
+            "main_exception_id": self.main_exception_id,
             "variants": {name: v.to_dict() for name, v in self.variants.items()},
         }
 
@@ -95,6 +98,8 @@ class GroupingResult:
             lines.append(f"fingerprint: {self.fingerprint}")
         if self.title is not None:
             lines.append(f"title: {self.title}")
+        if self.main_exception_id is not None:
+            lines.append(f"main exception id: {self.main_exception_id}")
         for variant in self.variants.values():
             lines.append("")
             lines.extend(variant.render())

@@ -24,6 +24,9 @@ class Context:
     enhancements: Enhancements
     # The rules' view of each stack trace's frames, after `+app`/`-app` ran.
     match_frames: dict[int, list[MatchFrame]] = field(default_factory=dict)
+    # The `mechanism.exception_id` of the exception an issue is about, when it is not the last
+    # exception (exception groups, React and RxJava wrappers): for the title.
+    main_exception_id: int | None = None
 
     def classify(self, stacktrace: Stacktrace, exception: ExceptionData) -> None:
         """Run the in-app and category rules over a stack trace (once)."""

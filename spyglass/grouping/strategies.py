@@ -15,7 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from spyglass.grouping.components import Component
 from spyglass.grouping.event import EventView, Stacktrace, as_mapping, text
-from spyglass.grouping.exception_groups import filter_exception_groups
+from spyglass.grouping.exception_groups import filter_exception_groups, main_exception_override
 from spyglass.grouping.matchers import ExceptionData
 from spyglass.grouping.parameterize import normalize_message
 from spyglass.grouping.stacktraces import Context, stacktrace_variants
@@ -78,12 +78,22 @@ def single_exception(
     return variants
 
 
+def _exception_id(exception: Mapping[str, Any]) -> int | None:
+    found = as_mapping(exception.get("mechanism")).get("exception_id")
+    return found if isinstance(found, int) else None
+
+
 def chained_exception(view: EventView, context: Context) -> Variants:
     pairs = list(zip(view.exceptions, view.exception_stacktraces, strict=True))
     by_exception = [single_exception(e, st, context) for e, st in pairs]
-    chosen = filter_exception_groups(view, by_exception)
+    chosen, main = filter_exception_groups(view, by_exception)
+    if main is not None:
+        context.main_exception_id = _exception_id(view.exceptions[main])
     if len(chosen) == 1:
         return by_exception[chosen[0]]
+    override = main_exception_override([view.exceptions[i] for i in chosen])
+    if override is not None:
+        context.main_exception_id = override
     by_variant: dict[str, list[Component | str]] = {}
     for index in chosen:
         for name, component in by_exception[index].items():

@@ -284,3 +284,43 @@ def test_native_function_signatures_are_trimmed() -> None:
     other = native("shop::Cart::total(std::vector<long> const&)")
     assert primary(one) == primary(other)
     assert "shop::Cart::total" in leaves(group(one), "app")
+
+
+def test_an_exception_group_of_one_kind_names_its_leaf_as_the_main_exception() -> None:
+    leaf = exception(
+        "ValueError",
+        "bad",
+        [frame("parse", "app.parse")],
+        mechanism={"type": "chained", "exception_id": 1, "parent_id": 0},
+    )
+    root = exception(
+        "ExceptionGroup",
+        "many",
+        [frame("run", "app.main")],
+        mechanism={"type": "generic", "exception_id": 0, "is_exception_group": True},
+    )
+    assert group(event(exceptions=[leaf, root])).main_exception_id == 1
+
+
+def test_a_react_recovery_error_names_its_cause_as_the_main_exception() -> None:
+    wrapper = exception(
+        "Error",
+        "There was an error while hydrating but React was able to recover by instead client "
+        "rendering from the nearest Suspense boundary.",
+        [frame("render", None, abs_path="/app/index.js")],
+        mechanism={"type": "generic", "exception_id": 0},
+    )
+    cause = exception(
+        "TypeError",
+        "x is undefined",
+        [frame("Cart", None, abs_path="/app/cart.js")],
+        mechanism={"type": "chained", "source": "cause", "exception_id": 1, "parent_id": 0},
+    )
+    result = group(event("javascript", exceptions=[wrapper, cause]))
+    assert result.main_exception_id == 1
+
+
+def test_a_plain_chain_has_no_main_exception_override() -> None:
+    cause = exception("ValueError", "bad", [frame("parse", "app.parse")])
+    error = exception("PaymentError", "failed", [frame("checkout", "app.shop")])
+    assert group(event(exceptions=[cause, error])).main_exception_id is None
