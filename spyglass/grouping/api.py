@@ -64,22 +64,15 @@ STRATEGIES = [
 def _finish_strategy(components: strategies.Variants) -> strategies.Variants:
     """Strip the `!` priority marks, dropping a variant that hashes like a preferred one,
     and let a variant with a contributing stack trace win over those without."""
-    final: strategies.Variants = {}
-    preferred: dict[str | None, str] = {}
-    others: list[str] = []
-    for name, component in components.items():
-        plain = name.lstrip("!")
-        if component.contributes:
-            if name.startswith("!"):
-                preferred[component.get_hash()] = plain
-            else:
-                others.append(plain)
-        final[plain] = component
-    for name in others:
-        if (match := preferred.get(final[name].get_hash())) is not None:
-            final[name].update(
-                contributes=False, hint=f"ignored because hash matches {match} variant"
-            )
+    final = {name.lstrip("!"): component for name, component in components.items()}
+    preferred = [n.lstrip("!") for n, c in components.items() if n[0] == "!" and c.contributes]
+    others = [n for n, c in components.items() if n[0] != "!" and c.contributes]
+    if preferred and others:  # only then are hashes worth computing
+        by_hash = {final[name].get_hash(): name for name in preferred}
+        for name in others:
+            if (match := by_hash.get(final[name].get_hash())) is not None:
+                hint = f"ignored because hash matches {match} variant"
+                final[name].update(contributes=False, hint=hint)
     _drop_variants_without_stacktrace(final)
     return final
 
