@@ -33,7 +33,8 @@ _FLAG_ACTION = re.compile(r"([\^v]?)([+-])(app|group)(?=[\s#]|$)")
 _VAR_ACTION = re.compile(
     r"(max-frames|min-frames|invert-stacktrace|category)[ \t]*=[ \t]*([a-zA-Z0-9_.-]+)"
 )
-_CACHE_LIMIT = 4096
+# Bounded: a few MB at most, whatever the traffic.
+_CACHE_LIMIT = 1024
 
 
 class FlagAction:

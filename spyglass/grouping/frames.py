@@ -263,7 +263,7 @@ def context_line_component(frame: Frame) -> Component:
 
 
 _FRAME_CACHE: dict[tuple[object, ...], Component] = {}
-_FRAME_CACHE_LIMIT = 20_000
+_FRAME_CACHE_LIMIT = 5000
 
 
 def frame_component(frame: Frame, settings: Settings) -> Component:

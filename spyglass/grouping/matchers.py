@@ -14,7 +14,7 @@ from spyglass.grouping.frames import Frame
 from spyglass.grouping.glob import compile_glob, path_match
 from spyglass.grouping.rules_syntax import ParsedMatcher, RuleSyntaxError
 
-_CACHE_LIMIT = 20_000
+_CACHE_LIMIT = 2048
 
 FRAME_KEYS = {
     "stack.module": "module",
