@@ -324,3 +324,36 @@ def test_a_plain_chain_has_no_main_exception_override() -> None:
     cause = exception("ValueError", "bad", [frame("parse", "app.parse")])
     error = exception("PaymentError", "failed", [frame("checkout", "app.shop")])
     assert group(event(exceptions=[cause, error])).main_exception_id is None
+
+
+def test_ruby_blocks_and_erb_template_suffixes_are_cleaned() -> None:
+    def ruby(function: str) -> Event:
+        frames = [
+            frame(function, None, filename="app/views/cart.rb", abs_path="/app/views/cart.rb")
+        ]
+        return event("ruby", exceptions=[exception("NoMethodError", "x", frames)])
+
+    assert primary(ruby("block in render")) == primary(ruby("block (2 levels) in render"))
+    assert primary(ruby("_app_views_cart_erb__1234_5678")) == primary(
+        ruby("_app_views_cart_erb__9999_1111")
+    )
+
+
+def test_php_anonymous_classes_group_by_their_method() -> None:
+    def php(function: str) -> Event:
+        frames = [frame(function, None, filename="Cart.php", abs_path="/srv/Cart.php")]
+        return event("php", exceptions=[exception("Error", "x", frames)])
+
+    one = php("class@anonymous/srv/Cart.php:12$0::total")
+    other = php("class@anonymous/srv/Cart.php:12$1::total")
+    assert primary(one) == primary(other)
+
+
+def test_csharp_groups_by_the_full_function_name() -> None:
+    def dotnet(function: str) -> Event:
+        frames = [frame(function, "Shop.Cart", filename="Cart.cs")]
+        return event("csharp", exceptions=[exception("System.Exception", "x", frames)])
+
+    assert "Total (System.Int32 count)" in leaves(
+        group(dotnet("Total (System.Int32 count)")), "app"
+    )

@@ -164,3 +164,15 @@ def test_grouping_does_not_change_the_event() -> None:
     before = repr(data)
     group(data)
     assert repr(data) == before
+
+
+def test_a_template_error_groups_by_its_file_and_line() -> None:
+    def rendered(line: str) -> Event:
+        return event(
+            "python", message="x", template={"filename": "cart.html", "context_line": line}
+        )
+
+    result = group(rendered("{{ cart.total }}"))
+    assert contributing(result) == ["default"]
+    assert leaves(result, "default") == ["cart.html", "{{ cart.total }}"]
+    assert primary(rendered("{{ cart.total }}")) != primary(rendered("{{ cart.items }}"))
