@@ -18,7 +18,7 @@ from django.utils import timezone
 from spyglass.digest import counters, hooks
 from spyglass.digest.config import ProjectConfig, project_configs
 from spyglass.digest.context import BatchContext, ItemContext
-from spyglass.digest.events import category_of, process_event
+from spyglass.digest.events import category_of, prepare_transaction, process_event
 from spyglass.digest.items import HANDLERS, count_only
 from spyglass.digest.security import security_event
 from spyglass.digest.store import StoreResult, store_events
@@ -108,5 +108,10 @@ def _event_of(
             batch.outcomes.add(ctx.project_id, "security", "invalid", "invalid_report")
             return None
         return process_event(ctx, config, batch, payload)
+    if item_type == "transaction":
+        prepared = prepare_transaction(ctx, config, batch)
+        if prepared is not None:
+            others[item_type].append(prepared)
+        return None
     others[item_type].append(ctx)
     return None

@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
+
+import orjson
 
 from spyglass.digest import derive
 from spyglass.digest.config import ProjectConfig
@@ -114,6 +117,30 @@ def process_event(
     title = derive.event_title(event, metadata)
     grouping_config, hashes = _group(event, config, title)
     return _processed(ctx, event, event_type, metadata, title, grouping_config, hashes)
+
+
+def prepare_transaction(
+    ctx: ItemContext, config: ProjectConfig, batch: BatchContext
+) -> ItemContext | None:
+    """A transaction through the same normalization, inbound filters (health checks) and
+    scrubbing as errors, ready for its handler; None when a filter drops it."""
+    normalized = normalize(
+        ctx.payload,
+        project_id=ctx.project_id,
+        client_ip=ctx.client_ip or None,
+        user_agent=ctx.user_agent or None,
+        received_at=ctx.received_at.timestamp(),
+        sent_at=_str(ctx.envelope_headers.get("sent_at")),
+    )
+    event = normalized.event
+    if normalized.errors and event.get("type") != "transaction":
+        return ctx  # not a readable transaction: its handler counts it as invalid
+    reason = filter_reason(event, config.filters)
+    if reason is not None:
+        batch.outcomes.add(ctx.project_id, "transaction", "filtered", reason)
+        return None
+    event = _scrub(event, config)
+    return replace(ctx, payload=orjson.dumps(event))
 
 
 def _str(value: Any) -> str:

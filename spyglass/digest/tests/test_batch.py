@@ -233,3 +233,22 @@ def test_hooks_run_after_commit_with_what_the_batch_changed(world: World) -> Non
         hooks.unregister(hook)
     [result] = seen
     assert result.new_issues == [Issue.objects.get().id]
+
+
+def test_health_check_transactions_are_filtered_and_others_stored_scrubbed(
+    world: World,
+) -> None:
+    from spyglass.performance.models import Transaction
+
+    with sdk(release=RELEASE, traces_sample_rate=1.0) as capture:
+        with sentry_sdk.start_transaction(op="http.server", name="GET /healthz"):
+            pass
+        with sentry_sdk.start_transaction(op="http.server", name="POST /login") as tx:
+            tx.set_data("password", "hunter-ALICE")
+    digest(world, capture.envelopes)
+    [stored] = Transaction.objects.filter(project=world.project)
+    assert stored.name == "POST /login"
+    body = zstandard.ZstdDecompressor().decompress(bytes(stored.body))
+    assert b"hunter-ALICE" not in body
+    filtered = Outcome.objects.get(category="transaction", outcome="filtered")
+    assert filtered.reason == "filtered-transaction"
