@@ -58,6 +58,7 @@ class EventView:
             t for t in values_of(event.get("threads")) if isinstance(t, Mapping)
         ]
         self.thread_stacktraces = [_stacktrace(t, self.platform) for t in self.threads]
+        self._tags: list[tuple[str, str]] | None = None
 
     def all_stacktraces(self) -> list[tuple[Stacktrace, Mapping[str, Any] | None]]:
         """Every stack trace with the exception it belongs to (if any)."""
@@ -119,13 +120,22 @@ class EventView:
         return text(logentry.get("formatted")) or text(logentry.get("message"))
 
     def tags(self) -> list[tuple[str, str]]:
-        tags = self.event.get("tags")
-        pairs: list[tuple[str, str]] = []
-        if isinstance(tags, Mapping):
-            tags = list(tags.items())
-        for item in as_list(tags):
-            if isinstance(item, (list, tuple)) and len(item) == 2:
-                key, value = item
-                if isinstance(key, str) and isinstance(value, str):
-                    pairs.append((key, value))
-        return pairs
+        """The event's tags as Sentry has them when it groups: the SDK's, with `level`,
+        `logger`, `environment` and `transaction` copied from the event (replacing any
+        tag of that name)."""
+        if self._tags is None:
+            found: dict[str, str] = {}
+            tags = self.event.get("tags")
+            if isinstance(tags, Mapping):
+                tags = list(tags.items())
+            for item in as_list(tags):
+                if isinstance(item, (list, tuple)) and len(item) == 2:
+                    key, value = item
+                    if isinstance(key, str) and isinstance(value, str):
+                        found.setdefault(key, value)
+            for key in ("level", "logger", "environment", "transaction"):
+                if (value := text(self.event.get(key))) is not None:
+                    found.pop(key, None)
+                    found[key] = value
+            self._tags = list(found.items())
+        return self._tags

@@ -238,3 +238,27 @@ def test_comments_and_blank_lines_are_ignored() -> None:
 def test_a_hash_sign_after_the_arrow_is_part_of_the_fingerprint() -> None:
     parsed = parse_fingerprint_rules("error.type:Foo -> issue #123")
     assert parsed.rules[0].fingerprint == ("issue", "#123")
+
+
+def test_level_logger_environment_and_transaction_are_tags_too() -> None:
+    data = error(environment="production")
+    config = rules("tags.transaction:/checkout tags.environment:prod* tags.level:error -> tagged")
+    assert group(data, config).hashes == [md5_of("tagged")]
+    assert group(error(["{{ tags.logger }}"])).fingerprint == ["shop"]
+
+
+def test_built_in_rules_group_hydration_errors_by_transaction() -> None:
+    def hydration(transaction: str, function: str) -> Event:
+        message = "Text content does not match server-rendered HTML."
+        frames = [frame(function, None, abs_path="/app/page.js")]
+        return event(
+            "javascript",
+            transaction=transaction,
+            exceptions=[exception("Error", message, frames)],
+        )
+
+    one = group(hydration("/cart", "render"))
+    assert (
+        one.hashes == [md5_of("hydrationerror", "/cart")] == group(hydration("/cart", "x")).hashes
+    )
+    assert group(hydration("/home", "render")).hashes != one.hashes
