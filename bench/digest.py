@@ -1,0 +1,193 @@
+"""Digest benchmark: queued envelopes -> events and issues, end to end, with one worker.
+
+    python bench/digest.py [--envelopes 20000] [--profile 2000]
+
+Builds the same realistic pool as the ingest benchmark (≈70 % errors over 50 groups, ≈30 %
+transactions, ≈12 KB envelopes compressed as the SDKs send them), puts it in the queue of a
+fresh data directory exactly as the ingest edge stores it, then starts one real
+`spyglass worker` and times it until the queue is empty and every error is an event of an
+issue. Reports envelopes/s, the worker's CPU per envelope and peak RSS, and bytes on disk per
+stored event; `--profile N` also runs N envelopes through the pipeline in-process under
+cProfile and breaks the CPU down by step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+from ingest import prepare_data_dir  # noqa: E402
+from payloads import Built, build_pool  # noqa: E402
+
+# The pipeline's steps, as (label, module path suffix, function) for the profile breakdown.
+STEPS = [
+    ("decode + parse envelope", "queue/consumer.py", "envelope_bytes"),
+    ("normalize (Relay)", "digest/normalize.py", "normalize"),
+    ("inbound filters", "digest/filters.py", "filter_reason"),
+    ("scrubbing", "digest/events.py", "_scrub"),
+    ("derive title/tags", "digest/derive.py", "event_tags"),
+    ("grouping", "digest/events.py", "_group"),
+    ("store events + issues", "digest/store.py", "store_events"),
+    ("other item handlers", "digest/batch.py", "process_batch"),
+]
+
+
+def body_of(built: Built) -> tuple[bytes, str]:
+    """The request body as the queue keeps it (still compressed) and its encoding."""
+    head, _, body = built.request.partition(b"\r\n\r\n")
+    headers = {
+        line.split(b":", 1)[0].strip().lower(): line.split(b":", 1)[1].strip()
+        for line in head.split(b"\r\n")[1:]
+        if b":" in line
+    }
+    if headers.get(b"transfer-encoding") == b"chunked":
+        chunks, rest = [], body
+        while rest:
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line, 16)
+            if size == 0:
+                break
+            chunks.append(rest[:size])
+            rest = rest[size + 2 :]
+        body = b"".join(chunks)
+    return body, headers.get(b"content-encoding", b"").decode()
+
+
+def fill_queue(data_dir: Path, project_id: int, pool: list[Built]) -> None:
+    with sqlite3.connect(data_dir / "queue.sqlite3") as db:
+        db.executemany(
+            "INSERT INTO spyglass_queue (project_id, key_id, received_at, event_id, client_ip,"
+            " user_agent, content_encoding, body, attempts, claimed_by, last_error)"
+            " VALUES (?, 1, ?, '', '203.0.113.1', 'bench', ?, ?, 0, '', '')",
+            [(project_id, time.time(), enc, body) for body, enc in map(body_of, pool)],
+        )
+
+
+def proc_stat(pid: int) -> tuple[float, int]:
+    """(CPU seconds, RSS bytes) of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    cpu = (int(fields[11]) + int(fields[12])) / ticks
+    return cpu, int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def count(data_dir: Path, db: str, sql: str) -> int:
+    with sqlite3.connect(data_dir / db) as conn:
+        return int(conn.execute(sql).fetchone()[0])
+
+
+def run_worker(data_dir: Path, expected_events: int) -> dict[str, Any]:
+    env = dict(os.environ, SPYGLASS_DATA_DIR=str(data_dir), SPYGLASS_LOG_LEVEL="WARNING")
+    spyglass = str(Path(sys.executable).parent / "spyglass")
+    worker = subprocess.Popen([spyglass, "worker"], env=env, cwd=ROOT)
+    start, peak_rss, cpu = time.monotonic(), 0, 0.0
+    try:
+        while True:
+            cpu, rss = proc_stat(worker.pid)
+            peak_rss = max(peak_rss, rss)
+            left = count(data_dir, "queue.sqlite3", "SELECT count(*) FROM spyglass_queue")
+            events = count(data_dir, "spyglass.sqlite3", "SELECT count(*) FROM events_event")
+            if left == 0 and events >= expected_events:
+                break
+            if worker.poll() is not None:
+                raise RuntimeError(f"the worker exited with {worker.returncode}")
+            time.sleep(0.1)
+        elapsed = time.monotonic() - start
+    finally:
+        worker.terminate()
+        worker.wait(30)
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_rss": peak_rss}
+
+
+def disk_per_event(data_dir: Path) -> dict[str, float]:
+    with sqlite3.connect(data_dir / "spyglass.sqlite3") as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        events, body = db.execute("SELECT count(*), sum(size) FROM events_event").fetchone()
+        pages = (
+            db.execute("PRAGMA page_count").fetchone()[0]
+            * db.execute("PRAGMA page_size").fetchone()[0]
+        )
+    return {"events": events, "body_bytes": body / events, "db_bytes": pages / events}
+
+
+def profile(data_dir: Path, project_id: int, pool: list[Built]) -> list[tuple[str, float]]:
+    """CPU ms per envelope by step, from cProfile's cumulative times, in-process."""
+    os.environ["SPYGLASS_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spyglass.settings")
+    import django
+
+    django.setup()
+    from spyglass.digest.batch import process_batch
+    from spyglass.queue.consumer import QueuedItem
+
+    items = [
+        QueuedItem(n, project_id, 1, time.time(), "", "203.0.113.1", "bench", enc, body, 1)
+        for n, (body, enc) in enumerate(map(body_of, pool), start=1)
+    ]
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for start in range(0, len(items), 100):
+        process_batch(items[start : start + 100])
+    profiler.disable()
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = []
+    for label, path, function in STEPS:
+        seconds = sum(
+            value[3]
+            for (file, _line, name), value in stats.items()
+            if file.endswith(path) and name == function
+        )
+        rows.append((label, 1000 * seconds / len(items)))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--envelopes", type=int, default=20_000)
+    parser.add_argument("--profile", type=int, default=2_000, help="0 to skip")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="spyglass-digest-bench-") as tmp:
+        data_dir = Path(tmp)
+        project_id, public_key = prepare_data_dir(data_dir)
+        pool = build_pool(args.envelopes, project_id, public_key)
+        errors = sum(1 for b in pool if b.kind == "error")
+        fill_queue(data_dir, project_id, pool)
+        run = run_worker(data_dir, errors)
+        disk = disk_per_event(data_dir)
+        issues = count(data_dir, "spyglass.sqlite3", "SELECT count(*) FROM issues_issue")
+        rate = args.envelopes / run["seconds"]
+        print(
+            f"envelopes: {args.envelopes} ({errors} errors, {args.envelopes - errors} transactions)"
+        )
+        print(f"issues: {issues}; events stored: {disk['events']:.0f}")
+        print(f"digest: {rate:,.0f} envelopes/s ({run['seconds']:.1f} s, one worker)")
+        print(f"worker CPU: {1000 * run['cpu_seconds'] / args.envelopes:.2f} ms per envelope")
+        print(f"worker peak RSS: {run['peak_rss'] / 2**20:.0f} MB")
+        print(
+            f"disk per stored error event: {disk['db_bytes']:,.0f} B of database"
+            f" ({disk['body_bytes']:,.0f} B compressed body)"
+        )
+        if args.profile:
+            extra = build_pool(args.profile, project_id, public_key, seed=2)
+            print(
+                f"\nCPU ms per envelope by step (cProfile, in-process, {args.profile} envelopes;"
+                " cumulative, so 'other item handlers' is the whole batch):"
+            )
+            for label, ms in profile(data_dir, project_id, extra):
+                print(f"  {label:<28} {ms:6.2f}")
+
+
+if __name__ == "__main__":
+    main()
