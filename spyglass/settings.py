@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import django_stubs_ext
+
 from spyglass.lib.dburl import parse_database_url
 from spyglass.lib.env import (
     env_bool,
@@ -16,6 +18,9 @@ from spyglass.lib.env import (
     env_size,
     env_str,
 )
+
+# Generic Django classes (ModelAdmin[Issue], QuerySet[Event]) at run time, as mypy sees them.
+django_stubs_ext.monkeypatch()
 
 BASE_DIR = Path(__file__).resolve().parent
 
