@@ -50,6 +50,7 @@ from spyglass.digest.scrubbing_rules import (
     CompiledRule,
     RuleSpec,
     collect_rules,
+    literal_hint,
     parse_rule_spec,
     replace,
 )
@@ -188,12 +189,11 @@ def _legacy_applications(config: ScrubbingConfig) -> tuple[dict[str, RuleSpec], 
     if config.scrub_data:
         fields = [f.strip() for f in config.sensitive_fields if f.strip()]
         if fields:
-            pattern = "|".join(_escape_rust_regex(f) for f in fields)
-            rules["strip-fields"] = RuleSpec(
-                "redact_pair",
-                replace(),
-                pattern=compile_rust(pattern, case_insensitive=True),
+            regex = compile_rust(
+                "|".join(_escape_rust_regex(f) for f in fields), case_insensitive=True
             )
+            literal_hint(regex, fields)
+            rules["strip-fields"] = RuleSpec("redact_pair", replace(), pattern=regex)
             applied.append("strip-fields")
     if applied:
         conjunctions: list[Selector] = [

@@ -1,17 +1,18 @@
 """Walking an event and applying the compiled PII applications (Relay's ``PiiProcessor``).
 
 The walk follows the schema (:mod:`spyglass.digest.scrubbing_schema`): it enters only the
-parts of the event that can hold PII, keeps the path for selector matching, and applies the
-rules of every application whose selector matches. Selector results are cached per distinct
-path shape, and each set of matched applications becomes a :class:`Plan` with a combined
-"could anything match at all" regex, so the common case (a value nothing applies to) costs a
-dictionary lookup and one regex search.
+parts of the event that can hold PII and keeps the path for selector matching. Each distinct
+path shape gets a small integer ("ctx", interned from the parent's ctx, the key and the value
+type) and the set of applications whose selectors match it is computed once and cached as a
+:class:`Plan`. A plan carries a combined regex of everything its rules look for, so the common
+case, a value no rule touches, costs two dictionary lookups and a regex search.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable
 from typing import Any
 
 from spyglass.digest.scrubbing_match import Matcher
@@ -35,85 +36,112 @@ from spyglass.digest.scrubbing_nodes import (
     Node,
 )
 from spyglass.digest.scrubbing_rules import (
+    HINTS,
     KEY,
     KEY_VALUE,
     PATTERNS,
     REMOVED,
     VALUE,
-    WHOLE_VALUE,
     Chunk,
     CompiledRule,
+    Hint,
     apply_regex_to_chunks,
     join_chunks,
     split_chunks,
 )
+from spyglass.digest.scrubbing_schema import SPAN_DATA_VALUE, span_data_pii
 
 __all__ = ["Engine", "Plan"]
 
+# Relay never scrubs these strings (not even by key).
 _SKIP_STRINGS = frozenset(("", "true", "false", "null", "undefined"))
 _ANYTHING = PATTERNS["anything"]
 _DELETE = object()
-_CACHE_LIMIT = 100_000
+_CACHE_LIMIT = 200_000
+_MISSING: Any = object()
 
-
-def _vt_of(value: Any) -> int:
-    kind = type(value)
-    if kind is str:
-        return STRING
-    if kind is dict:
-        return OBJECT
-    if kind is list:
-        return ARRAY
-    if kind is bool:
-        return BOOLEAN
-    if kind is int or kind is float:
-        return NUMBER
-    return 0
-
-
-def _node_vt(node: Node, value: Any) -> int:
-    if node.kind == K_VALUE:
-        return _vt_of(value)
-    if node.kind in (K_CONTEXTS, K_IMAGE):
-        return 0
-    return node.vt
+# JSON value -> (kind, value type)
+_JSON_KINDS: dict[type, tuple[int, int]] = {
+    str: (K_STRING, STRING),
+    dict: (K_OBJECT, OBJECT),
+    list: (K_ARRAY, ARRAY),
+    bool: (K_OPAQUE, BOOLEAN),
+    int: (K_OPAQUE, NUMBER),
+    float: (K_OPAQUE, NUMBER),
+}
+_ANY = Node(K_VALUE, name="value")
 
 
 class Plan:
-    """The rules of one set of matched applications, in application order."""
+    """The rules of one set of matched applications, in application order, with quick
+    checks: could any rule touch a value with this key, or this string value?"""
 
-    __slots__ = ("anything", "key_filter", "rules", "value_filter")
+    __slots__ = ("anything", "check_key", "check_value", "rules", "values")
 
     def __init__(self, rules: list[CompiledRule]) -> None:
         self.rules = rules
         self.anything = any(r.is_anything for r in rules)
-        key_patterns: list[str] = []
-        value_patterns: list[str] = []
+        # short strings seen before -> whether a rule could touch them (values repeat a lot)
+        self.values: dict[str, bool] = {}
+        key_hints: list[Hint | None] = []
+        value_hints: list[Hint | None] = []
         for rule in rules:
             for kind, regex, _groups in rule.matchers:
-                if kind in (KEY, KEY_VALUE):
-                    key_patterns.append(regex.pattern)
-                if kind in (VALUE, KEY_VALUE):
-                    value_patterns.append(regex.pattern)
-        self.key_filter = _combine(key_patterns)
-        self.value_filter = _combine(value_patterns)
+                hint = HINTS.get(regex.pattern)
+                if kind != VALUE:
+                    key_hints.append(hint)
+                if kind != KEY:
+                    value_hints.append(hint)
+        self.check_key = _check(key_hints)
+        self.check_value = _check(value_hints)
+
+    def may_touch(self, value: str) -> bool:
+        """Whether any rule could change this string (False is certain)."""
+        if self.anything:
+            return True
+        if len(value) > 200:
+            return self.check_value(value)
+        values = self.values
+        found = values.get(value)
+        if found is None:
+            if len(values) > 4096:
+                values.clear()
+            found = values[value] = self.check_value(value)
+        return found
 
 
-def _combine(patterns: list[str]) -> re.Pattern[str] | None:
-    """One regex that matches where any of the patterns would (None: no prefilter)."""
-    if not patterns:
-        return re.compile(r"(?!)")
-    unique = list(dict.fromkeys(patterns))
-    try:
-        return re.compile("|".join(f"(?:{p})" for p in unique))
-    except re.error:
-        return None
+def _check(hints: list[Hint | None]) -> Callable[[str], bool]:
+    """A function telling whether any of the hints fires (always True without hints)."""
+    if any(h is None for h in hints):
+        return _always
+    folded = tuple(dict.fromkeys(lit for h in hints if h for lit in h.folded))
+    raw = tuple(dict.fromkeys(lit for h in hints if h for lit in h.raw))
+    patterns = list(dict.fromkeys(h.regex for h in hints if h and h.regex))
+    search = re.compile("|".join(f"(?:{p})" for p in patterns)).search if patterns else None
+
+    def check(text: str) -> bool:
+        for literal in raw:
+            if literal in text:
+                return True
+        if folded:
+            low = text.casefold()
+            for literal in folded:
+                if literal in low:
+                    return True
+        return search is not None and search(text) is not None
+
+    return check
+
+
+def _always(_text: str) -> bool:
+    return True
 
 
 def _ip_is_valid(value: Any) -> bool:
+    """Relay's IpAddr::is_valid: ``{{auto}}`` or an address Rust's std parses."""
     if value is None:
         return True
-    if not isinstance(value, str):
+    if type(value) is not str:
         return False
     if value == "{{auto}}":
         return True
@@ -139,22 +167,49 @@ class _StringWork:
         self.length: int | None = None
 
     def apply(self, rule: CompiledRule, regex: re.Pattern[str], groups: tuple[int, ...]) -> None:
-        if self.chunks is None:
-            self.chunks = (
-                split_chunks(self.value, self.remarks) if self.remarks else [Chunk(self.value)]
-            )
-        new_chunks = apply_regex_to_chunks(self.chunks, rule, regex, groups)
+        chunks = self.chunks
+        if chunks is None:
+            remarks = self.remarks
+            chunks = split_chunks(self.value, remarks) if remarks else [Chunk(self.value)]
+            self.chunks = chunks
+        new_chunks = apply_regex_to_chunks(chunks, rule, regex, groups)
         if new_chunks is None:
             return
         new_value, remarks = join_chunks(new_chunks)
         if new_value == self.value:
             return
-        if not self.changed:
-            self.changed = True
+        if not self.changed or self.length is None:
             self.length = len(self.value)
+        self.changed = True
         self.value = new_value
         self.chunks = new_chunks
         self.remarks = remarks
+
+    def remove(self, rule: CompiledRule) -> None:
+        remarks = list(self.remarks) if self.remarks else []
+        remarks.append([rule.origin, REMOVED])
+        self.remarks = remarks
+        self.changed = True
+
+
+def run_rules(work: _StringWork, plan: Plan, key: str) -> bool:
+    """Relay's apply_rule_to_value over a plan; True when the string is to be removed."""
+    for rule in plan.rules:
+        chunked = rule.redaction.chunked
+        if rule.is_anything and not chunked:
+            work.remove(rule)
+            return True
+        for kind, regex, groups in rule.matchers:
+            if kind == VALUE:
+                work.apply(rule, regex, groups)
+            elif regex.search(key):
+                if not chunked:
+                    work.remove(rule)
+                    return True
+                work.apply(rule, _ANYTHING, groups)
+            elif kind == KEY_VALUE:
+                work.apply(rule, regex, groups)
+    return False
 
 
 class Engine:
@@ -164,163 +219,166 @@ class Engine:
         *,
         index_sensitive: bool,
         root: Node,
-    ) -> None:
+    ):
         self.applications = applications
-        self.index_sensitive = index_sensitive
         self.root = root
-        self._ctx: dict[tuple[int, object, int], int] = {}
-        self._matches: dict[tuple[int, int], Plan | None] = {}
-        self._plans: dict[tuple[int, ...], Plan] = {}
-
-    # -- entry point ----------------------------------------------------------------------------
+        # Without index selectors all indices share a path shape.
+        self.index_sensitive = index_sensitive
+        # (parent ctx, key or index, value type) -> ctx; ctx * 4 + pii -> Plan | False
+        self.ctx_table: dict[tuple[int, object, int], int] = {}
+        self.plan_table: dict[int, Plan | None] = {}
+        self.entries: dict[int, tuple[Plan | None, bool]] = {}
+        self.struct_walks: dict[tuple[int, int], tuple[tuple[str, int, Node], ...]] = {}
+        self.plans: dict[tuple[int, ...], Plan] = {}
+        # (keys, lowered keys, value types, pii) of a ctx, for matching it the first time
+        self.ctx_paths: dict[
+            int, tuple[tuple[object, ...], tuple[object, ...], tuple[int, ...]]
+        ] = {0: ((None,), (None,), (0,))}
 
     def scrub(self, event: dict[str, Any]) -> dict[str, Any]:
-        if not self.applications:
-            return event
-        if len(self._matches) > _CACHE_LIMIT or len(self._ctx) > _CACHE_LIMIT:
-            self._matches.clear()
-            self._ctx.clear()
+        if len(self.ctx_table) > _CACHE_LIMIT:
+            self.ctx_table.clear()
+            self.plan_table.clear()
+            self.entries.clear()
+            self.struct_walks.clear()
+            del_keys = [k for k in self.ctx_paths if k]
+            for k in del_keys:
+                del self.ctx_paths[k]
         meta = event.get("_meta")
-        walk = _Walk(self, event, meta if isinstance(meta, dict) else None)
-        walk.struct(event, self.root, walk.meta_root, root=True)
+        walk = _Walk(self, event, meta if type(meta) is dict else None)
+        walk.struct(event, self.root, 0, walk.meta_root, True)
         return event
 
-    def plan_for(self, ctx: int, pii: int, walk: _Walk) -> Plan | None:
-        key = (ctx, pii)
-        try:
-            return self._matches[key]
-        except KeyError:
-            pass
-        matched = tuple(
-            i
-            for i, (matcher, _rules) in enumerate(self.applications)
-            if matcher(walk.keys, walk.lowered, walk.vts, pii)
-        )
-        plan: Plan | None = None
-        if matched:
-            plan = self._plans.get(matched)
-            if plan is None:
-                rules = [rule for i in matched for rule in self.applications[i][1]]
-                plan = self._plans[matched] = Plan(rules)
-        self._matches[key] = plan
-        return plan
-
-    def ctx_id(self, parent: int, token: object, vt: int) -> int:
-        key = (parent, token, vt)
-        ctx = self._ctx.get(key)
+    def child_ctx(self, parent: int, key: object, vt: int) -> int:
+        if type(key) is int and not self.index_sensitive:
+            key = -1
+        token = (parent, key, vt)
+        ctx = self.ctx_table.get(token)
         if ctx is None:
-            ctx = self._ctx[key] = len(self._ctx) + 1
+            ctx = len(self.ctx_paths)
+            keys, lowered, vts = self.ctx_paths[parent]
+            self.ctx_paths[ctx] = (
+                (*keys, key),
+                (*lowered, key.lower() if type(key) is str else None),
+                (*vts, vt),
+            )
+            self.ctx_table[token] = ctx
         return ctx
+
+    def struct_walk(self, ctx: int, node: Node) -> tuple[tuple[str, int, Node], ...]:
+        """The fields of a struct at this path that can matter: leaves some rule applies to,
+        and containers (to look inside)."""
+        kept = []
+        for key, pii, child in node.walk:
+            if child.kind in (K_STRING, K_PATH, K_OPAQUE):
+                if child.vt & BOOLEAN or not pii:
+                    continue
+                if self.plan(self.child_ctx(ctx, key, child.vt), pii) is None:
+                    continue
+            kept.append((key, pii, child))
+        walk = self.struct_walks[(ctx, id(node))] = tuple(kept)
+        return walk
+
+    def entry(self, ctx: int, pii: int) -> tuple[Plan | None, bool]:
+        """(plan, whether a rule could act on the key) for a path; plan None: no rules."""
+        found = self.entries.get(ctx * 4 + pii)
+        if found is None:
+            plan = self.plan(ctx, pii)
+            if plan is None:
+                found = (None, False)
+            else:
+                key = self.ctx_paths[ctx][0][-1]
+                found = (plan, plan.anything or plan.check_key(key if type(key) is str else ""))
+            self.entries[ctx * 4 + pii] = found
+        return found
+
+    def plan(self, ctx: int, pii: int) -> Plan | None:
+        key = ctx * 4 + pii
+        found = self.plan_table.get(key, _MISSING)
+        if found is _MISSING:
+            keys, lowered, vts = self.ctx_paths[ctx]
+            keys_l, lowered_l, vts_l = list(keys), list(lowered), list(vts)
+            matched = tuple(
+                i
+                for i, (matcher, _rules) in enumerate(self.applications)
+                if matcher(keys_l, lowered_l, vts_l, pii)
+            )
+            plan = None
+            if matched:
+                plan = self.plans.get(matched)
+                if plan is None:
+                    rules = [rule for i in matched for rule in self.applications[i][1]]
+                    plan = self.plans[matched] = Plan(rules)
+            self.plan_table[key] = plan
+            return plan
+        plan_found: Plan | None = found
+        return plan_found
+
+
+def _item(node: Node, kind: int) -> Node:
+    """The node of the elements of a list or map ``node``."""
+    if node.kind == kind and node.item is not None:
+        return node.item
+    return SPAN_DATA_VALUE if node is SPAN_DATA_VALUE else _ANY
 
 
 class _Walk:
-    """One scrub of one event."""
+    """One scrub of one event. ``spath`` is the serialization path, for ``_meta``."""
+
+    __slots__ = (
+        "child_ctx",
+        "ctx_table",
+        "engine",
+        "entries",
+        "entry",
+        "event",
+        "index_sensitive",
+        "meta_root",
+        "plan",
+        "spath",
+        "struct_walks",
+    )
 
     def __init__(self, engine: Engine, event: dict[str, Any], meta: dict[str, Any] | None):
         self.engine = engine
         self.event = event
         self.meta_root = meta
-        self.keys: list[object] = [None]
-        self.lowered: list[object] = [None]
-        self.vts: list[int] = [0]
-        self.ctxs: list[int] = [0]
-        self.spath: list[str] = []
+        self.spath: list[object] = []  # keys and indices; str() when writing _meta
+        self.child_ctx = engine.child_ctx
+        self.plan = engine.plan
+        self.entry = engine.entry
+        self.ctx_table = engine.ctx_table
+        self.entries = engine.entries
+        self.struct_walks = engine.struct_walks
         self.index_sensitive = engine.index_sensitive
-
-    # -- path -----------------------------------------------------------------------------------
-
-    def push(self, key: object, vt: int, segment: str) -> None:
-        if type(key) is str:
-            lowered: object = key.lower()
-            token = lowered
-        else:
-            lowered = None
-            token = key if self.index_sensitive else -1
-        self.keys.append(key)
-        self.lowered.append(lowered)
-        self.vts.append(vt)
-        self.ctxs.append(self.engine.ctx_id(self.ctxs[-1], token, vt))
-        self.spath.append(segment)
-
-    def pop(self) -> None:
-        self.keys.pop()
-        self.lowered.pop()
-        self.vts.pop()
-        self.ctxs.pop()
-        self.spath.pop()
-
-    def plan(self, pii: int) -> Plan | None:
-        return self.engine.plan_for(self.ctxs[-1], pii, self)
-
-    def current_key(self) -> str:
-        key = self.keys[-1]
-        return key if type(key) is str else ""
 
     # -- _meta ----------------------------------------------------------------------------------
 
-    def meta_node(self) -> dict[str, Any]:
+    def meta_entry(self, extra: str | None = None) -> dict[str, Any]:
         """The ``""`` entry of the current value's meta, created if needed."""
         if self.meta_root is None:
             self.meta_root = {}
             self.event["_meta"] = self.meta_root
         node = self.meta_root
-        for segment in self.spath:
+        for item in self.spath:
+            segment = item if type(item) is str else str(item)
             child = node.get(segment)
-            if not isinstance(child, dict):
+            if type(child) is not dict:
                 child = node[segment] = {}
             node = child
+        if extra is not None:
+            child = node.get(extra)
+            if type(child) is not dict:
+                child = node[extra] = {}
+            node = child
         entry = node.get("")
-        if not isinstance(entry, dict):
+        if type(entry) is not dict:
             entry = node[""] = {}
         return entry
 
-    # -- values ---------------------------------------------------------------------------------
+    # -- one value ------------------------------------------------------------------------------
 
-    def value(self, holder: Any, slot: Any, value: Any, node: Node, pii: int, meta: Any) -> None:
-        """Processes ``holder[slot] == value`` (already entered)."""
-        if pii != NO and meta is not None:
-            self.original_value(node, pii, meta)
-        if value is None:
-            return
-        kind = node.kind
-        if kind == K_VALUE or (kind == K_STRING and type(value) is not str):
-            kind = _VALUE_KINDS.get(type(value), K_OPAQUE)
-        if kind == K_STRING:
-            if pii != NO:
-                self.string(holder, slot, value, pii, meta)
-            return
-        if kind == K_PATH:
-            if pii != NO and type(value) is str:
-                self.native_path(holder, slot, value, pii, meta)
-            return
-        if pii != NO and not (kind == K_OPAQUE and self.vts[-1] & BOOLEAN):
-            plan = self.plan(pii)
-            if plan is not None and self.container_rules(plan, meta):
-                holder[slot] = None
-                return
-        if kind == K_STRUCT:
-            if type(value) is dict:
-                self.struct(value, node, meta)
-        elif kind == K_ARRAY:
-            if type(value) is list:
-                self.array(
-                    value, node.item if node.kind != K_VALUE and node.item else _ANY, pii, meta
-                )
-        elif kind == K_OBJECT:
-            if type(value) is dict:
-                self.mapping(
-                    value, node.item if node.kind != K_VALUE and node.item else _ANY, pii, meta
-                )
-        elif kind == K_PAIRS:
-            if type(value) is list:
-                self.pairs(value, node.item or _ANY, pii, meta)
-        elif kind == K_CONTEXTS:
-            if type(value) is dict:
-                self.contexts(value, node, meta)
-        elif kind == K_IMAGE:
-            pass  # dispatched by the array
-
-    def enter(
+    def visit(
         self,
         holder: Any,
         slot: Any,
@@ -328,231 +386,332 @@ class _Walk:
         value: Any,
         node: Node,
         pii: int,
-        meta: Any,
+        ctx: int,
+        pmeta: dict[str, Any] | None,
     ) -> None:
-        if pii == NO and not node.deep:
+        """Processes ``holder[slot] == value``, entered as ``key`` under path ``ctx``."""
+        kind = node.kind
+        if kind == K_VALUE or (kind == K_STRING and type(value) is not str):
+            found = _JSON_KINDS.get(type(value))
+            if found is None:
+                if value is None and pii and pmeta is not None:
+                    self.original_value(slot, key, node.vt, pii, ctx, pmeta)
+                return
+            kind, vt = found
+            if kind != K_STRING and node.kind == K_STRING:
+                kind = K_OPAQUE
+        elif value is None:
+            if pii and pmeta is not None:
+                self.original_value(slot, key, node.vt, pii, ctx, pmeta)
             return
-        child_meta = meta.get(str(slot)) if meta is not None else None
-        if child_meta is not None and not isinstance(child_meta, dict):
-            child_meta = None
-        if value is None and (child_meta is None or pii == NO):
-            return
-        self.push(key, _node_vt(node, value), str(slot))
-        try:
-            self.value(holder, slot, value, node, pii, child_meta)
-        finally:
-            self.pop()
+        else:
+            vt = node.vt
 
-    def struct(self, obj: dict[str, Any], node: Node, meta: Any, root: bool = False) -> None:
+        if pii == NO:
+            if not node.deep or kind in (K_STRING, K_OPAQUE, K_PATH):
+                return
+            self.descend(value, kind, node, NO, self.child_ctx(ctx, key, vt), pmeta, slot)
+            return
+
+        cctx = self.child_ctx(ctx, key, vt)
+        meta = pmeta.get(str(slot)) if pmeta is not None else None
+        if meta is not None and type(meta) is not dict:
+            meta = None
+        if meta is not None and "" in meta and pmeta is not None:
+            self.original_value(slot, key, vt, pii, ctx, pmeta)
+        if kind == K_STRING:
+            if value in _SKIP_STRINGS:
+                return
+            plan, key_fires = self.entry(cctx, pii)
+            if plan is None:
+                return
+            if (meta is None or "" not in meta) and not key_fires and not plan.may_touch(value):
+                return
+            self.spath.append(slot)
+            result = self.scrub_string(value, plan, key, meta)
+            self.spath.pop()
+            if result is not None:
+                holder[slot] = None if result is _DELETE else result
+            return
+        if kind == K_PATH:
+            if type(value) is str:
+                self.native_path(holder, slot, key, value, pii, cctx, meta)
+            return
+        if vt & BOOLEAN:
+            return
+        plan = self.plan(cctx, pii)
+        if plan is not None and self.container_rules(plan, key, slot):
+            holder[slot] = None
+            return
+        if kind != K_OPAQUE:
+            self.descend(value, kind, node, pii, cctx, pmeta, slot)
+
+    def descend(
+        self,
+        value: Any,
+        kind: int,
+        node: Node,
+        pii: int,
+        ctx: int,
+        pmeta: dict[str, Any] | None,
+        slot: Any,
+    ) -> None:
+        meta = pmeta.get(str(slot)) if pmeta is not None else None
+        if meta is not None and type(meta) is not dict:
+            meta = None
+        self.spath.append(slot)
+        if kind == K_STRUCT:
+            if type(value) is dict:
+                self.struct(value, node, ctx, meta, False)
+        elif kind == K_ARRAY:
+            if type(value) is list:
+                self.array(value, _item(node, K_ARRAY), pii, ctx, meta)
+        elif kind == K_OBJECT:
+            if type(value) is dict:
+                item = _item(node, K_OBJECT)
+                if item is _ANY and pii and meta is None:
+                    self.bag(value, pii, ctx)
+                elif item is SPAN_DATA_VALUE:
+                    visit = self.visit
+                    for key, child in value.items():
+                        visit(value, key, key, child, item, span_data_pii(key), ctx, meta)
+                else:
+                    visit = self.visit
+                    for key, child in value.items():
+                        visit(value, key, key, child, item, pii, ctx, meta)
+        elif kind == K_PAIRS:
+            if type(value) is list:
+                self.pairs(value, node.item or _ANY, pii, ctx, meta)
+        elif kind == K_CONTEXTS and type(value) is dict:
+            self.variants(value, node, ctx, meta)
+        self.spath.pop()
+
+    # -- containers -----------------------------------------------------------------------------
+
+    def bag(self, obj: dict[str, Any], pii: int, ctx: int) -> None:
+        """The children of a PII map of any JSON (``extra``, frame ``vars``...) without
+        ``_meta``: the common case, kept tight."""
+        ctx_table = self.ctx_table
+        entries = self.entries
+        for key, child in obj.items():
+            if type(child) is str:
+                if child in _SKIP_STRINGS:
+                    continue
+                cctx = ctx_table.get((ctx, key, STRING)) or self.child_ctx(ctx, key, STRING)
+                found = entries.get(cctx * 4 + pii)
+                if found is None:
+                    found = self.entry(cctx, pii)
+                plan, key_fires = found
+                if plan is None:
+                    continue
+                if not key_fires:
+                    touch = plan.values.get(child)
+                    if touch is None:
+                        touch = plan.may_touch(child)
+                    if not touch:
+                        continue
+            elif child is None or type(child) is bool:
+                continue
+            self.visit(obj, key, key, child, _ANY, pii, ctx, None)
+
+    def struct(
+        self, obj: dict[str, Any], node: Node, ctx: int, meta: Any, root: bool = False
+    ) -> None:
         fields = node.fields
         other = node.other
-        items = list(obj.items()) if node.special or root else obj.items()
-        user_ip_valid = _ip_is_valid(obj.get("ip_address")) if node.special == "user" else True
+        special = node.special
+        visit = self.visit
+        if other == NO and not root and not special:
+            if meta is None:
+                walk = self.struct_walks.get((ctx, id(node)))
+                if walk is None:
+                    walk = self.engine.struct_walk(ctx, node)
+                for key, pii, child_node in walk:
+                    child = obj.get(key)
+                    if child is not None:
+                        visit(obj, key, key, child, child_node, pii, ctx, None)
+            else:
+                for key, pii, child_node in node.walk:
+                    if key in obj:
+                        visit(obj, key, key, obj[key], child_node, pii, ctx, meta)
+            return
+        ip_valid = _ip_is_valid(obj.get("ip_address")) if special == "user" else True
+        items = list(obj.items()) if root or special else obj.items()
         for key, child in items:
-            if root and key == "_meta":
-                continue
             field = fields.get(key)
             if field is None:
-                if other == NO:
+                if other == NO or (root and key == "_meta"):
                     continue
-                self.enter(obj, key, key, child, _ANY, other, meta)
+                visit(obj, key, key, child, _ANY, other, ctx, meta)
             else:
                 pii, child_node = field
-                if child_node.kind == K_IMAGE:
-                    self.image(obj, key, key, child, child_node, pii, meta)
-                else:
-                    self.enter(obj, key, key, child, child_node, pii, meta)
-        if node.special == "user":
-            self.user_ip(obj, user_ip_valid)
+                if pii or child_node.deep:
+                    visit(obj, key, key, child, child_node, pii, ctx, meta)
+        if special == "user":
+            self.user_ip(obj, ip_valid)
 
-    def array(self, items: list[Any], item: Node, pii: int, meta: Any) -> None:
+    def array(self, items: list[Any], item: Node | None, pii: int, ctx: int, meta: Any) -> None:
+        if item is None:
+            item = _ANY
         if item.kind == K_IMAGE:
-            for index, child in enumerate(items):
-                self.image(items, index, index, child, item, pii, meta)
+            self.images(items, item, pii, ctx, meta)
             return
         if (
             item.kind == K_VALUE
             and items
-            and all(
-                type(pair) is list and len(pair) == 2 and type(pair[0]) is str for pair in items
-            )
+            and all(type(p) is list and len(p) == 2 and type(p[0]) is str for p in items)
         ):
-            # A list of [key, value] pairs is scrubbed like a map (Relay does the same).
-            self.pairs(items, item, pii, meta)
+            # A list of [key, value] pairs is scrubbed like a map (so does Relay).
+            self.pairs(items, item, pii, ctx, meta)
             return
+        if item.kind == K_STRUCT and meta is None and not pii and not self.index_sensitive:
+            # all elements share one path shape: skip the list when no field matters
+            cctx = self.child_ctx(ctx, 0, item.vt)
+            walk = self.struct_walks.get((cctx, id(item)))
+            if walk is None:
+                walk = self.engine.struct_walk(cctx, item)
+            if not walk and item.other == NO and not item.special:
+                return
+            spath = self.spath
+            struct = self.struct
+            for index, child in enumerate(items):
+                if type(child) is dict:
+                    spath.append(index)
+                    struct(child, item, cctx, None)
+                    spath.pop()
+            return
+        visit = self.visit
         for index, child in enumerate(items):
-            self.enter(items, index, index, child, item, pii, meta)
+            visit(items, index, index, child, item, pii, ctx, meta)
 
-    def mapping(self, obj: dict[str, Any], item: Node, pii: int, meta: Any) -> None:
-        for key, child in obj.items():
-            self.enter(obj, key, key, child, item, pii, meta)
-
-    def pairs(self, items: list[Any], value_node: Node, pii: int, meta: Any) -> None:
+    def pairs(self, items: list[Any], value_node: Node, pii: int, ctx: int, meta: Any) -> None:
+        """Values addressed by their key (``$http.headers.x-token``), serialized by index."""
+        visit = self.visit
+        spath = self.spath
         for index, pair in enumerate(items):
             if type(pair) is not list or len(pair) != 2:
                 continue
             key = pair[0]
             pair_meta = meta.get(str(index)) if meta is not None else None
-            if not isinstance(pair_meta, dict):
+            if pair_meta is not None and type(pair_meta) is not dict:
                 pair_meta = None
-            value = pair[1]
-            value_meta = pair_meta.get("1") if pair_meta is not None else None
-            if not isinstance(value_meta, dict):
-                value_meta = None
-            if value is None and (value_meta is None or pii == NO):
-                continue
-            # Addressed by key (``$http.headers.x-token``), serialized by position.
-            self.push(key if type(key) is str else index, _node_vt(value_node, value), str(index))
-            self.spath.append("1")
-            try:
-                self.value(pair, 1, value, value_node, pii, value_meta)
-            finally:
-                self.spath.pop()
-                self.pop()
+            spath.append(index)
+            if value_node is SPAN_DATA_VALUE and type(key) is str:
+                visit(pair, 1, key, pair[1], value_node, span_data_pii(key), ctx, pair_meta)
+            else:
+                visit(
+                    pair,
+                    1,
+                    key if type(key) is str else index,
+                    pair[1],
+                    value_node,
+                    pii,
+                    ctx,
+                    pair_meta,
+                )
+            spath.pop()
 
-    def contexts(self, obj: dict[str, Any], node: Node, meta: Any) -> None:
+    def variants(self, obj: dict[str, Any], node: Node, ctx: int, meta: Any) -> None:
+        """Contexts: each entry is typed by its ``type``."""
+        variants = node.variants
         for key, child in obj.items():
             if type(child) is not dict:
                 continue
             kind = child.get("type")
-            variant = node.variants.get(kind) if isinstance(kind, str) else None
-            if variant is None:
-                variant = node.variants[""]
-            pii, child_node = variant
-            self.enter(obj, key, key, child, child_node, pii, meta)
+            variant = variants.get(kind) if type(kind) is str else None
+            pii, child_node = variant if variant is not None else variants[""]
+            self.visit(obj, key, key, child, child_node, pii, ctx, meta)
 
-    def image(
-        self, holder: Any, slot: Any, key: object, child: Any, node: Node, pii: int, meta: Any
-    ) -> None:
-        if type(child) is not dict:
-            return
-        kind = child.get("type")
-        variant = node.variants.get(kind) if isinstance(kind, str) else None
-        if variant is None:
-            variant = node.variants[""]
-        variant_pii, variant_node = variant
-        self.enter(holder, slot, key, child, variant_node, variant_pii or pii, meta)
+    def images(self, items: list[Any], node: Node, pii: int, ctx: int, meta: Any) -> None:
+        variants = node.variants
+        for index, child in enumerate(items):
+            if type(child) is not dict:
+                continue
+            kind = child.get("type")
+            variant = variants.get(kind) if type(kind) is str else None
+            child_node = (variant if variant is not None else variants[""])[1]
+            self.visit(items, index, index, child, child_node, pii, ctx, meta)
 
     # -- rules ----------------------------------------------------------------------------------
 
-    def container_rules(self, plan: Plan, meta: Any) -> bool:
-        """Rules on a value that is not a string: only removal is possible. True: removed."""
-        key = self.current_key()
-        if not plan.anything and (plan.key_filter is not None and not plan.key_filter.search(key)):
+    def container_rules(self, plan: Plan, key: object, slot: Any) -> bool:
+        """A value that is not a string can only be removed, by key or by @anything."""
+        text = key if type(key) is str else ""
+        if not plan.anything and not plan.check_key(text):
             return False
         for rule in plan.rules:
             hit = rule.is_anything
             if not hit:
                 for kind, regex, _groups in rule.matchers:
-                    if kind != VALUE and regex.search(key):
+                    if kind != VALUE and regex.search(text):
                         hit = True
                         break
             if hit:
-                entry = self.meta_node()
+                entry = self.meta_entry(str(slot))
                 remarks = entry.get("rem")
-                if not isinstance(remarks, list):
+                if type(remarks) is not list:
                     remarks = entry["rem"] = []
                 remarks.append([rule.origin, REMOVED])
                 return True
         return False
 
-    def run_rules(self, work: _StringWork, plan: Plan, key: str) -> bool:
-        """Applies the plan to a string; True when the value is to be removed."""
-        for rule in plan.rules:
-            chunked = rule.redaction.chunked
-            if rule.is_anything and not chunked:
-                self.remove(work, rule)
-                return True
-            for kind, regex, groups in rule.matchers:
-                if kind == VALUE:
-                    work.apply(rule, regex, groups)
-                elif regex.search(key):
-                    if not chunked:
-                        self.remove(work, rule)
-                        return True
-                    work.apply(rule, _ANYTHING, groups)
-                elif kind == KEY_VALUE:
-                    work.apply(rule, regex, groups)
-        return False
-
-    def remove(self, work: _StringWork, rule: CompiledRule) -> None:
-        remarks = list(work.remarks) if work.remarks else []
-        remarks.append([rule.origin, REMOVED])
-        work.remarks = remarks
-        work.changed = True
-
-    def string(self, holder: Any, slot: Any, value: str, pii: int, meta: Any) -> None:
-        if value in _SKIP_STRINGS:
-            return
-        plan = self.plan(pii)
-        if plan is None:
-            return
-        result = self.scrub_string(value, plan, meta)
-        if result is not None:
-            holder[slot] = result if result is not _DELETE else None
-
-    def scrub_string(self, value: str, plan: Plan, meta: Any) -> Any:
-        """The new value (``_DELETE`` to remove it), or None when nothing changed."""
-        key = self.current_key()
-        existing = meta.get("") if meta is not None else None
-        remarks = existing.get("rem") if isinstance(existing, dict) else None
-        if not isinstance(remarks, list):
+    def scrub_string(self, value: str, plan: Plan, key: object, meta: Any) -> Any:
+        """The new value (``_DELETE``: remove it), or None when nothing changed. The value's
+        serialization segment is the last one of ``spath``."""
+        entry = meta.get("") if meta is not None else None
+        remarks = entry.get("rem") if type(entry) is dict else None
+        if type(remarks) is not list:
             remarks = None
-        if (
-            not plan.anything
-            and remarks is None
-            and plan.key_filter is not None
-            and plan.value_filter is not None
-            and not plan.key_filter.search(key)
-            and not plan.value_filter.search(value)
-        ):
-            return None
         work = _StringWork(value, remarks)
-        removed = self.run_rules(work, plan, key)
+        removed = run_rules(work, plan, key if type(key) is str else "")
         if not work.changed:
             return None
-        entry = self.meta_node()
+        entry = self.meta_entry()
         entry["rem"] = work.remarks or []
         if work.length is not None and "len" not in entry:
             entry["len"] = work.length
         return _DELETE if removed else work.value
 
-    def native_path(self, holder: Any, slot: Any, value: str, pii: int, meta: Any) -> None:
+    def native_path(
+        self, holder: Any, slot: Any, key: object, value: str, pii: int, ctx: int, meta: Any
+    ) -> None:
         """File paths keep their basename (Relay's process_native_image_path)."""
+        plan = self.plan(ctx, pii)
+        if plan is None:
+            return
         cut = max(value.rfind("/"), value.rfind("\\"))
         if cut < 0:
             return
         head, basename = value[:cut], value[cut:]
         if head in _SKIP_STRINGS:
             return
-        plan = self.plan(pii)
-        if plan is None:
-            return
-        result = self.scrub_string(head, plan, meta)
-        if result is None:
-            return
-        holder[slot] = basename[1:] if result is _DELETE else result + basename
+        self.spath.append(slot)
+        result = self.scrub_string(head, plan, key, meta)
+        self.spath.pop()
+        if result is not None:
+            holder[slot] = basename[1:] if result is _DELETE else result + basename
 
-    def original_value(self, node: Node, pii: int, meta: Any) -> None:
-        """Relay also scrubs the original value normalization kept in ``_meta``."""
-        entry = meta.get("")
-        if not isinstance(entry, dict):
+    def original_value(
+        self, slot: Any, key: object, vt: int, pii: int, ctx: int, pmeta: dict[str, Any]
+    ) -> None:
+        """Relay also scrubs the original value normalization kept in ``_meta``, as a string
+        entered once more under the same key."""
+        meta = pmeta.get(str(slot))
+        entry = meta.get("") if type(meta) is dict else None
+        if type(entry) is not dict:
             return
         original = entry.get("val")
         if type(original) is not str:
             return
-        self.push(self.current_key(), STRING, "")
-        try:
-            plan = self.plan(pii)
-            if plan is None:
-                return
-            work = _StringWork(original, None)
-            if self.run_rules(work, plan, self.current_key()):
-                del entry["val"]
-            elif work.changed:
-                entry["val"] = work.value
-        finally:
-            self.pop()
+        cctx = self.child_ctx(ctx, key, vt)
+        plan = self.plan(self.child_ctx(cctx, key if type(key) is str else "", STRING), pii)
+        if plan is None:
+            return
+        work = _StringWork(original, None)
+        if run_rules(work, plan, key if type(key) is str else ""):
+            del entry["val"]
+        elif work.changed:
+            entry["val"] = work.value
 
     def user_ip(self, user: dict[str, Any], was_valid: bool) -> None:
         """An IP address that scrubbing made invalid moves to ``user.id`` (Relay keeps hashed
@@ -564,20 +723,18 @@ class _Walk:
             return
         user["id"] = ip
         user["ip_address"] = None
-        meta = self.meta_root.get("user") if self.meta_root is not None else None
-        ip_meta = meta.pop("ip_address", None) if isinstance(meta, dict) else None
-        if isinstance(meta, dict):
-            if ip_meta is not None:
-                meta["id"] = ip_meta
-            else:
-                meta.pop("id", None)
-        self.spath.append("ip_address")
-        try:
-            self.meta_node()["rem"] = [["pii:ip_address", REMOVED]]
-        finally:
-            self.spath.pop()
-
-
-_ANY = Node(K_VALUE, name="value")
-_VALUE_KINDS = {str: K_STRING, dict: K_OBJECT, list: K_ARRAY, int: K_OPAQUE, float: K_OPAQUE}
-_ = WHOLE_VALUE
+        if self.meta_root is None:
+            self.meta_root = self.event["_meta"] = {}
+        node = self.meta_root
+        for item in self.spath:
+            segment = item if type(item) is str else str(item)
+            child = node.get(segment)
+            if type(child) is not dict:
+                child = node[segment] = {}
+            node = child
+        ip_meta = node.pop("ip_address", None)
+        if type(ip_meta) is dict and ip_meta:
+            node["id"] = ip_meta
+        else:
+            node.pop("id", None)
+        node["ip_address"] = {"": {"rem": [["pii:ip_address", REMOVED]]}}

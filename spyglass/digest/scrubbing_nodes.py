@@ -30,7 +30,18 @@ K_IMAGE = 9  # a debug image: typed by its "type"
 
 
 class Node:
-    __slots__ = ("deep", "fields", "item", "kind", "name", "other", "special", "variants", "vt")
+    __slots__ = (
+        "deep",
+        "fields",
+        "item",
+        "kind",
+        "name",
+        "other",
+        "special",
+        "variants",
+        "vt",
+        "walk",
+    )
 
     def __init__(
         self,
@@ -54,6 +65,8 @@ class Node:
         self.variants = variants or {}
         # whether a value below this one can hold PII when this one cannot (see finalize)
         self.deep = True
+        # the fields worth entering: PII, or PII below (see finalize)
+        self.walk: tuple[tuple[str, int, Node], ...] = ()
 
     def __repr__(self) -> str:
         return f"<Node {self.name or self.kind}>"
@@ -114,7 +127,8 @@ def finalize(root: Node) -> Node:
             return done[id(node)]
         done[id(node)] = False  # (no cycles in the schema; a safe default while computing)
         if node.kind in (K_VALUE, K_STRING, K_PATH, K_OPAQUE):
-            result = False
+            # span data: a nested value's PII flag is its own key's, whatever its parent's
+            result = node.special == "span_data"
         elif node.kind in (K_ARRAY, K_OBJECT, K_PAIRS):
             assert node.item is not None
             result = deep(node.item)
@@ -131,4 +145,20 @@ def finalize(root: Node) -> Node:
         return result
 
     deep(root)
+    _walks(root, set())
     return root
+
+
+def _walks(node: Node, seen: set[int]) -> None:
+    if id(node) in seen:
+        return
+    seen.add(id(node))
+    node.walk = tuple(
+        (key, pii, child) for key, (pii, child) in node.fields.items() if pii != NO or child.deep
+    )
+    children = [child for _, child in node.fields.values()]
+    children += [child for _, child in node.variants.values()]
+    if node.item is not None:
+        children.append(node.item)
+    for child in children:
+        _walks(child, seen)

@@ -139,6 +139,63 @@ PATTERNS: dict[str, re.Pattern[str]] = {
 
 Matcher = tuple[int, re.Pattern[str], tuple[int, ...]]
 
+
+@dataclass(frozen=True)
+class Hint:
+    """A cheap necessary condition for a regex to match: some literal occurs (in the
+    case-folded text for ``folded``), or a simple regex matches. Scanning every value with the
+    full patterns is what makes a Python scrubber slow; most values fail all hints."""
+
+    folded: tuple[str, ...] = ()
+    raw: tuple[str, ...] = ()
+    regex: str | None = None
+
+
+# Hints by Python pattern text. Each is a superset of its pattern's matches (case folding
+# included: ``(?i)`` in Rust is simple case folding, which str.casefold() covers).
+HINTS: dict[str, Hint] = {
+    PATTERNS["imei"].pattern: Hint(regex=r"\d\d"),
+    PATTERNS["mac"].pattern: Hint(regex=r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}"),
+    PATTERNS["uuid"].pattern: Hint(regex=r"(?i:[a-z0-9]{8})"),
+    PATTERNS["email"].pattern: Hint(raw=("@",)),
+    PATTERNS["iban"].pattern: Hint(regex=r"[A-Z][A-Z]\d\d"),
+    PATTERNS["ipv4"].pattern: Hint(regex=r"[0-9]\.[0-9]"),
+    PATTERNS["ipv6"].pattern: Hint(raw=("::",), regex=r"[0-9a-fA-F]:"),
+    PATTERNS["creditcard"].pattern: Hint(regex=r"\d(?:[-\s]?\d){12}"),
+    PATTERNS["userpath"].pattern: Hint(
+        folded=("users", "home", "documentsandsettings", "profiles")
+    ),
+    PATTERNS["pemkey"].pattern: Hint(raw=("-----BEGIN",)),
+    PATTERNS["url_auth"].pattern: Hint(raw=("@",)),
+    PATTERNS["urlauth_legacy"].pattern: Hint(raw=("@",)),
+    PATTERNS["us_ssn"].pattern: Hint(regex=r"[0-9]{3}-[0-9]{2}-[0-9]{4}"),
+    PATTERNS["bearer"].pattern: Hint(folded=("bearer",)),
+    PATTERNS["token_key"].pattern: Hint(folded=("token",)),
+    PATTERNS["password_key"].pattern: Hint(
+        folded=(
+            "password",
+            "secret",
+            "passwd",
+            "api",
+            "auth",
+            "credentials",
+            "mysql_pwd",
+            "private",
+            "token",
+            "otp",
+            "factor",
+        )
+    ),
+    PATTERNS["cookies"].pattern: Hint(raw=("=",)),
+}
+
+
+def literal_hint(pattern: re.Pattern[str], literals: Sequence[str]) -> None:
+    """Registers the hint of a case-insensitive alternation of literals (sensitive fields)."""
+    if all(lit.isascii() for lit in literals):
+        HINTS[pattern.pattern] = Hint(folded=tuple(lit.casefold() for lit in literals))
+
+
 # rule type -> how its regexes are used (Relay's get_regex_for_rule_type)
 _TYPE_MATCHERS: dict[str, tuple[Matcher, ...]] = {
     "anything": ((VALUE, PATTERNS["anything"], (0,)),),

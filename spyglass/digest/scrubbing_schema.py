@@ -13,11 +13,14 @@ from __future__ import annotations
 
 from spyglass.digest.scrubbing_nodes import (
     BOOL,
+    K_CONTEXTS,
     K_IMAGE,
+    K_VALUE,
     MAYBE,
     MESSAGE,
     NO,
     NUM,
+    OBJECT,
     OPAQUE,
     PATH,
     STR,
@@ -32,9 +35,14 @@ from spyglass.digest.scrubbing_nodes import (
     struct,
     values,
 )
-from spyglass.digest.scrubbing_schema_data import CONTEXTS, SPAN
+from spyglass.digest.scrubbing_tables import (
+    CONTEXT_FIELDS,
+    SPAN_DATA_MAYBE,
+    SPAN_DATA_MAYBE_PREFIXES,
+    SPAN_DATA_NO,
+)
 
-__all__ = ["EVENT"]
+__all__ = ["EVENT", "SPAN_DATA_VALUE", "span_data_pii"]
 
 # --- stack traces ------------------------------------------------------------------------------
 
@@ -71,6 +79,7 @@ FRAME = struct(
         "post_context": array(STR),
         "in_app": BOOL,
         "vars": (YES, obj(VALUE)),
+        "file_revision": (MAYBE, STR),
         "data": FRAME_DATA,
         "image_addr": OPAQUE,
         "instruction_addr": OPAQUE,
@@ -336,6 +345,112 @@ CSP = struct(
         "script_sample": STR,
         "disposition": STR,
     },
+    other=YES,
+)
+
+# --- spans and contexts ------------------------------------------------------------------------
+
+
+def span_data_pii(key: str) -> int:
+    """Span data attributes are PII unless the conventions say otherwise (matched exactly;
+    ``prefix.<key>`` conventions take one more dot-free segment)."""
+    if key in SPAN_DATA_MAYBE:
+        return MAYBE
+    if key in SPAN_DATA_NO:
+        return NO
+    for prefix in SPAN_DATA_MAYBE_PREFIXES:
+        if key.startswith(prefix) and len(key) > len(prefix) and "." not in key[len(prefix) :]:
+            return MAYBE
+    return YES
+
+
+# A value in span data: the PII flag of each nested value is that of its innermost key.
+SPAN_DATA_VALUE = Node(K_VALUE, name="span data value", special="span_data")
+SPAN_DATA = obj(SPAN_DATA_VALUE)
+SPAN_LINK = struct(
+    "SpanLink",
+    {"trace_id": OPAQUE, "span_id": OPAQUE, "sampled": BOOL, "attributes": (MAYBE, obj(VALUE))},
+    other=MAYBE,
+)
+SPAN = struct(
+    "Span",
+    {
+        "timestamp": TIME,
+        "start_timestamp": TIME,
+        "exclusive_time": NUM,
+        "description": (MAYBE, STR),
+        "op": STR,
+        "span_id": OPAQUE,
+        "parent_span_id": OPAQUE,
+        "trace_id": OPAQUE,
+        "segment_id": OPAQUE,
+        "is_segment": BOOL,
+        "is_remote": BOOL,
+        "status": OPAQUE,
+        "tags": (MAYBE, obj(STR)),
+        "origin": STR,
+        "profile_id": OPAQUE,
+        "data": (MAYBE, SPAN_DATA),
+        "links": (MAYBE, array(SPAN_LINK)),
+        "sentry_tags": struct(
+            "SentryTags",
+            {
+                "user": (YES, STR),
+                "user.id": (YES, STR),
+                "user.ip": (YES, STR),
+                "user.username": (YES, STR),
+                "user.email": (YES, STR),
+            },
+            other=MAYBE,
+        ),
+        "received": TIME,
+        "measurements": obj(VALUE),
+        "platform": STR,
+        "was_transaction": BOOL,
+        "kind": STR,
+    },
+    vt="span",
+    other=MAYBE,
+)
+
+_SHAPES = {"s": STR, "n": NUM, "b": OPAQUE, "a": array(VALUE), "o": obj(VALUE)}
+_CONTEXT_EXTRA: dict[str, dict[str, tuple[int, Node] | Node]] = {
+    "device": {"uuid": (MAYBE, OPAQUE)},
+    "os": {"distribution": (MAYBE, obj(VALUE))},
+    "trace": {
+        "trace_id": OPAQUE,
+        "span_id": OPAQUE,
+        "parent_span_id": OPAQUE,
+        "data": (MAYBE, SPAN_DATA),
+        "links": (MAYBE, array(SPAN_LINK)),
+    },
+    "flags": {"values": array(struct("FlagsItem", {"flag": STR, "result": VALUE}, other=MAYBE))},
+    "response": {
+        "headers": (YES, pairs(STR)),
+        "cookies": (YES, pairs(STR)),
+        "data": (YES, VALUE),
+    },
+    "otel": {"attributes": (MAYBE, obj(VALUE)), "resource": (MAYBE, obj(VALUE))},
+}
+
+
+def _context(tag: str, other: int, fields: dict[str, tuple[int, str]]) -> tuple[int, Node]:
+    built: dict[str, tuple[int, Node] | Node] = {
+        key: (pii, _SHAPES[shape]) for key, (pii, shape) in fields.items()
+    }
+    built.update(_CONTEXT_EXTRA.get(tag, {}))
+    return (NO, struct(f"{tag} context", built, other=other))
+
+
+CONTEXTS = Node(
+    K_CONTEXTS,
+    OBJECT,
+    name="Contexts",
+    variants={
+        **{tag: _context(tag, other, fields) for tag, (other, fields) in CONTEXT_FIELDS.items()},
+        # any other type: a map of anything, all of it PII
+        "": (YES, obj(VALUE)),
+    },
 )
 
 # --- the event ---------------------------------------------------------------------------------
@@ -402,15 +517,11 @@ EVENT = struct(
         "grouping_config": obj(VALUE),
         "checksum": STR,
         "csp": CSP,
-        "hpkp": (YES, VALUE),
-        "expectct": (YES, VALUE),
-        "expectstaple": (YES, VALUE),
         "spans": array(SPAN),
         "measurements": obj(VALUE),
         "breakdowns": obj(VALUE),
         "scraping_attempts": VALUE,
         "_metrics": obj(VALUE),
-        "_dsc": VALUE,
         "_performance_issues_spans": BOOL,
     },
     other=YES,
