@@ -354,8 +354,9 @@ class _Walk:
 
     # -- _meta ----------------------------------------------------------------------------------
 
-    def meta_entry(self, extra: str | None = None) -> dict[str, Any]:
-        """The ``""`` entry of the current value's meta, created if needed."""
+    def meta_entry(self, extra: str | None = None, prune: bool = False) -> dict[str, Any]:
+        """The ``""`` entry of the current value's meta, created if needed. ``prune``: the
+        value is removed, so is the meta of what was inside it."""
         if self.meta_root is None:
             self.meta_root = {}
             self.event["_meta"] = self.meta_root
@@ -374,6 +375,9 @@ class _Walk:
         entry = node.get("")
         if type(entry) is not dict:
             entry = node[""] = {}
+        if prune:
+            for key in [k for k in node if k != ""]:
+                del node[key]
         return entry
 
     # -- one value ------------------------------------------------------------------------------
@@ -647,7 +651,7 @@ class _Walk:
                         hit = True
                         break
             if hit:
-                entry = self.meta_entry(str(slot))
+                entry = self.meta_entry(str(slot), prune=True)
                 remarks = entry.get("rem")
                 if type(remarks) is not list:
                     remarks = entry["rem"] = []

@@ -15,6 +15,7 @@ from spyglass.digest.scrubbing_nodes import (
     BOOL,
     K_CONTEXTS,
     K_IMAGE,
+    K_OBJECT,
     K_VALUE,
     MAYBE,
     MESSAGE,
@@ -366,7 +367,8 @@ def span_data_pii(key: str) -> int:
 
 # A value in span data: the PII flag of each nested value is that of its innermost key.
 SPAN_DATA_VALUE = Node(K_VALUE, name="span data value", special="span_data")
-SPAN_DATA = obj(SPAN_DATA_VALUE)
+# (a struct to Relay: no value type of its own, so ``$object`` does not select it)
+SPAN_DATA = Node(K_OBJECT, 0, item=SPAN_DATA_VALUE, name="SpanData")
 SPAN_LINK = struct(
     "SpanLink",
     {"trace_id": OPAQUE, "span_id": OPAQUE, "sampled": BOOL, "attributes": (MAYBE, obj(VALUE))},
@@ -390,7 +392,7 @@ SPAN = struct(
         "tags": (MAYBE, obj(STR)),
         "origin": STR,
         "profile_id": OPAQUE,
-        "data": (MAYBE, SPAN_DATA),
+        "data": (YES, SPAN_DATA),
         "links": (MAYBE, array(SPAN_LINK)),
         "sentry_tags": struct(
             "SentryTags",
