@@ -168,6 +168,14 @@ class _StringWork:
 
     def apply(self, rule: CompiledRule, regex: re.Pattern[str], groups: tuple[int, ...]) -> None:
         chunks = self.chunks
+        # nothing redacted yet: the value itself is the text the regex runs on
+        if (
+            chunks is None
+            and not self.remarks
+            and "\x00" not in self.value
+            and regex.search(self.value) is None
+        ):
+            return
         if chunks is None:
             remarks = self.remarks
             chunks = split_chunks(self.value, remarks) if remarks else [Chunk(self.value)]
@@ -192,6 +200,17 @@ class _StringWork:
         self.changed = True
 
 
+def _hint_check(pattern: str) -> Callable[[str], bool]:
+    check = _HINT_CHECKS.get(pattern)
+    if check is None:
+        hint = HINTS.get(pattern)
+        check = _HINT_CHECKS[pattern] = _check([hint])
+    return check
+
+
+_HINT_CHECKS: dict[str, Callable[[str], bool]] = {}
+
+
 def run_rules(work: _StringWork, plan: Plan, key: str) -> bool:
     """Relay's apply_rule_to_value over a plan; True when the string is to be removed."""
     for rule in plan.rules:
@@ -201,13 +220,14 @@ def run_rules(work: _StringWork, plan: Plan, key: str) -> bool:
             return True
         for kind, regex, groups in rule.matchers:
             if kind == VALUE:
-                work.apply(rule, regex, groups)
+                if _hint_check(regex.pattern)(work.value):
+                    work.apply(rule, regex, groups)
             elif regex.search(key):
                 if not chunked:
                     work.remove(rule)
                     return True
                 work.apply(rule, _ANYTHING, groups)
-            elif kind == KEY_VALUE:
+            elif kind == KEY_VALUE and _hint_check(regex.pattern)(work.value):
                 work.apply(rule, regex, groups)
     return False
 
