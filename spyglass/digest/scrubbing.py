@@ -19,20 +19,29 @@ Relay is the specification: the differential tests run Relay's own scrubber (the
 
 Differences from Relay
 ----------------------
-Each is deliberate and pinned by a narrow exception in the differential tests.
+Each is deliberate; the differential tests pin the only one their corpus can show.
 
 * **Sensitive fields are case-insensitive.** Relay builds the "Additional Sensitive Fields"
   rule case-insensitively; the Python binding's ``convert_datascrubbing_config`` returns it
   as JSON, which loses that flag, so ``pii_strip_event`` on the converted config would be
   case-sensitive. We follow Relay as it runs in production (and Sentry's documentation).
-* **Stricter advanced rules.** A rule name that is not defined, an unknown redaction method,
-  or a custom regex that is invalid (even if unused) is an error here; Relay silently ignores
-  the first two and only checks regexes it applies. Regex features Python cannot run with
-  Relay's semantics (``\\p{..}`` classes, class set operations, the ``U``/``R`` flags) are
-  refused too.
+* **Stricter advanced rules.** A rule name that is not defined, an unknown rule type or
+  redaction method, or an invalid custom regex (even an unused one) is an error here; Relay
+  silently ignores the first ones and only checks regexes it applies. Regex features Python
+  cannot run with Relay's semantics (``\\p{..}`` classes, class set operations, the
+  ``U``/``R`` flags, ``-u``) are refused too, as are ``replaceGroups`` combining group 0 with
+  others (Relay fails on those at run time).
 * **Original values are scrubbed once.** When normalization kept an invalid value in
-  ``_meta`` (``"val"``), Relay runs the rules over it once per wrapper type of the field (up to
-  three times); we run them once. The results differ only for non-idempotent rules (hashing).
+  ``_meta`` (``"val"``), Relay runs the rules over it once per wrapper type of the field (up
+  to three times); we run them once. Only non-idempotent rules (hashing) can tell.
+* **Schema snapshot.** Which fields may hold PII comes from Relay's schema as of
+  ``sentry-relay`` 0.10.1: the core structs by hand (:mod:`.scrubbing_schema`), the typed
+  contexts and the span data conventions as tables asked of Relay itself
+  (:mod:`.scrubbing_tables`). A span data attribute a newer Relay learns counts as PII here
+  until the table is refreshed, as Relay does for names it does not know.
+* **Regex flavour.** Rust's ``\\w``/``\\b`` and case folding are Unicode-wide like Python's,
+  but the two Unicode databases differ on rare characters (combining marks are word
+  characters only in Rust).
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ case, a value no rule touches, costs two dictionary lookups and a regex search.
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 from collections.abc import Callable
 from typing import Any
@@ -254,6 +255,7 @@ class Engine:
         self.ctx_paths: dict[
             int, tuple[tuple[object, ...], tuple[object, ...], tuple[int, ...]]
         ] = {0: ((None,), (None,), (0,))}
+        self._ids = itertools.count(1)
 
     def scrub(self, event: dict[str, Any]) -> dict[str, Any]:
         if len(self.ctx_table) > _CACHE_LIMIT:
@@ -275,7 +277,7 @@ class Engine:
         token = (parent, key, vt)
         ctx = self.ctx_table.get(token)
         if ctx is None:
-            ctx = len(self.ctx_paths)
+            ctx = next(self._ids)  # (atomic: scrubbers are shared between threads)
             keys, lowered, vts = self.ctx_paths[parent]
             self.ctx_paths[ctx] = (
                 (*keys, key),
