@@ -127,3 +127,32 @@ def test_advanced_rules_mask_hash_and_replace_in_selected_places() -> None:
         "'***********'"
     )
     assert event["extra"]["deep"]["ref"] == "see [id]"
+
+
+def test_a_hashed_ip_address_becomes_the_user_id_when_the_user_has_no_other_id() -> None:
+    rules = '{"applications": {"$user.ip_address": ["@anything:hash"]}}'
+    event = scrub(
+        {"user": {"ip_address": "127.0.0.1"}},
+        ScrubbingConfig(scrub_data=False, advanced_rules=rules),
+    )
+    assert event["user"] == {"ip_address": None, "id": "AE12FE3B5F129B5CC4CDD2B136B7B7947C4D2741"}
+    assert event["_meta"]["user"] == {
+        "id": {"": {"rem": [["@anything:hash", "p", 0, 40]], "len": 9}},
+        "ip_address": {"": {"rem": [["pii:ip_address", "x"]]}},
+    }
+
+
+def test_the_user_agent_header_and_the_exception_message_are_left_alone() -> None:
+    event = scrub(
+        {
+            "request": {"headers": [["User-Agent", "password 4111111111111111"]]},
+            "exception": {"values": [{"type": "E", "value": "card 4111111111111111"}]},
+        }
+    )
+    assert event["request"]["headers"] == [["User-Agent", "password 4111111111111111"]]
+    assert event["exception"]["values"][0]["value"] == "card 4111111111111111"
+
+
+def test_a_list_of_pairs_is_scrubbed_by_key() -> None:
+    event = scrub({"extra": {"pairs": [["password", "hunter2"], ["theme", "dark"]]}})
+    assert event["extra"]["pairs"] == [["password", "[Filtered]"], ["theme", "dark"]]
