@@ -258,67 +258,90 @@ def _match(pattern: re.Pattern[str], value: str) -> bool:
 
 
 def glob_to_regex(pattern: str) -> str | None:
-    """The regular expression for one glob, or None when Relay would reject the glob."""
+    """The regular expression for one glob, or None where relay-pattern refuses the glob."""
     out: list[str] = []
-    i = 0
-    n = len(pattern)
+    alternatives: list[str] | None = None  # inside {...}: the finished alternatives
+    alternation_at = 0
+    i, n = 0, len(pattern)
     while i < n:
         char = pattern[i]
+        i += 1
         if char == "\\":
-            if i + 1 >= n:
+            if i >= n:
                 return None
-            out.append(re.escape(pattern[i + 1]))
-            i += 2
+            out.append(re.escape(pattern[i]))
+            i += 1
         elif char == "*":
             if not out or out[-1] != ".*":
                 out.append(".*")
-            i += 1
         elif char == "?":
             out.append(".")
-            i += 1
         elif char == "[":
-            end, cls = _glob_class(pattern, i)
+            i, cls = _glob_class(pattern, i)
             if cls is None:
                 return None
             out.append(cls)
-            i = end
         elif char == "{":
-            end = pattern.find("}", i)
-            if end < 0:
-                return None
-            options = [glob_to_regex(option) for option in pattern[i + 1 : end].split(",")]
-            if any(option is None or "{" in pattern[i + 1 : end] for option in options):
-                return None
-            out.append("(?:" + "|".join(o for o in options if o is not None) + ")")
-            i = end + 1
+            if alternatives is not None:
+                return None  # nested alternates
+            alternatives, alternation_at = [], len(out)
+            out.append("(?:")
+        elif char == "," and alternatives is not None:
+            start = len(out) - out[::-1].index("(?:") if "(?:" in out else 0
+            alternatives.append("".join(out[start:]))
+            del out[start:]
+        elif char == "}":
+            if alternatives is None:
+                return None  # unbalanced
+            start = len(out) - out[::-1].index("(?:")
+            alternatives.append("".join(out[start:]))
+            del out[start:]
+            out.append("|".join(alternatives) + ")")
+            alternatives = None
+        elif char == "]":
+            return None  # unbalanced class
         else:
             out.append(re.escape(char))
-            i += 1
+    if alternatives is not None:
+        del out[alternation_at:]  # relay-pattern ignores an unclosed alternation
     return "".join(out)
 
 
-def _glob_class(pattern: str, start: int) -> tuple[int, str | None]:
-    i = start + 1
+def _glob_class(pattern: str, i: int) -> tuple[int, str | None]:
+    """A ``[...]`` class starting after its ``[``: (index after it, regex) or (i, None)."""
     negate = i < len(pattern) and pattern[i] == "!"
-    if negate:
-        i += 1
-    members: list[str] = []
-    while i < len(pattern):
-        char = pattern[i]
-        if char == "]":
-            if not members:
-                return i, None  # relay-pattern refuses an empty class
-            return i + 1, f"[{'^' if negate else ''}{''.join(members)}]"
-        if char == "\\" and i + 1 < len(pattern):
-            members.append(re.escape(pattern[i + 1]))
+    i += negate
+    atoms: list[tuple[str, bool]] = []  # (character, escaped)
+    while i < len(pattern) and pattern[i] != "]":
+        if pattern[i] == "[":
+            return i, None
+        if pattern[i] == "\\":
+            if i + 1 >= len(pattern):
+                return i, None
+            atoms.append((pattern[i + 1], True))
             i += 2
-        elif char == "-" and members and i + 1 < len(pattern) and pattern[i + 1] != "]":
-            members.append("-")
-            i += 1
         else:
-            members.append(re.escape(char))
+            atoms.append((pattern[i], False))
             i += 1
-    return i, None
+    if i >= len(pattern):
+        return i, None
+    members: list[str] = []
+    k = 0
+    while k < len(atoms):
+        if k + 2 < len(atoms) and atoms[k + 1] == ("-", False):
+            low, high = atoms[k][0], atoms[k + 2][0]
+            if high < low:
+                return i, None
+            members.append(f"{re.escape(low)}-{re.escape(high)}")
+            k += 2  # a-c-e is a-c and c-e for relay-pattern: the end may start a range
+            if not (k + 2 < len(atoms) and atoms[k + 1] == ("-", False)):
+                k += 1
+        else:
+            members.append(re.escape(atoms[k][0]))
+            k += 1
+    if not members:
+        return i + 1, ""  # relay-pattern: [] and [!] match the empty string
+    return i + 1, f"[{'^' if negate else ''}{''.join(members)}]"
 
 
 # --- the filters ------------------------------------------------------------------------
