@@ -124,9 +124,11 @@ def test_it_answers_every_request_without_a_server_error(
 ) -> None:
     statuses: Counter[int] = Counter()
 
+    # Derandomized: the coverage check at the end must not depend on the draw.
     @settings(
         max_examples=200,
         deadline=None,
+        derandomize=True,
         suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
     )
     @given(requests(ingest_world.key.public_key, ingest_world.project.id))
