@@ -430,69 +430,23 @@ def context_tags(event: dict[str, Any]) -> list[tuple[str, str]]:
 
 # --- CSP reports that did not go through Relay's report parsing ---------------------------
 
-_SCHEMES_WITH_HOST = frozenset(
-    [
-        "ftp",
-        "http",
-        "gopher",
-        "nntp",
-        "telnet",
-        "imap",
-        "wais",
-        "file",
-        "mms",
-        "https",
-        "shttp",
-        "snews",
-        "prospero",
-        "rtsp",
-        "rtspu",
-        "rsync",
-        "svn",
-        "svn+ssh",
-        "sftp",
-        "nfs",
-        "git",
-        "git+ssh",
-        "ws",
-        "wss",
-    ]
+
+# Schemes Python's urlunsplit writes with "//" (Relay mimics it), and Relay's CSP directives.
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+_SCHEMES_WITH_HOST = _words(
+    "ftp http gopher nntp telnet imap wais file mms https shttp snews prospero rtsp rtspu rsync "
+    "svn svn+ssh sftp nfs git git+ssh ws wss"
 )
-_CSP_DIRECTIVES = frozenset(
-    [
-        "base-uri",
-        "child-src",
-        "connect-src",
-        "default-src",
-        "fenced-frame-src",
-        "font-src",
-        "form-action",
-        "frame-ancestors",
-        "frame-src",
-        "img-src",
-        "manifest-src",
-        "media-src",
-        "object-src",
-        "plugin-types",
-        "prefetch-src",
-        "referrer",
-        "script-src",
-        "script-src-attr",
-        "script-src-elem",
-        "style-src",
-        "style-src-elem",
-        "style-src-attr",
-        "upgrade-insecure-requests",
-        "worker-src",
-        "sandbox",
-        "navigate-to",
-        "report-uri",
-        "report-to",
-        "block-all-mixed-content",
-        "require-sri-for",
-        "require-trusted-types-for",
-        "trusted-types",
-    ]
+_CSP_DIRECTIVES = _words(
+    "base-uri child-src connect-src default-src fenced-frame-src font-src form-action "
+    "frame-ancestors frame-src img-src manifest-src media-src object-src plugin-types "
+    "prefetch-src referrer script-src script-src-attr script-src-elem style-src style-src-elem "
+    "style-src-attr upgrade-insecure-requests worker-src sandbox navigate-to report-uri "
+    "report-to block-all-mixed-content require-sri-for require-trusted-types-for "
+    "trusted-types"
 )
 # Relay's wording by directive, for blocked local content and for a blocked URI.
 _CSP_LOCAL = {

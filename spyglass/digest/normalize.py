@@ -220,24 +220,20 @@ def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, UTC).isoformat()
 
 
-def _parse_datetime(value: str | None) -> float | None:
-    if not isinstance(value, str) or not value:
+def _parse_datetime(value: Any) -> float | None:
+    """An RFC 3339 date-time with an offset (as Relay reads ``sent_at``) in Unix seconds."""
+    if not isinstance(value, str) or "T" not in value.upper():
         return None
     try:
         parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    try:
-        return parsed.timestamp()
-    except (OverflowError, OSError, ValueError):
+        return parsed.timestamp() if parsed.tzinfo is not None else None
+    except (ValueError, OverflowError, OSError):
         return None
 
 
 def _clock_drift(sent: float | None, received_at: float) -> float:
     """Whole seconds to add to the client's timestamps; 0 below Relay's 55 minutes."""
-    if sent is None:
+    if sent is None or not 0 < sent < 32_503_680_000:  # before 1970 or after 3000: hostile
         return 0
     drift = float(int(received_at - sent))  # chrono's num_seconds truncates toward zero
     return drift if abs(drift) >= MINIMUM_CLOCK_DRIFT else 0

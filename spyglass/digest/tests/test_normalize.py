@@ -309,8 +309,19 @@ def test_timestamps_older_than_30_days_fall_back_to_the_received_time() -> None:
     assert result.errors[0]["type"] == "past_timestamp"
 
 
-def test_an_invalid_sent_at_header_is_ignored() -> None:
-    result = run({"timestamp": NOW - 10}, sent_at="yesterday")
+@pytest.mark.parametrize(
+    "sent_at",
+    [
+        "yesterday",
+        "2026-11-17",
+        "2026-11-17T00:00:00",
+        "0001-01-01T00:00:00Z",
+        "9999-12-31T23:59:59Z",
+    ],
+)
+def test_a_sent_at_header_without_a_usable_time_is_ignored(sent_at: str) -> None:
+    result = run({"timestamp": NOW - 10}, sent_at=sent_at)
+    assert result.event["timestamp"] == pytest.approx(NOW - 10, abs=1e-3)
     assert result.errors == []
 
 
