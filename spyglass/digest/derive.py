@@ -90,7 +90,7 @@ def event_metadata(event: dict[str, Any]) -> dict[str, Any]:
         metadata = {"title": _message_title(event)}
         if kind == "nel":
             metadata["uri"] = _dict(event.get("request")).get("url")
-    if kind != "transaction":
+    if kind in ("error", "default"):  # set while grouping, which only these go through
         mix = in_app_frame_mix(event)
         if mix is not None:
             metadata["in_app_frame_mix"] = mix

@@ -71,10 +71,10 @@ def normalize(
     config: dict[str, Any] = {
         "project_id": project_id,
         "client_ip": client_ip,
-        "client": client,
-        "key_id": key_id,
+        "client": _clean(client),
+        "key_id": _clean(key_id),
         "protocol_version": "7",
-        "user_agent": user_agent,
+        "user_agent": _clean(user_agent),
         # Normalizing in the client's clock, then shifting, is Relay's correct-then-validate.
         "received_at": _iso(received_at - drift),
         "max_secs_in_future": MAX_SECS_IN_FUTURE,
@@ -192,6 +192,13 @@ def _fix_escapes(token: str) -> str:
         value = value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
         return orjson.dumps(value).decode()
     return token
+
+
+def _clean(value: str | None) -> str | None:
+    # Header values are text already; lone surrogates would make the config unserializable.
+    if not isinstance(value, str) or value.isascii():
+        return value if isinstance(value, str) else None
+    return value.encode(errors="replace").decode()
 
 
 def _minimal_event(received_at: float) -> dict[str, Any]:

@@ -517,6 +517,11 @@ def test_arbitrary_json_never_raises(value: Any) -> None:
     assert_well_formed(run(json.dumps(value).encode()))
 
 
+def test_odd_header_values_never_raise() -> None:
+    result = run({"message": "hi"}, user_agent="bad \udc80 agent", client="c\ud800", key_id="7")
+    assert result.invalid is None
+
+
 def test_normalizing_takes_a_fresh_received_time_per_call() -> None:
     before = time.time()
     result = normalize(b"{}", project_id=1, client_ip=None, user_agent=None, received_at=before)
