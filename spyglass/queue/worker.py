@@ -25,7 +25,7 @@ def load_digest_handler() -> Handler | None:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as exc:
         if exc.name and module_name.startswith(exc.name):
-            return None  # this build has no digest yet
+            return None  # an install without the digest: nothing to run
         raise
     handler: Handler = getattr(module, attr)
     return handler
@@ -56,7 +56,7 @@ def run_worker(
 ) -> None:
     handler = handler or load_digest_handler()
     if handler is None:
-        log.warning("no digest pipeline in this build: envelopes stay queued")
+        log.warning("the digest is not installed: envelopes stay queued")
         stop.wait()
         return
     consumer = consumer or Consumer()
