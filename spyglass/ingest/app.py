@@ -137,7 +137,12 @@ class IngestApp:
             )
 
     async def _authenticate(self, auth: Auth, project_id: int) -> KeyInfo:
-        info = await self.keys.get(auth.public_key)
+        try:
+            info = await self.keys.get(auth.public_key)
+        except Exception:
+            # No keys loaded and the database unreachable: say "try again", not "bad key".
+            log.exception("loading DSN keys failed")
+            raise IngestError("service unavailable", status=503, retry_after=5) from None
         if info is None:
             raise Unauthorized("unknown public key")
         if not info.is_active:

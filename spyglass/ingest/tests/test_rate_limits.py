@@ -342,3 +342,17 @@ async def test_it_keeps_serving_stale_keys_while_a_ttl_reload_runs(
         assert reloading is not None
         await reloading
     assert loader.calls == 2
+
+
+async def test_it_answers_503_when_no_keys_can_be_loaded(
+    make_app: Callable[..., IngestApp], ingest_world: World
+) -> None:
+    def unreachable() -> dict[str, KeyInfo]:
+        raise ConnectionError("the database is down")
+
+    app = make_app(keys=KeyCache(ttl=60, loader=unreachable))
+    async with client_for(app) as client:
+        response = await post(client, ingest_world, event_envelope())
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert response.json() == {"detail": "service unavailable"}
