@@ -174,3 +174,14 @@ def test_queue_stats_as_json() -> None:
 def test_send_test_event_refuses_what_is_not_a_dsn(dsn: str) -> None:
     with pytest.raises(CommandError, match="DSN"):
         run("send-test-event", dsn)
+
+
+@override_settings(ADMIN_EMAIL="dana@example.com", ADMIN_PASSWORD=None)
+def test_bootstrap_makes_the_admin_email_an_admin_when_that_user_exists_already() -> None:
+    dana = User.objects.create_user("dana@example.com", "her own password")
+    output = run("bootstrap")
+    dana.refresh_from_db()
+    assert dana.is_superuser and dana.is_staff
+    assert dana.check_password("her own password")
+    assert field(output, "Login") == "dana@example.com"
+    assert User.objects.count() == 1

@@ -24,6 +24,12 @@ class Command(BaseCommand):
         password_note = "(as printed on the first run)"  # noqa: S105
         with transaction.atomic():
             admin = User.objects.filter(is_superuser=True).order_by("id").first()
+            existing = User.objects.filter(email=settings.ADMIN_EMAIL.lower()).first()
+            if admin is None and existing is not None:
+                # The address already signs in: make that person the admin, password unchanged.
+                existing.is_superuser = existing.is_staff = True
+                existing.save(update_fields=["is_superuser", "is_staff"])
+                admin, password_note = existing, "(unchanged: this user existed already)"
             if admin is None:
                 password = settings.ADMIN_PASSWORD or secrets.token_urlsafe(12)
                 admin = User.objects.create_superuser(settings.ADMIN_EMAIL, password)
