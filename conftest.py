@@ -11,6 +11,16 @@ from django.conf import settings
 from spyglass.test import World
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`make test` runs the suite once per database; a test about one database's mechanism
+    (file lock, advisory lock, SKIP LOCKED) runs in that pass and is deselected in the other."""
+    other = "sqlite_only" if settings.USING_POSTGRES else "postgres_only"
+    deselected = [item for item in items if item.get_closest_marker(other)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if not item.get_closest_marker(other)]
+
+
 @pytest.fixture(autouse=True, scope="session")
 def fast_password_hashing() -> Iterator[None]:
     """The shared world hashes several passwords; the production hasher makes that most of a

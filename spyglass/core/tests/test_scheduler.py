@@ -13,7 +13,6 @@ from types import SimpleNamespace
 
 import pytest
 import time_machine
-from django.conf import settings
 from django.db import connections
 from django.test import override_settings
 
@@ -29,8 +28,10 @@ from spyglass.core.scheduler import (
 from spyglass.queue.models import QueueStat, RateCounter
 from spyglass.queue.tests.helpers import T0
 
-on_sqlite = pytest.mark.skipif(settings.USING_POSTGRES, reason="the SQLite lock is a file lock")
-on_postgres = pytest.mark.skipif(not settings.USING_POSTGRES, reason="an advisory lock")
+# The SQLite lock is a file lock, the PostgreSQL one an advisory lock: each test runs in the
+# pass of `make test` on its database (conftest.py deselects it in the other).
+on_sqlite = pytest.mark.sqlite_only
+on_postgres = pytest.mark.postgres_only
 
 
 @pytest.fixture(autouse=True)

@@ -19,10 +19,8 @@ from spyglass.queue.router import queue_alias
 from spyglass.queue.tests.helpers import T0, enqueue
 
 queue_db = pytest.mark.django_db(databases="__all__")
-on_postgres = pytest.mark.skipif(
-    "connections[queue_alias()].vendor != 'postgresql'",
-    reason="SKIP LOCKED is PostgreSQL's",
-)
+# SKIP LOCKED is PostgreSQL's: this runs in the PostgreSQL pass of `make test` only.
+on_postgres = pytest.mark.postgres_only
 
 
 @pytest.fixture
