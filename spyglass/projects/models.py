@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -107,6 +108,14 @@ class Project(models.Model):
 
     def __str__(self) -> str:
         return f"{self.organization.slug}/{self.slug}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Workers cache each project's compiled digest settings until this changes, so every
+        # save (the only way settings change) invalidates them.
+        self.settings_updated_at = timezone.now()
+        if kwargs.get("update_fields") is not None:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "settings_updated_at"}
+        super().save(*args, **kwargs)
 
     @classmethod
     def create(cls, organization: Organization, name: str, platform: str = "") -> Project:

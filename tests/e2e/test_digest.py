@@ -129,9 +129,8 @@ def test_an_event_matching_a_message_filter_is_not_stored_but_counted(
 ) -> None:
     shell(
         server,
-        "from spyglass.projects.models import Project; from django.utils import timezone;"
-        " Project.objects.update(inbound_filters={'error_messages': ['*context canceled*']},"
-        " settings_updated_at=timezone.now())",
+        "from spyglass.projects.models import Project; p = Project.objects.get();"
+        " p.inbound_filters = {'error_messages': ['*context canceled*']}; p.save()",
     )
     canceled, unreachable = send(server, "filtered")
     [issue] = issues_of(server, [unreachable])

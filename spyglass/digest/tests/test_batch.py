@@ -252,3 +252,15 @@ def test_health_check_transactions_are_filtered_and_others_stored_scrubbed(
     assert b"hunter-ALICE" not in body
     filtered = Outcome.objects.get(category="transaction", outcome="filtered")
     assert filtered.reason == "filtered-transaction"
+
+
+def test_a_workers_cached_project_settings_follow_a_saved_change(world: World) -> None:
+    with sdk(release=RELEASE) as capture:
+        sentry_sdk.capture_message("job 9: context canceled")
+    digest(world, capture.envelopes)  # compiles and caches the project's settings
+    world.project.inbound_filters = {"error_messages": ["*context canceled*"]}
+    world.project.save(update_fields=["inbound_filters"])
+    with sdk(release=RELEASE) as capture:
+        sentry_sdk.capture_message("job 10: context canceled")
+    digest(world, capture.envelopes)
+    assert list(Event.objects.values_list("message", flat=True)) == ["job 9: context canceled"]
