@@ -90,6 +90,7 @@ def _context(
         received_at=datetime.fromtimestamp(entry.received_at, tz=UTC),
         client_ip=entry.client_ip,
         user_agent=entry.user_agent,
+        queue_id=entry.id,
     )
 
 

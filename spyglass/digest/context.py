@@ -22,6 +22,9 @@ class ItemContext:
     received_at: datetime
     client_ip: str
     user_agent: str
+    # The queue row the item came from (never reused), for handlers that must be idempotent
+    # when a batch is redelivered after a crash between its commit and the queue's ack.
+    queue_id: int = 0
 
 
 @dataclass
@@ -31,3 +34,5 @@ class BatchContext:
     # Attachments wait for their event's issue: (project, event id) -> issue id, filled by the
     # event step before the attachment step runs.
     event_issues: dict[tuple[int, str], int] = field(default_factory=dict)
+    # (project, event id) of the events an inbound filter dropped, so their attachments go too.
+    filtered_events: set[tuple[int, str]] = field(default_factory=set)

@@ -111,6 +111,7 @@ def process_event(
     reason = filter_reason(event, config.filters)
     if reason is not None:
         batch.outcomes.add(ctx.project_id, category_of(event_type), "filtered", reason)
+        batch.filtered_events.add((ctx.project_id, _str(event.get("event_id")) or ctx.event_id))
         return None
     event = _scrub(event, config)
     metadata = derive.event_metadata(event)
