@@ -21,7 +21,7 @@ from spyglass.digest.context import BatchContext, ItemContext
 from spyglass.digest.filters import filter_reason
 from spyglass.digest.normalize import normalize
 from spyglass.digest.types import ProcessedEvent
-from spyglass.grouping import calculate_grouping
+from spyglass.grouping import GroupingResult, calculate_grouping
 
 log = logging.getLogger(__name__)
 
@@ -78,18 +78,34 @@ def _scrub(event: dict[str, Any], config: ProjectConfig) -> dict[str, Any]:
         return event
 
 
-def _group(event: dict[str, Any], config: ProjectConfig, title: str) -> tuple[str, list[str]]:
+def _group(event: dict[str, Any], config: ProjectConfig) -> GroupingResult | None:
     try:
         result = calculate_grouping(event, config.grouping)
         if result.hashes:
-            return result.config_id, result.hashes
+            return result
         raise ValueError("no grouping hash")
     except Exception as exc:
         log.exception("grouping failed for event %s", event.get("event_id"))
         _error(event, "grouping_failed", f"{exc.__class__.__name__}: {exc}")
-        # Events we can't group still land together, by title, rather than nowhere.
-        fallback = hashlib.md5(f"grouping-failed:{title}".encode(), usedforsecurity=False)
-        return config.grouping.id, [fallback.hexdigest()]
+        return None
+
+
+def _fallback_hashes(config: ProjectConfig, title: str) -> tuple[str, list[str]]:
+    # Events we can't group still land together, by title, rather than nowhere.
+    fallback = hashlib.md5(f"grouping-failed:{title}".encode(), usedforsecurity=False)
+    return config.grouping.id, [fallback.hexdigest()]
+
+
+def _apply_grouping(event: dict[str, Any], result: GroupingResult) -> None:
+    """What grouping tells the event, as Sentry records it: the main exception of an
+    exception group (titles come from it) and the fingerprint rule that matched."""
+    if result.main_exception_id is not None:
+        event["main_exception_id"] = result.main_exception_id
+    if result.matched_rule is not None:
+        rule: dict[str, Any] = {"text": result.matched_rule}
+        if result.title is not None:
+            rule["attributes"] = {"title": result.title}
+        event["_fingerprint_info"] = {"matched_rule": rule}
 
 
 def process_event(
@@ -114,9 +130,18 @@ def process_event(
         batch.filtered_events.add((ctx.project_id, _str(event.get("event_id")) or ctx.event_id))
         return None
     event = _scrub(event, config)
+    grouping = _group(event, config)
+    if grouping is not None:
+        _apply_grouping(event, grouping)
     metadata = derive.event_metadata(event)
     title = derive.event_title(event, metadata)
-    grouping_config, hashes = _group(event, config, title)
+    if grouping is not None and grouping.title:
+        # A fingerprint rule's title="…" names the issue (Sentry's custom title).
+        metadata["title"] = title = grouping.title
+    if grouping is None:
+        grouping_config, hashes = _fallback_hashes(config, title)
+    else:
+        grouping_config, hashes = grouping.config_id, grouping.hashes
     return _processed(ctx, event, event_type, metadata, title, grouping_config, hashes)
 
 

@@ -114,6 +114,43 @@ def test_custom_fingerprints_group_as_the_sdk_asks(world: World) -> None:
     assert sorted(Issue.objects.values_list("times_seen", flat=True)) == [1, 2]
 
 
+def test_a_fingerprint_rule_with_a_title_names_the_issue(world: World) -> None:
+    world.project.fingerprint_rules = (
+        'error.type:ValueError -> parse-errors title="Parsing failed in {{ function }}"'
+    )
+    world.project.save(update_fields=["fingerprint_rules"])
+    with sdk(release=RELEASE) as capture:
+        raise_and_capture(call(fail_with_value_error))
+        raise_and_capture(call(fail_with_key_error))
+    digest(world, capture.envelopes)
+    titles = sorted(Issue.objects.values_list("title", flat=True))
+    assert titles == ["KeyError: 'missing'", "Parsing failed in fail_with_value_error"]
+    event = Event.objects.get(title__startswith="Parsing")
+    assert body_of(event)["_fingerprint_info"] == {
+        "matched_rule": {
+            "text": 'error.type:ValueError -> parse-errors title="Parsing failed in'
+            ' {{ function }}"',
+            "attributes": {"title": "Parsing failed in fail_with_value_error"},
+        }
+    }
+
+
+def test_an_exception_group_is_titled_by_its_main_exception(world: World) -> None:
+    def make() -> BaseException:
+        try:
+            fail_with_key_error()
+        except KeyError as exc:
+            return ExceptionGroup("batch failed", [exc])
+        raise AssertionError("did not raise")
+
+    with sdk(release=RELEASE) as capture:
+        raise_and_capture(make)
+    digest(world, capture.envelopes)
+    event = Event.objects.get()
+    assert event.title == "KeyError: 'missing'"
+    assert body_of(event)["main_exception_id"] == 1
+
+
 def test_a_password_variable_and_an_authorization_header_are_filtered(world: World) -> None:
     def login(user: str) -> None:
         # Built at run time: the source line (sent as context) must not hold the value.
