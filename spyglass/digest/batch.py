@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
 from django.db import transaction
@@ -18,8 +18,14 @@ from django.utils import timezone
 from spyglass.digest import counters, hooks
 from spyglass.digest.config import ProjectConfig, project_configs
 from spyglass.digest.context import BatchContext, ItemContext
-from spyglass.digest.events import category_of, prepare_transaction, process_event
+from spyglass.digest.events import (
+    category_of,
+    normalize_item,
+    prepare_transaction,
+    process_event,
+)
 from spyglass.digest.items import HANDLERS, count_only
+from spyglass.digest.normalize import Normalized
 from spyglass.digest.security import security_event
 from spyglass.digest.store import StoreResult, store_events
 from spyglass.digest.types import ProcessedEvent
@@ -37,7 +43,7 @@ def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
     now = timezone.now()
     batch = BatchContext(now)
     configs = project_configs(q.project_id for q in queued)
-    events: list[ProcessedEvent] = []
+    work: list[_Work] = []
     others: dict[str, list[ItemContext]] = defaultdict(list)
     for entry in queued:
         config = configs.get(entry.project_id)
@@ -48,9 +54,17 @@ def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
             continue
         for item in envelope.items:
             ctx = _context(entry, config, envelope, item.headers, item.payload)
-            processed = _event_of(ctx, item.type, config, batch, others)
-            if processed is not None:
-                events.append(processed)
+            _sort_item(ctx, item.type, config, batch, work, others)
+    events: list[ProcessedEvent] = []
+    for (ctx, kind, config, _payload), normalized in zip(work, _normalized(work), strict=True):
+        if kind == "transaction":
+            prepared = prepare_transaction(ctx, config, batch, normalized)
+            if prepared is not None:
+                others[kind].append(prepared)
+            continue
+        processed = process_event(ctx, config, batch, normalized)
+        if processed is not None:
+            events.append(processed)
     with transaction.atomic():
         result = store_events(events, now)
         for issue_id, event in result.events:
@@ -61,6 +75,38 @@ def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
         counters.write_outcomes(batch.outcomes, now)
         transaction.on_commit(lambda: hooks.run(result))
     return result
+
+
+# An item to normalize: (context, "event" or "transaction", its project's config, the payload
+# when it is not the item's own: a security report turned into an event).
+_Work = tuple[ItemContext, str, ProjectConfig, bytes | None]
+
+
+def _sort_item(
+    ctx: ItemContext,
+    item_type: str,
+    config: ProjectConfig,
+    batch: BatchContext,
+    work: list[_Work],
+    others: dict[str, list[ItemContext]],
+) -> None:
+    """Events and transactions go to normalization, every other item to its handler."""
+    if item_type in EVENT_TYPES or item_type == "transaction":
+        work.append((ctx, item_type, config, None))
+    elif item_type in SECURITY_TYPES:
+        payload = security_event(ctx.payload, ctx.item_headers, ctx.event_id, ctx.user_agent)
+        if payload is None:
+            batch.outcomes.add(ctx.project_id, "security", "invalid", "invalid_report")
+        else:
+            work.append((ctx, "event", config, payload))
+    else:
+        others[item_type].append(ctx)
+
+
+def _normalized(work: list[_Work]) -> Iterator[Normalized]:
+    """Relay's normalization of each item, in order. (Running it on threads was measured: the
+    binding gains ≈ 7 % wall time with two threads for 50 % more CPU, so it runs here.)"""
+    return (normalize_item(ctx, payload) for ctx, _kind, _config, payload in work)
 
 
 def _open(entry: QueuedItem, batch: BatchContext) -> Envelope | None:
@@ -92,27 +138,3 @@ def _context(
         user_agent=entry.user_agent,
         queue_id=entry.id,
     )
-
-
-def _event_of(
-    ctx: ItemContext,
-    item_type: str,
-    config: ProjectConfig,
-    batch: BatchContext,
-    others: dict[str, list[ItemContext]],
-) -> ProcessedEvent | None:
-    if item_type in EVENT_TYPES:
-        return process_event(ctx, config, batch)
-    if item_type in SECURITY_TYPES:
-        payload = security_event(ctx.payload, ctx.item_headers, ctx.event_id, ctx.user_agent)
-        if payload is None:
-            batch.outcomes.add(ctx.project_id, "security", "invalid", "invalid_report")
-            return None
-        return process_event(ctx, config, batch, payload)
-    if item_type == "transaction":
-        prepared = prepare_transaction(ctx, config, batch)
-        if prepared is not None:
-            others[item_type].append(prepared)
-        return None
-    others[item_type].append(ctx)
-    return None

@@ -19,7 +19,7 @@ from spyglass.digest import derive
 from spyglass.digest.config import ProjectConfig
 from spyglass.digest.context import BatchContext, ItemContext
 from spyglass.digest.filters import filter_reason
-from spyglass.digest.normalize import normalize
+from spyglass.digest.normalize import Normalized, normalize
 from spyglass.digest.types import ProcessedEvent
 from spyglass.grouping import GroupingResult, calculate_grouping
 
@@ -108,11 +108,10 @@ def _apply_grouping(event: dict[str, Any], result: GroupingResult) -> None:
         event["_fingerprint_info"] = {"matched_rule": rule}
 
 
-def process_event(
-    ctx: ItemContext, config: ProjectConfig, batch: BatchContext, payload: bytes | None = None
-) -> ProcessedEvent | None:
-    """The stored form of one event item, or None when an inbound filter drops it."""
-    normalized = normalize(
+def normalize_item(ctx: ItemContext, payload: bytes | None = None) -> Normalized:
+    """Relay's normalization of an event or transaction item (a security report's event is
+    given as ``payload``)."""
+    return normalize(
         payload if payload is not None else ctx.payload,
         project_id=ctx.project_id,
         client_ip=ctx.client_ip or None,
@@ -120,6 +119,13 @@ def process_event(
         received_at=ctx.received_at.timestamp(),
         sent_at=_str(ctx.envelope_headers.get("sent_at")),
     )
+
+
+def process_event(
+    ctx: ItemContext, config: ProjectConfig, batch: BatchContext, normalized: Normalized
+) -> ProcessedEvent | None:
+    """The stored form of one normalized event item, or None when an inbound filter drops
+    it."""
     event = normalized.event
     if ctx.event_id:
         event["event_id"] = ctx.event_id
@@ -146,18 +152,10 @@ def process_event(
 
 
 def prepare_transaction(
-    ctx: ItemContext, config: ProjectConfig, batch: BatchContext
+    ctx: ItemContext, config: ProjectConfig, batch: BatchContext, normalized: Normalized
 ) -> ItemContext | None:
-    """A transaction through the same normalization, inbound filters (health checks) and
+    """A normalized transaction through the same inbound filters (health checks) and
     scrubbing as errors, ready for its handler; None when a filter drops it."""
-    normalized = normalize(
-        ctx.payload,
-        project_id=ctx.project_id,
-        client_ip=ctx.client_ip or None,
-        user_agent=ctx.user_agent or None,
-        received_at=ctx.received_at.timestamp(),
-        sent_at=_str(ctx.envelope_headers.get("sent_at")),
-    )
     event = normalized.event
     if normalized.errors and event.get("type") != "transaction":
         return ctx  # not a readable transaction: its handler counts it as invalid
