@@ -166,6 +166,6 @@ def _render(request: HttpRequest, model_admin: ModelAdmin[QueuedEnvelope]) -> Ht
         "can_retry": model_admin.has_change_permission(request),
         "can_discard": model_admin.has_delete_permission(request),
         "max_attempts": settings.QUEUE_MAX_ATTEMPTS,
-        "max_depth": settings.QUEUE_MAX_DEPTH,
+        "max_depth": f"{settings.QUEUE_MAX_DEPTH:,}",
     }
     return TemplateResponse(request, TEMPLATE, context)
