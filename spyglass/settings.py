@@ -162,6 +162,7 @@ QUEUE_MAX_ATTEMPTS = env_int("SPYGLASS_QUEUE_MAX_ATTEMPTS", 5, minimum=1)
 
 # --- processes -------------------------------------------------------------------------------
 WEB_WORKERS = env_int("SPYGLASS_WEB_WORKERS", 2, minimum=1)
+DIGEST_WORKERS = env_int("SPYGLASS_DIGEST_WORKERS", 1, minimum=1)  # read by the supervisor
 
 # --- first run (make run) --------------------------------------------------------------------
 ADMIN_EMAIL = env_str("SPYGLASS_ADMIN_EMAIL", "admin@localhost")

@@ -2,8 +2,9 @@
 
 The supervisor binds the listening socket and starts, as child processes,
 ``SPYGLASS_WEB_WORKERS`` web servers sharing that socket and one background process running
-the digest worker and the scheduler (the scheduler is idle nearly always; a process of its
-own would cost ~45 MB). It imports neither Django nor the app, so it costs a few MB. A child
+a digest worker and the scheduler (the scheduler is idle nearly always; a process of its
+own would cost ~45 MB), plus ``SPYGLASS_DIGEST_WORKERS`` - 1 more digest workers. It imports
+neither Django nor the app, so it costs a few MB. A child
 that dies is restarted with a growing pause; SIGTERM or SIGINT is passed on to every child,
 which drains and exits, and then the supervisor exits with status 0.
 """
@@ -53,10 +54,10 @@ def _die_with_parent() -> None:
         pass
 
 
-def _web_workers() -> int:
-    raw = os.environ.get("SPYGLASS_WEB_WORKERS") or "2"
+def _count(name: str, default: str) -> int:
+    raw = os.environ.get(name) or default
     if not raw.isdigit() or int(raw) < 1:
-        sys.exit(f"SPYGLASS_WEB_WORKERS must be a positive integer, not {raw!r}")
+        sys.exit(f"{name} must be a positive integer, not {raw!r}")
     return int(raw)
 
 
@@ -90,12 +91,15 @@ def main(argv: list[str]) -> int:
     fd = sock.fileno()
     children = [
         Child(f"web-{n}", [*base, "web", "--fd", str(fd)], pass_fds=(fd,))
-        for n in range(1, _web_workers() + 1)
+        for n in range(1, _count("SPYGLASS_WEB_WORKERS", "2") + 1)
     ]
     background = [*base, "worker", "--with-scheduler"]
     if args.no_worker:
         background = [*base, "scheduler"]
     children.append(Child("background", background))
+    if not args.no_worker:
+        digest_workers = _count("SPYGLASS_DIGEST_WORKERS", "1")
+        children += [Child(f"digest-{n}", [*base, "worker"]) for n in range(2, digest_workers + 1)]
     for child in children:
         child.start()
     print(

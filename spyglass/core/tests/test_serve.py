@@ -147,3 +147,40 @@ def test_serve_answers_health_and_readiness_and_on_a_signal_stops_with_all_its_c
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+def _command_line(pid: int) -> list[str]:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+    except OSError:
+        return []
+
+
+@pytest.mark.e2e
+def test_serve_runs_as_many_digest_workers_as_configured_and_one_scheduler(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    env = dict(server_env, SPYGLASS_DIGEST_WORKERS="2", SPYGLASS_WEB_WORKERS="1")
+    with (tmp_path / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "spyglass", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(lambda: responds(f"http://127.0.0.1:{port}/_health"), "/_health")
+        commands = [_command_line(pid) for pid in children_of(server.pid)]
+        workers = [c for c in commands if "worker" in c]
+        assert len(workers) == 2
+        assert sum("--with-scheduler" in c for c in workers) == 1
+        assert sum("web" in c for c in commands) == 1
+        assert "digest-2" in (tmp_path / "serve.log").read_text(errors="replace")
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(HANG_GUARD) == 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
