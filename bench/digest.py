@@ -111,15 +111,52 @@ def run_worker(data_dir: Path, expected_events: int) -> dict[str, Any]:
     return {"seconds": elapsed, "cpu_seconds": cpu, "peak_rss": peak_rss}
 
 
+# Tables whose bytes are the cost of storing error events (each with its indexes); every
+# issues_* table counts too. The performance_* tables are the cost of transactions.
+ERROR_TABLES = (
+    "events_event",
+    "events_issuetagvalue",
+    "events_issuecount",
+    "events_compressiondictionary",
+)
+
+
+def table_bytes(db: sqlite3.Connection) -> dict[str, int]:
+    """Bytes of pages per table, its indexes included (sqlite's dbstat), free space in those
+    pages included: what the table costs on disk."""
+    rows = db.execute(
+        "SELECT s.tbl_name, sum(d.pgsize) FROM dbstat AS d"
+        " JOIN sqlite_schema AS s ON s.name = d.name GROUP BY s.tbl_name"
+    )
+    return {name: int(size) for name, size in rows}
+
+
 def disk_per_event(data_dir: Path) -> dict[str, float]:
+    """Bytes per stored error event of the tables that hold error events, bytes per stored
+    transaction of the performance tables, and the whole file."""
     with sqlite3.connect(data_dir / "spyglass.sqlite3") as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        events, body = db.execute("SELECT count(*), sum(size) FROM events_event").fetchone()
+        events, body = db.execute("SELECT count(*), sum(length(body)) FROM events_event").fetchone()
+        transactions = db.execute("SELECT count(*) FROM performance_transaction").fetchone()[0]
+        sizes = table_bytes(db)
         pages = (
             db.execute("PRAGMA page_count").fetchone()[0]
             * db.execute("PRAGMA page_size").fetchone()[0]
         )
-    return {"events": events, "body_bytes": body / events, "db_bytes": pages / events}
+    per = events or 1  # an empty run: totals rather than a division by zero
+    errors = {n: b for n, b in sizes.items() if n in ERROR_TABLES or n.startswith("issues_")}
+    return {
+        "events": events,
+        "transactions": transactions,
+        "body_bytes": (body or 0) / per,
+        "error_bytes": sum(errors.values()) / per,
+        "event_table_bytes": sizes.get("events_event", 0) / per,
+        "tag_bytes": sizes.get("events_issuetagvalue", 0) / per,
+        "transaction_bytes": sum(b for n, b in sizes.items() if n.startswith("performance_"))
+        / (transactions or 1),
+        "db_bytes": pages / per,
+        "file_bytes": pages,
+    }
 
 
 def profile(data_dir: Path, project_id: int, pool: list[Built]) -> list[tuple[str, float]]:
@@ -176,8 +213,14 @@ def main() -> None:
         print(f"worker CPU: {1000 * run['cpu_seconds'] / args.envelopes:.2f} ms per envelope")
         print(f"worker peak RSS: {run['peak_rss'] / 2**20:.0f} MB")
         print(
-            f"disk per stored error event: {disk['db_bytes']:,.0f} B of database"
-            f" ({disk['body_bytes']:,.0f} B compressed body)"
+            f"disk per stored error event: {disk['error_bytes']:,.0f} B (events table and its"
+            f" indexes {disk['event_table_bytes']:,.0f} B, of which compressed body"
+            f" {disk['body_bytes']:,.0f} B; issue tag values {disk['tag_bytes']:,.0f} B)"
+        )
+        print(f"disk per stored transaction: {disk['transaction_bytes']:,.0f} B")
+        print(
+            f"database file: {disk['file_bytes'] / 2**20:,.1f} MB"
+            f" ({disk['db_bytes']:,.0f} B per stored error event, everything included)"
         )
         if args.profile:
             extra = build_pool(args.profile, project_id, public_key, seed=2)

@@ -73,12 +73,20 @@ def auto_resolve_issues() -> None:
         auto_resolve(project_id, timedelta(hours=hours))
 
 
+def train_compression_dictionaries() -> None:
+    """Per-project zstd dictionaries for event bodies, once a project has enough events."""
+    from spyglass.events.bodies import train_dictionaries
+
+    train_dictionaries()
+
+
 JOBS = [
     Job("prune-rate-counters", 3600, prune_rate_counters),
     Job("prune-queue-stats", 3600, prune_queue_stats),
     Job("checkpoint-queue", 60, checkpoint_queue),
     Job("issues-become-ongoing", 3600, issues_become_ongoing),
     Job("auto-resolve-issues", 3600, auto_resolve_issues),
+    Job("train-compression-dictionaries", 600, train_compression_dictionaries),
 ]
 
 

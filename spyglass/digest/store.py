@@ -67,8 +67,10 @@ class StoreResult:
     duplicates: int = 0
 
 
-def compress_event(event: dict[str, object]) -> bytes:
-    return _compressor.compress(orjson.dumps(event))
+def compress_event(project_id: int, event: dict[str, object]) -> bytes:
+    from spyglass.events.bodies import compress  # the project's dictionary, once it has one
+
+    return compress(project_id, orjson.dumps(event))
 
 
 def store_events(events: Sequence[ProcessedEvent], now: datetime) -> StoreResult:
@@ -210,7 +212,7 @@ def _create_issue(event: ProcessedEvent) -> Issue:
 def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> None:
     rows = []
     for issue_id, ev in stored:
-        body = compress_event(ev.event)
+        body = compress_event(ev.project_id, ev.event)
         rows.append(
             Event(
                 project_id=ev.project_id,
