@@ -1,6 +1,6 @@
-"""Digest benchmark: queued envelopes -> events and issues, end to end, with one worker.
+"""Digest benchmark: queued envelopes -> events and issues, end to end, with N workers.
 
-    python bench/digest.py [--envelopes 20000] [--profile 2000]
+    python bench/digest.py [--envelopes 20000] [--profile 2000] [--workers 1]
 
 Builds the same realistic pool as the ingest benchmark (≈70 % errors over 50 groups, ≈30 %
 transactions, ≈12 KB envelopes compressed as the SDKs send them), puts it in the queue of a
@@ -83,32 +83,46 @@ def proc_stat(pid: int) -> tuple[float, int]:
     return cpu, int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
 
 
+def pss(pid: int) -> int:
+    """Proportional set size in bytes: shared pages divided among the processes sharing
+    them, so a sum over processes counts every page once."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
 def count(data_dir: Path, db: str, sql: str) -> int:
     with sqlite3.connect(data_dir / db) as conn:
         return int(conn.execute(sql).fetchone()[0])
 
 
-def run_worker(data_dir: Path, expected_events: int) -> dict[str, Any]:
+def run_workers(data_dir: Path, expected_events: int, workers: int) -> dict[str, Any]:
     env = dict(os.environ, SPYGLASS_DATA_DIR=str(data_dir), SPYGLASS_LOG_LEVEL="WARNING")
     spyglass = str(Path(sys.executable).parent / "spyglass")
-    worker = subprocess.Popen([spyglass, "worker"], env=env, cwd=ROOT)
-    start, peak_rss, cpu = time.monotonic(), 0, 0.0
+    procs = [subprocess.Popen([spyglass, "worker"], env=env, cwd=ROOT) for _ in range(workers)]
+    start, peak_rss, peak_pss, cpu = time.monotonic(), 0, 0, 0.0
     try:
         while True:
-            cpu, rss = proc_stat(worker.pid)
-            peak_rss = max(peak_rss, rss)
+            stats = [proc_stat(p.pid) for p in procs]
+            cpu = sum(c for c, _ in stats)
+            peak_rss = max(peak_rss, sum(r for _, r in stats))
+            peak_pss = max(peak_pss, sum(pss(p.pid) for p in procs))
             left = count(data_dir, "queue.sqlite3", "SELECT count(*) FROM spyglass_queue")
             events = count(data_dir, "spyglass.sqlite3", "SELECT count(*) FROM events_event")
             if left == 0 and events >= expected_events:
                 break
-            if worker.poll() is not None:
-                raise RuntimeError(f"the worker exited with {worker.returncode}")
+            for p in procs:
+                if p.poll() is not None:
+                    raise RuntimeError(f"a worker exited with {p.returncode}")
             time.sleep(0.1)
         elapsed = time.monotonic() - start
     finally:
-        worker.terminate()
-        worker.wait(30)
-    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_rss": peak_rss}
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(30)
+    return {"seconds": elapsed, "cpu_seconds": cpu, "peak_rss": peak_rss, "peak_pss": peak_pss}
 
 
 # Tables whose bytes are the cost of storing error events (each with its indexes); every
@@ -194,6 +208,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--envelopes", type=int, default=20_000)
     parser.add_argument("--profile", type=int, default=2_000, help="0 to skip")
+    parser.add_argument("--workers", type=int, default=1, help="spyglass worker processes")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="spyglass-digest-bench-") as tmp:
         data_dir = Path(tmp)
@@ -201,7 +216,7 @@ def main() -> None:
         pool = build_pool(args.envelopes, project_id, public_key)
         errors = sum(1 for b in pool if b.kind == "error")
         fill_queue(data_dir, project_id, pool)
-        run = run_worker(data_dir, errors)
+        run = run_workers(data_dir, errors, args.workers)
         disk = disk_per_event(data_dir)
         issues = count(data_dir, "spyglass.sqlite3", "SELECT count(*) FROM issues_issue")
         rate = args.envelopes / run["seconds"]
@@ -209,9 +224,12 @@ def main() -> None:
             f"envelopes: {args.envelopes} ({errors} errors, {args.envelopes - errors} transactions)"
         )
         print(f"issues: {issues}; events stored: {disk['events']:.0f}")
-        print(f"digest: {rate:,.0f} envelopes/s ({run['seconds']:.1f} s, one worker)")
+        print(f"digest: {rate:,.0f} envelopes/s ({run['seconds']:.1f} s, {args.workers} worker(s))")
         print(f"worker CPU: {1000 * run['cpu_seconds'] / args.envelopes:.2f} ms per envelope")
-        print(f"worker peak RSS: {run['peak_rss'] / 2**20:.0f} MB")
+        print(
+            f"workers' peak RSS (sum): {run['peak_rss'] / 2**20:.0f} MB;"
+            f" PSS (sum): {run['peak_pss'] / 2**20:.0f} MB"
+        )
         print(
             f"disk per stored error event: {disk['error_bytes']:,.0f} B (events table and its"
             f" indexes {disk['event_table_bytes']:,.0f} B, of which compressed body"
