@@ -50,11 +50,19 @@ def count_tags(stored: Iterable[tuple[int, ProcessedEvent]]) -> None:
             n, first, last = rows.get((issue_id, key, value), (0, when, when))
             rows[(issue_id, key, value)] = (n + 1, min(first, when), max(last, when))
     if rows:
+        db_times: dict[datetime, Any] = {}  # a batch's tags share few timestamps
+
+        def db_time(value: datetime) -> Any:
+            found = db_times.get(value)
+            if found is None:
+                found = db_times[value] = _db_time(value)
+            return found
+
         with connection.cursor() as cursor:
             cursor.executemany(
                 _TAGS,
                 [
-                    (issue, key, value, n, _db_time(first), _db_time(last))
+                    (issue, key, value, n, db_time(first), db_time(last))
                     for (issue, key, value), (n, first, last) in rows.items()
                 ],
             )
