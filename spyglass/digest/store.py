@@ -9,6 +9,7 @@ upserted in bulk.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -119,11 +120,20 @@ def _without_duplicates(
     return sorted(fresh, key=lambda e: e.timestamp)
 
 
+# (project, version) -> until when this worker trusts the release exists and is linked: every
+# batch names the same few releases, and a release deleted meanwhile comes back soon after.
+_linked_releases: dict[tuple[int, str], float] = {}
+RELEASE_CACHE_SECONDS = 60.0
+
+
 def _ensure_releases(events: Sequence[ProcessedEvent]) -> None:
     """Create the releases events name; a release new to a project turns its issues'
     "resolved in next release" into "resolved in this release" (as Sentry does)."""
     wanted = {(e.project_id, e.release) for e in events if e.release}
+    now = time.monotonic()
     for project_id, version in sorted(wanted):
+        if _linked_releases.get((project_id, version), 0.0) > now:
+            continue
         project = Project.objects.only("organization_id").get(id=project_id)
         release, _ = Release.objects.get_or_create(
             organization_id=project.organization_id, version=version
@@ -131,6 +141,18 @@ def _ensure_releases(events: Sequence[ProcessedEvent]) -> None:
         if not release.projects.filter(id=project_id).exists():
             release.projects.add(project_id)
             _next_release_arrived(project_id, version)
+        transaction.on_commit(_trust_release(project_id, version, now + RELEASE_CACHE_SECONDS))
+
+
+def _trust_release(project_id: int, version: str, until: float) -> Callable[[], None]:
+    """Remembered only once the batch commits (a rolled back batch created nothing)."""
+
+    def remember() -> None:
+        if len(_linked_releases) > 10_000:
+            _linked_releases.clear()
+        _linked_releases[(project_id, version)] = until
+
+    return remember
 
 
 def _next_release_arrived(project_id: int, version: str) -> None:

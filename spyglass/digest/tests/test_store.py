@@ -7,6 +7,8 @@ from typing import Any
 import orjson
 import pytest
 import zstandard
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from spyglass.digest.store import store_events
 from spyglass.digest.types import ProcessedEvent
@@ -154,3 +156,26 @@ def test_releases_named_by_events_are_created_for_the_project(world: World) -> N
     assert release.version == "api@2.0.0"
     assert list(release.projects.values_list("id", flat=True)) == [world.project.id]
     assert Issue.objects.get().first_release == "api@2.0.0"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_release_of_a_batch_that_rolled_back_is_created_by_the_next_batch(
+    world: World,
+) -> None:
+    with pytest.raises(RuntimeError), transaction.atomic():
+        store(processed(world, 1, release="api@3.0.0"))
+        raise RuntimeError("the batch fails after storing")
+    assert not Release.objects.exists()
+    store(processed(world, 2, release="api@3.0.0"))
+    release = Release.objects.get()
+    assert list(release.projects.values_list("id", flat=True)) == [world.project.id]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_committed_release_is_trusted_for_a_while_without_asking_the_database(
+    world: World,
+) -> None:
+    store(processed(world, 1, release="api@4.0.0"))
+    with CaptureQueriesContext(connection) as queries:
+        store(processed(world, 2, release="api@4.0.0"))
+    assert not [q for q in queries.captured_queries if "releases_release" in q["sql"]]
