@@ -11,6 +11,14 @@ from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
 
+from spyglass.projects.validators import (
+    validate_data_scrubbing,
+    validate_fingerprint_rules,
+    validate_grouping_config,
+    validate_inbound_filters,
+    validate_stacktrace_rules,
+)
+
 
 def _unique_slug(model: type[models.Model], base: str, **scope: object) -> str:
     root = slugify(base)[:45] or "item"
@@ -89,13 +97,22 @@ class Project(models.Model):
     teams = models.ManyToManyField(Team, blank=True, related_name="projects")
     created_at = models.DateTimeField(default=timezone.now)
     # -- how the digest treats this project's events (Sentry's project settings) ----------
-    grouping_config = models.CharField(max_length=64, default="newstyle:2023-01-11")
-    fingerprint_rules = models.TextField(blank=True)  # server-side fingerprint rules
-    stacktrace_rules = models.TextField(blank=True)  # stack trace rules (enhancements)
+    # Validated on every clean (full_clean, model forms, the admin): see validators.py.
+    grouping_config = models.CharField(
+        max_length=64, default="newstyle:2023-01-11", validators=[validate_grouping_config]
+    )
+    # Server-side fingerprint rules, in Sentry's syntax.
+    fingerprint_rules = models.TextField(blank=True, validators=[validate_fingerprint_rules])
+    # Stack trace rules (grouping enhancements), in Sentry's syntax.
+    stacktrace_rules = models.TextField(blank=True, validators=[validate_stacktrace_rules])
     # ScrubbingConfig fields (spyglass.digest.scrubbing); empty = Sentry's defaults (on).
-    data_scrubbing = models.JSONField(default=dict, blank=True)
+    data_scrubbing = models.JSONField(
+        default=dict, blank=True, validators=[validate_data_scrubbing]
+    )
     # FilterSettings fields (spyglass.digest.filters); empty = Sentry's defaults.
-    inbound_filters = models.JSONField(default=dict, blank=True)
+    inbound_filters = models.JSONField(
+        default=dict, blank=True, validators=[validate_inbound_filters]
+    )
     # Resolve issues not seen for this many hours; 0 = never (Sentry's resolve_age).
     resolve_age_hours = models.PositiveIntegerField(default=0)
     # Bumped on every settings change, so workers recompile their cached configuration.
