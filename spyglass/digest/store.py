@@ -231,40 +231,78 @@ def _create_issue(event: ProcessedEvent) -> Issue:
     )
 
 
+_EVENT_COLUMNS = [
+    "project_id",
+    "issue_id",
+    "event_id",
+    "timestamp",
+    "received_at",
+    "type",
+    "level",
+    "platform",
+    "release",
+    "environment",
+    "dist",
+    "transaction",
+    "title",
+    "culprit",
+    "message",
+    "trace_id",
+    "user_key",
+    "sdk_name",
+    "sdk_version",
+    "tags",
+    "grouping_config",
+    "primary_hash",
+    "has_processing_errors",
+    "body",
+    "size",
+]
+
+
 def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> None:
+    """One ``executemany`` of prepared rows (building model instances for bulk_create cost
+    more than the insert itself)."""
+    if not stored:
+        return
+    tags_field = cast("Field[Any, Any]", Event._meta.get_field("tags"))
+    db_time = connection.ops.adapt_datetimefield_value
     rows = []
     for issue_id, ev in stored:
         body = compress_event(ev.project_id, ev.event)
         rows.append(
-            Event(
-                project_id=ev.project_id,
-                issue_id=issue_id,
-                event_id=ev.event_id,
-                timestamp=ev.timestamp,
-                received_at=ev.received_at,
-                type=ev.type,
-                level=ev.level,
-                platform=ev.platform[:64],
-                release=ev.release[:250],
-                environment=ev.environment[:64],
-                dist=ev.dist[:64],
-                transaction=ev.transaction[:200],
-                title=ev.title[:1024],
-                culprit=ev.culprit[:1024],
-                message=ev.message,
-                trace_id=ev.trace_id[:32],
-                user_key=ev.user_key[:200],
-                sdk_name=ev.sdk_name[:128],
-                sdk_version=ev.sdk_version[:64],
-                tags=[list(t) for t in ev.tags],
-                grouping_config=ev.grouping_config,
-                primary_hash=ev.hashes[0] if ev.hashes else "",
-                has_processing_errors=ev.has_processing_errors,
-                body=body,
-                size=len(body),
+            (
+                ev.project_id,
+                issue_id,
+                ev.event_id,
+                db_time(ev.timestamp),
+                db_time(ev.received_at),
+                ev.type,
+                ev.level,
+                ev.platform[:64],
+                ev.release[:250],
+                ev.environment[:64],
+                ev.dist[:64],
+                ev.transaction[:200],
+                ev.title[:1024],
+                ev.culprit[:1024],
+                ev.message,
+                ev.trace_id[:32],
+                ev.user_key[:200],
+                ev.sdk_name[:128],
+                ev.sdk_version[:64],
+                tags_field.get_db_prep_save([list(t) for t in ev.tags], connection),
+                ev.grouping_config,
+                ev.hashes[0] if ev.hashes else "",
+                ev.has_processing_errors,
+                body,
+                len(body),
             )
         )
-    Event.objects.bulk_create(rows, batch_size=200)
+    columns = ", ".join(connection.ops.quote_name(c) for c in _EVENT_COLUMNS)
+    marks = ", ".join(["%s"] * len(_EVENT_COLUMNS))
+    with connection.cursor() as cursor:
+        cursor.executemany(f"INSERT INTO {Event._meta.db_table} ({columns}) VALUES ({marks})", rows)
 
 
 def _update_issues(issues: dict[int, Issue], result: StoreResult, now: datetime) -> None:
