@@ -39,11 +39,28 @@ def run_once(consumer: Consumer, handler: Handler, batch_size: int) -> int:
     try:
         handler(batch)
     except Exception as exc:
-        log.exception("digest failed for a batch of %d envelopes", len(batch))
-        consumer.release([item.id for item in batch], error=repr(exc), retry_in=5.0)
+        if len(batch) == 1:
+            log.exception("digest failed for envelope %d", batch[0].id)
+            consumer.release([batch[0].id], error=repr(exc), retry_in=5.0)
+            return 1
+        # One bad envelope must not hold back (and, after max attempts, set aside) the rest
+        # of its batch: digest them one by one, and only the failing ones wait for a retry.
+        log.warning("digest failed for a batch of %d envelopes (%r): one by one", len(batch), exc)
+        for item in batch:
+            _run_alone(consumer, handler, item)
         return len(batch)
     consumer.ack([item.id for item in batch])
     return len(batch)
+
+
+def _run_alone(consumer: Consumer, handler: Handler, item: QueuedItem) -> None:
+    try:
+        handler([item])
+    except Exception as exc:
+        log.exception("digest failed for envelope %d", item.id)
+        consumer.release([item.id], error=repr(exc), retry_in=5.0)
+    else:
+        consumer.ack([item.id])
 
 
 def run_worker(

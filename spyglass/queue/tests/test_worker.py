@@ -59,6 +59,32 @@ def test_run_once_releases_a_batch_whose_digest_failed_for_a_later_retry() -> No
     assert handler.batches == [queued]
 
 
+class FailsOn:
+    """A digest that fails for any batch holding one given envelope."""
+
+    def __init__(self, poison: int) -> None:
+        self.poison = poison
+        self.batches: list[list[int]] = []
+
+    def __call__(self, batch: Sequence[QueuedItem]) -> None:
+        self.batches.append([item.id for item in batch])
+        if any(item.id == self.poison for item in batch):
+            raise ValueError("poison")
+
+
+@pytest.mark.django_db(databases="__all__")
+def test_a_failed_batch_is_digested_one_by_one_and_only_the_bad_envelope_waits() -> None:
+    queued = enqueue(3)
+    handler = FailsOn(queued[1])
+
+    assert run_once(Consumer("w1"), handler, batch_size=10) == 3
+
+    assert handler.batches == [queued, [queued[0]], [queued[1]], [queued[2]]]
+    row = QueuedEnvelope.objects.get()
+    assert (row.id, row.last_error, row.claimed_by) == (queued[1], "ValueError('poison')", "")
+    assert QueueStat.objects.get().done == 2
+
+
 @pytest.mark.django_db(databases="__all__")
 def test_run_once_on_an_empty_queue_calls_no_digest() -> None:
     handler = Recorder()
