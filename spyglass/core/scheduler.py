@@ -10,7 +10,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import IO, Any
 
 from django.conf import settings
@@ -80,6 +80,35 @@ def train_compression_dictionaries() -> None:
     train_dictionaries()
 
 
+def _oldest_queued() -> tuple[int, float] | None:
+    """Id and receive time of the oldest envelope the digest has still to see (set-aside
+    ones aside: they were never stored, and may never be)."""
+    with connections[queue_alias()].cursor() as cursor:
+        cursor.execute(
+            "SELECT id, received_at FROM spyglass_queue WHERE failed_at IS NULL ORDER BY id LIMIT 1"
+        )
+        row = cursor.fetchone()
+    return (int(row[0]), float(row[1])) if row else None
+
+
+def prune_digest_ledger() -> None:
+    """The ledger keeps a queue row only while that row can be delivered again."""
+    from spyglass.core.models import forget_before, last_recorded
+
+    last = last_recorded()  # before looking at the queue: rows recorded since are kept
+    if last is not None:
+        oldest = _oldest_queued()
+        forget_before(oldest[0] if oldest else last + 1)
+
+
+def expire_session_states() -> None:
+    """Sessions no update can reach any more (Relay's five days) need no state."""
+    from spyglass.releases.models import expire_session_states
+
+    oldest = _oldest_queued()
+    expire_session_states(datetime.fromtimestamp(oldest[1] if oldest else time.time(), tz=UTC))
+
+
 JOBS = [
     Job("prune-rate-counters", 3600, prune_rate_counters),
     Job("prune-queue-stats", 3600, prune_queue_stats),
@@ -87,6 +116,8 @@ JOBS = [
     Job("issues-become-ongoing", 3600, issues_become_ongoing),
     Job("auto-resolve-issues", 3600, auto_resolve_issues),
     Job("train-compression-dictionaries", 600, train_compression_dictionaries),
+    Job("prune-digest-ledger", 600, prune_digest_ledger),
+    Job("expire-session-states", 3600, expire_session_states),
 ]
 
 

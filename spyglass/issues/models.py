@@ -37,6 +37,7 @@ class Category(models.TextChoices):
     PERFORMANCE = "performance"
     CRON = "cron"
     UPTIME = "uptime"
+    FEEDBACK = "feedback"  # one issue per user feedback, never grouped
 
 
 class Issue(models.Model):

@@ -94,8 +94,9 @@ class Transaction(models.Model):
 
 
 class Span(models.Model):
-    """One span sent on its own (span v2 streaming, or a legacy standalone span). Spans of a
-    classic transaction stay in that transaction's body."""
+    """One span: sent on its own (span v2 streaming, or a legacy standalone span), or one of
+    a classic transaction's (its own span as the segment, then its children), which stay in
+    that transaction's body as well."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="spans")
     trace_id = models.CharField(max_length=32)

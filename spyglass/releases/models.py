@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db import connection, models
 from django.utils import timezone
@@ -92,10 +92,16 @@ class SessionUser(models.Model):
         return f"{self.release} {self.environment} {self.day} {self.distinct_id}"
 
 
+# Relay refuses session updates of sessions that started longer ago than this (counted from
+# when the update was received): sessions last five days at most.
+MAX_SESSION_AGE = timedelta(days=5)
+
+
 class SessionState(models.Model):
     """Where each single-update session stands, so a session is started, errored and ended
-    at most once however many updates (or redeliveries) arrive. Updates older than five days
-    are refused (as Relay does), so rows whose session started before that can be deleted."""
+    at most once however many updates (or redeliveries) arrive. Updates of sessions that
+    started more than ``MAX_SESSION_AGE`` before they were received are refused (as Relay
+    does), so the rows of those sessions can go (``expire_session_states``)."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
     sid = models.CharField(max_length=32)
@@ -112,6 +118,23 @@ class SessionState(models.Model):
 
     def __str__(self) -> str:
         return f"{self.sid} {self.status}"
+
+
+def expire_session_states(received_since: datetime) -> int:
+    """Delete the states no update can reach any more: those of sessions that started more
+    than ``MAX_SESSION_AGE`` before ``received_since``, the receive time of the oldest update
+    still to be digested. Ended sessions stay until then too: an SDK may send an update again
+    (offline caches do), and without its state it would count again. A chunk per
+    transaction, so the digest never waits long. Returns how many went."""
+    cutoff = received_since - MAX_SESSION_AGE
+    removed = 0
+    while True:
+        ids = list(
+            SessionState.objects.filter(started__lt=cutoff).values_list("id", flat=True)[:5000]
+        )
+        if not ids:
+            return removed
+        removed += SessionState.objects.filter(id__in=ids).delete()[0]
 
 
 # --- recording sessions -----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from spyglass.digest.context import BatchContext, ItemContext
 from spyglass.digest.items import HANDLERS, count_only
 from spyglass.events.models import Event
 from spyglass.feedback.models import UserFeedback
-from spyglass.issues.models import Issue
+from spyglass.issues.models import Issue, IssueCounter
 from spyglass.logs.models import LogEntry
 from spyglass.monitors.models import CheckIn, Monitor
 from spyglass.performance.models import Span, Transaction
@@ -127,8 +127,11 @@ def unzstd(data: Any) -> Any:
 
 def stored_event(world: World, event_id: str) -> Event:
     now = CAPTURED
+    counter, _ = IssueCounter.objects.get_or_create(project=world.project)
+    counter.value += 1
+    counter.save()
     issue = Issue.objects.create(
-        project=world.project, number=1, title="boom", first_seen=now, last_seen=now
+        project=world.project, number=counter.value, title="boom", first_seen=now, last_seen=now
     )
     return Event.objects.create(
         project=world.project,
@@ -169,7 +172,8 @@ def test_a_python_transaction_is_stored_with_its_trace_timing_measurements_and_s
     assert tx.span_count == 23
     body = unzstd(tx.body)
     assert len(body["spans"]) == 23 and body["spans"][0]["op"] == "db"
-    assert outcomes(batch) == {("transaction", "accepted", ""): 1}
+    # Its spans, and its own span (the segment's), go to the span table too.
+    assert outcomes(batch) == {("transaction", "accepted", ""): 1, ("span", "accepted", ""): 24}
 
 
 def test_flask_transactions_keep_the_http_method_status_code_and_user(world: World) -> None:
@@ -186,8 +190,8 @@ def test_a_transaction_delivered_twice_is_stored_and_counted_once(world: World) 
     items = contexts(world, "python/transaction_spans")
     first = run(items)
     second = run(items)
-    assert Transaction.objects.count() == 1
-    assert outcomes(first) == {("transaction", "accepted", ""): 1}
+    assert (Transaction.objects.count(), Span.objects.count()) == (1, 24)
+    assert outcomes(first) == {("transaction", "accepted", ""): 1, ("span", "accepted", ""): 24}
     assert outcomes(second) == {}
 
 
@@ -896,13 +900,15 @@ def test_a_batch_of_transactions_spans_and_logs_costs_a_few_queries(
     items = contexts(world, "python/transaction_spans", "python/flask_500", only="transaction")
     items |= contexts(world, "node/transaction_spans", "browser/fetch_tracing_stream", only="span")
     items |= contexts(world, "python/logs", "node/logs", only="log")
-    # transactions: look up, insert; spans: look up, insert, and the same for their segments;
-    # logs: insert
-    with django_assert_num_queries(7):
+    for n, ctx in enumerate(ctx for group in items.values() for ctx in group):
+        ctx.queue_id = n + 1
+    # transactions: look up, insert, and the same for their spans; spans: look up, insert,
+    # and the same for their segments; logs: record in the ledger, insert
+    with django_assert_num_queries(10):
         run(items)
     assert (Transaction.objects.count(), Span.objects.count(), LogEntry.objects.count()) == (
         6,
-        11 + 17,
+        24 + 2 + 11 + 17,  # python's 23 spans and its own, the own spans of flask's two
         7,
     )
 
