@@ -170,19 +170,11 @@ def _classic_spans(
     batch: BatchContext, ctx: ItemContext, tx: Transaction, payload: dict[str, Any]
 ) -> list[Span]:
     """A classic transaction's spans as rows, stored as the same spans sent on their own
-    would be: its own span (the segment) first, then its children, each with the
-    transaction's trace and segment, and the segment's name, release and environment."""
+    would be: its own span (the segment) first, then its children, with the transaction's
+    trace and its span as their segment. (Its name, release and environment are not copied
+    to every span: ``segment_id`` leads to the transaction.)"""
     if not tx.trace_id or not tx.span_id:
         return []  # no trace context: nothing to hang spans on
-    segment = {
-        key: value
-        for key, value in (
-            ("sentry.segment.name", tx.name),
-            ("sentry.release", tx.release),
-            ("sentry.environment", tx.environment),
-        )
-        if value
-    }
     trace = dict_of(dict_of(payload.get("contexts")).get("trace"))
     own = {
         "trace_id": tx.trace_id,
@@ -194,16 +186,13 @@ def _classic_spans(
         "status": tx.status,
         "start_timestamp": payload.get("start_timestamp"),
         "timestamp": payload.get("timestamp"),
-        "data": {**segment, **dict_of(trace.get("data"))},
+        "data": trace.get("data"),
     }
     children = payload.get("spans")
     raw = [own] + [
-        {
-            **dict_of(child),
-            "trace_id": tx.trace_id,
-            "segment_id": tx.span_id,
-            "data": {**segment, **dict_of(dict_of(child).get("data"))},
-        }
+        {**child, "trace_id": tx.trace_id, "segment_id": tx.span_id}
+        if isinstance(child, dict)
+        else child
         for child in (children if isinstance(children, list) else [])
     ]
     return [row for row, _, _ in guarded(batch, ctx, "span", _span, raw)]
