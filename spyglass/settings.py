@@ -174,7 +174,9 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Every web process serves the installed apps' static folders itself (spyglass/asgi.py, with
+# WhiteNoise), indexed at start: no collectstatic, so an upgrade has nothing to go stale.
+WHITENOISE_USE_FINDERS = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _base.scheme == "https"
 CSRF_COOKIE_SECURE = _base.scheme == "https"

@@ -94,6 +94,9 @@ def test_an_admin_finds_the_queue_page_sees_the_set_aside_envelope_and_retries_i
     page.click("#queue-status-module caption a")
 
     expect(page.locator("h1")).to_have_text("Queue status")
+    # Styled: the admin's stylesheet (its header colour) and the page's own queue/status.css.
+    expect(page.locator("#header")).to_have_css("background-color", "rgb(65, 118, 144)")
+    expect(page.locator(".queue-summary")).to_have_css("display", "flex")
     row = page.locator(f"#dead-letter-{row_id}")
     expect(row).to_contain_text(HOSTILE)  # shown as text, never run
     expect(row).to_contain_text("acme/web")
