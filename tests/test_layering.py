@@ -62,3 +62,17 @@ def test_the_ingest_edge_never_imports_django_models_directly() -> None:
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.endswith(".models"), path
+
+
+def test_the_search_language_imports_no_django() -> None:
+    """The parser and its AST know no models, no ORM and no settings; compilers live beside
+    the models they query."""
+    for path in sources("search"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                assert name.split(".")[0] != "django", f"{path.relative_to(PACKAGE)} imports {name}"
