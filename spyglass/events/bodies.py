@@ -35,7 +35,7 @@ RETRAIN_AGE = timedelta(days=1)  # then at most one new dictionary a day,
 RETRAIN_EVENTS = 500  # if this many events arrived since
 KEEP_RATIO = 0.9  # and only if it makes held-out bodies ≥ 10 % smaller than now
 SAMPLE_EVENTS = 500
-SAMPLE_BYTES = 8 * 2**20
+SAMPLE_BYTES = 4 * 2**20  # training needs ≈12 MB plus the samples, for a moment
 DICT_SIZE = 64 * 2**10
 FIRST_DICT_ID = 32768  # zstd reserves smaller ids
 REFRESH_SECONDS = 60.0  # how long a process trusts its idea of a project's newest dictionary
