@@ -145,16 +145,22 @@ def _load_dictionary(dict_id: int) -> zstandard.ZstdCompressionDict:
 
 def train_dictionaries(now: datetime | None = None) -> list[CompressionDictionary]:
     """Train a dictionary for every project that is due one: its first once it has
-    ``MIN_EVENTS`` events, a new one a week later if ``RETRAIN_EVENTS`` arrived since."""
+    ``MIN_EVENTS`` events, then another ``RETRAIN_AGE`` later at the earliest, once
+    ``RETRAIN_EVENTS`` arrived since. A training that did not pay waits ``RETRAIN_AGE``."""
     now = now or timezone.now()
     made = []
     for project_id in Project.objects.order_by("id").values_list("id", flat=True):
-        if _due(project_id, now):
+        if not _due(project_id, now):
+            continue
+        try:
             dictionary = train(project_id, now)
-            if dictionary is None:
-                _failed_attempts[project_id] = now.timestamp()
-            else:
-                made.append(dictionary)
+        except Exception:  # one project's trouble must not stop the others'
+            log.exception("project %s: training a compression dictionary failed", project_id)
+            dictionary = None
+        if dictionary is None:
+            _failed_attempts[project_id] = now.timestamp()
+        else:
+            made.append(dictionary)
     return made
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -115,3 +116,21 @@ def test_dictionaries_are_read_only_in_the_admin(world: World) -> None:
     url = f"/admin/events/compressiondictionary/{made.id}/delete/"
     assert client.post(url, {"post": "yes"}).status_code == 403
     assert CompressionDictionary.objects.filter(id=made.id).exists()
+
+
+def test_a_project_whose_training_fails_does_not_stop_the_others(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    add_events(world.project, python_event, bodies.MIN_EVENTS)
+    add_events(world.other_project, node_event, bodies.MIN_EVENTS, seed=2)
+    real = bodies.train
+
+    def train(project_id: int, now: Any = None) -> Any:
+        if project_id == world.project.id:
+            raise RuntimeError("disk on fire")
+        return real(project_id, now)
+
+    monkeypatch.setattr(bodies, "train", train)
+    (made,) = bodies.train_dictionaries(T1)
+    assert made.project_id == world.other_project.id
+    assert "disk on fire" in caplog.text
