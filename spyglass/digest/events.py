@@ -20,6 +20,7 @@ from spyglass.digest.config import ProjectConfig
 from spyglass.digest.context import BatchContext, ItemContext
 from spyglass.digest.filters import filter_reason
 from spyglass.digest.normalize import Normalized, normalize
+from spyglass.digest.store import compress_event
 from spyglass.digest.types import ProcessedEvent
 from spyglass.grouping import GroupingResult, calculate_grouping
 
@@ -190,7 +191,7 @@ def _processed(
     return ProcessedEvent(
         project_id=ctx.project_id,
         event_id=_str(event.get("event_id")) or ctx.event_id,
-        event=event,
+        event={},
         timestamp=_timestamp(event.get("timestamp"), ctx.received_at),
         received_at=ctx.received_at,
         type=event_type,
@@ -213,4 +214,5 @@ def _processed(
         grouping_config=grouping_config,
         hashes=hashes,
         has_processing_errors=bool(event.get("errors")),
+        body=compress_event(ctx.project_id, event),
     )

@@ -269,7 +269,7 @@ def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> None:
     db_time = connection.ops.adapt_datetimefield_value
     rows = []
     for issue_id, ev in stored:
-        body = compress_event(ev.project_id, ev.event)
+        body = ev.body or compress_event(ev.project_id, ev.event)
         rows.append(
             (
                 ev.project_id,

@@ -14,7 +14,10 @@ class ProcessedEvent:
 
     project_id: int
     event_id: str
-    event: dict[str, Any]  # the normalized, scrubbed event (with `_meta` and `errors`)
+    # The normalized, scrubbed event (with `_meta` and `errors`), until it is compressed into
+    # `body` (right after processing, so a batch holds a few KB per event instead of its JSON
+    # as Python objects); then `{}`.
+    event: dict[str, Any]
     timestamp: datetime
     received_at: datetime
     type: str
@@ -37,6 +40,7 @@ class ProcessedEvent:
     grouping_config: str
     hashes: list[str]
     has_processing_errors: bool = False
+    body: bytes = b""  # the stored, compressed form of `event`
 
 
 @dataclass
