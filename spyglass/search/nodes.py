@@ -140,9 +140,13 @@ class EnumValue:
     raw: str = field(default="", compare=False)
 
 
+# Issue numbers in short ids are Crockford's base 32, as Sentry writes them (no I L O U).
+SHORT_ID_DIGITS = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
 @dataclass(frozen=True, slots=True)
 class ShortIdValue:
-    """An issue short id, upper-cased: `PROJECT-1A` (the number is base 36)."""
+    """An issue short id, upper-cased: `PROJECT-1A` (project slug, issue number)."""
 
     value: str
     raw: str = field(default="", compare=False)
@@ -153,7 +157,10 @@ class ShortIdValue:
 
     @property
     def number(self) -> int:
-        return int(self.value.rsplit("-", 1)[1], 36)
+        number = 0
+        for digit in self.value.rsplit("-", 1)[1]:
+            number = number * 32 + SHORT_ID_DIGITS.index(digit)
+        return number
 
 
 class ActorKind(StrEnum):

@@ -24,7 +24,7 @@ import re
 from datetime import UTC, datetime
 
 from spyglass.search.errors import SearchSyntaxError
-from spyglass.search.keys import KeySpec, Scope, lookup, spec_for
+from spyglass.search.keys import KeySpec, Scope, is_registered, lookup, spec_for
 from spyglass.search.nodes import And, FreeText, Has, Key, Node, TextValue, and_, or_
 from spyglass.search.values import ESCAPABLE, RawFilter, RawValue, build_filter, split_wildcards
 
@@ -315,7 +315,11 @@ class _Parser:
             end = self.scan_word(value_start, quotes_allowed=False)
             if end == value_start:
                 written = text[raw.start : value_start]
-                hint = "" if op else " (to search for this text, put it in quotes)"
+                hint = (
+                    ""
+                    if op or raw.tag or is_registered(raw.key)
+                    else " (to search for this text, put it in quotes)"
+                )
                 raise self.error(f'expected a value after "{_quote(written)}"{hint}', end)
             raw.values.append(RawValue(text[value_start:end], value_start, end))
         raw.end = self.pos = end
@@ -328,7 +332,9 @@ class _Parser:
             while pos < self.n and text[pos].isspace():
                 pos += 1
             if pos >= self.n:
-                raise self.error("this '[' is never closed: end the list with ']'", start)
+                raise self.error(
+                    "this '[' is never closed: end the list with ']'", start, start + 1
+                )
             char = text[pos]
             if char in ",]":
                 message = "empty list" if char == "]" and not raw.values else "empty list value"
@@ -348,9 +354,14 @@ class _Parser:
                 pos += 1
             if pos < self.n and text[pos] == "]":
                 break
-            if pos >= self.n or text[pos] != ",":
-                found = f"'{text[pos]}'" if pos < self.n else "the end"
-                raise self.error(f"expected ',' or ']' in the list, found {found}", pos)
+            if pos >= self.n:
+                raise self.error(
+                    "this '[' is never closed: end the list with ']'", start, start + 1
+                )
+            if text[pos] != ",":
+                raise self.error(
+                    f"expected ',' or ']' in the list, found '{text[pos]}'", pos, pos + 1
+                )
             pos += 1
         self.expect_end_of_value(pos + 1, "the list")
         raw.end = self.pos = pos + 1
@@ -366,11 +377,14 @@ class _Parser:
             name, tag, end = key_match.group(), False, key_match.end()
         else:
             name, tag, end = "", False, pos
-        word_end = self.scan_word(pos, quotes_allowed=True) if pos < self.n else pos
+        word_end = self.scan_word(pos, quotes_allowed=True)
+        if text.startswith('"', pos):
+            word_end = max(word_end, text.find('"', pos + 1) + 1)
         if not name or not self.ends_value(end) or (not tag and name in ("has", "is")):
             got = text[pos:word_end]
             message = "has: expected a key like has:user.email or has:tags[browser]"
-            raise self.error(message + (f', got "{_quote(got)}"' if got else ""), pos, word_end)
+            shown = _quote(got) if got.startswith('"') else f'"{_quote(got)}"'
+            raise self.error(message + (f", got {shown}" if got else ""), pos, word_end)
         spec = spec_for(name, tag=True) if tag else (lookup(name) or spec_for(name, tag=True))
         self.check_scope(spec, name, pos, end)
         written = f"tags[{name}]" if tag else name

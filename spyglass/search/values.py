@@ -61,7 +61,7 @@ _ISO = re.compile(
     r"(?:[Tt]([0-9]{2}):([0-9]{2})(?::([0-9]{2})(?:\.([0-9]{1,6}))?)?)?"
     r"([Zz]|[+-][0-9]{2}:?[0-9]{2})?"
 )
-_SHORT_ID = re.compile(r"[A-Za-z0-9_-]+-[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]+")
+_SHORT_ID = re.compile(r"[A-Za-z0-9_-]+-[0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{1,13}")
 
 EXPECTED = {
     ValueType.NUMBER: "a number like 10, >10 or 1k",
@@ -125,7 +125,7 @@ def build_filter(raw: RawFilter, spec: KeySpec, now: datetime) -> Filter:
     if op and spec.type not in ORDERED:
         # Sentry reads `transaction:>foo` as the text ">foo"; other types then refuse it.
         written = values[0]
-        values[0] = RawValue(op + written.source, written.start, written.end)
+        values[0] = RawValue(op + written.source, written.start - len(op), written.end)
         op = ""
     if raw.is_list and spec.type in NO_LISTS:
         raise SearchTypeError(
