@@ -16,7 +16,6 @@ from datetime import datetime
 from typing import Any, cast
 
 import orjson
-import zstandard
 from django.db import connection, transaction
 from django.db.models import Field
 
@@ -37,8 +36,6 @@ from spyglass.issues.models import (
 from spyglass.projects.models import Project
 from spyglass.releases import ordering
 from spyglass.releases.models import Release
-
-_compressor = zstandard.ZstdCompressor(level=3)
 
 ISSUE_FIELDS = [
     "title",

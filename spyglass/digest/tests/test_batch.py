@@ -8,12 +8,12 @@ from typing import Any
 import orjson
 import pytest
 import sentry_sdk
-import zstandard
 
 from spyglass.digest import hooks
 from spyglass.digest.batch import process_batch
 from spyglass.digest.store import StoreResult
 from spyglass.digest.tests.sdk import queued, raise_and_capture, sdk
+from spyglass.events.bodies import decompress, read_body
 from spyglass.events.models import Event, Outcome
 from spyglass.issues import state
 from spyglass.issues.models import Issue, Status, Substatus
@@ -29,7 +29,7 @@ def digest(world: World, envelopes: list[bytes]) -> StoreResult:
 
 
 def body_of(event: Event) -> dict[str, Any]:
-    data: dict[str, Any] = orjson.loads(zstandard.ZstdDecompressor().decompress(bytes(event.body)))
+    data: dict[str, Any] = read_body(event.body)
     return data
 
 
@@ -285,7 +285,7 @@ def test_health_check_transactions_are_filtered_and_others_stored_scrubbed(
     digest(world, capture.envelopes)
     [stored] = Transaction.objects.filter(project=world.project)
     assert stored.name == "POST /login"
-    body = zstandard.ZstdDecompressor().decompress(bytes(stored.body))
+    body = decompress(stored.body)
     assert b"hunter-ALICE" not in body
     filtered = Outcome.objects.get(category="transaction", outcome="filtered")
     assert filtered.reason == "filtered-transaction"

@@ -4,14 +4,13 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pytest
-import zstandard
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from spyglass.digest.store import store_events
 from spyglass.digest.types import ProcessedEvent
+from spyglass.events.bodies import read_body
 from spyglass.events.models import Event, IssueCount, IssueTagValue
 from spyglass.issues import state
 from spyglass.issues.models import Activity, Issue, IssueHash, Resolution, Status, Substatus
@@ -71,7 +70,7 @@ def test_a_new_hash_creates_an_issue_with_the_events_title_and_first_number(
     assert (issue.status, issue.substatus) == (Status.UNRESOLVED, Substatus.NEW)
     assert IssueHash.objects.get().hash == HASH_A
     event = Event.objects.get()
-    body = orjson.loads(zstandard.ZstdDecompressor().decompress(bytes(event.body)))
+    body = read_body(event.body)
     assert body["event_id"] == event.event_id == f"{1:032x}"
     assert (event.issue_id, event.environment, event.user_key) == (issue.id, "production", "id:1")
 
