@@ -25,6 +25,9 @@ class ItemContext:
     # The queue row the item came from (never reused), for handlers that must be idempotent
     # when a batch is redelivered after a crash between its commit and the queue's ack.
     queue_id: int = 0
+    # The payload as a JSON object, when an earlier step parsed it already (a normalized and
+    # scrubbed transaction): handlers use it instead of parsing ``payload`` again.
+    parsed: dict[str, Any] | None = None
 
 
 @dataclass

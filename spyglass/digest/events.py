@@ -165,7 +165,7 @@ def prepare_transaction(
         batch.outcomes.add(ctx.project_id, "transaction", "filtered", reason)
         return None
     event = _scrub(event, config)
-    return replace(ctx, payload=orjson.dumps(event))
+    return replace(ctx, payload=orjson.dumps(event), parsed=event)
 
 
 def _str(value: Any) -> str:

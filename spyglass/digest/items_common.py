@@ -168,6 +168,9 @@ def payloads(
 ) -> Iterator[tuple[ItemContext, dict[str, Any]]]:
     """The items whose payload is a JSON object; the others are counted invalid."""
     for ctx in items:
+        if ctx.parsed is not None:
+            yield ctx, ctx.parsed
+            continue
         try:
             payload = orjson.loads(ctx.payload)
         except orjson.JSONDecodeError:
