@@ -14,6 +14,7 @@
 `OR` and `AND` are operators in any case (`or`, `And`) when they stand alone, as in Sentry.
 An unquoted value or word runs to the next space; a `)` ends it unless it closes a `(` of
 the same word, so `stack.function:handle(request)` and `(level:error)` both read as meant.
+In free text, a `(` opened in a phrase closes in it, spaces and all (`TypeError(a b)`).
 Every error is a `SearchSyntaxError` (or its `SearchTypeError`) with the position of the
 offending text; the first error from the left is reported.
 """
@@ -81,9 +82,9 @@ class _Parser:
                 return self.text[pos:end]
         return None
 
-    def scan_word(self, pos: int, *, quotes_allowed: bool) -> int:
-        """The end of an unquoted word or value starting at `pos`."""
-        depth = 0
+    def scan_word(self, pos: int, *, quotes_allowed: bool, depth: int = 0) -> tuple[int, int]:
+        """The end of an unquoted word or value starting at `pos`, and how many of the
+        parentheses it opened (beyond `depth` already open) are still open there."""
         text, n = self.text, self.n
         while pos < n:
             char = text[pos]
@@ -105,7 +106,7 @@ class _Parser:
                     break
                 depth -= 1
             pos += 1
-        return pos
+        return pos, depth
 
     def scan_quoted(self, pos: int) -> int:
         """The position after the closing quote of the string opening at `pos`."""
@@ -230,23 +231,25 @@ class _Parser:
         return FreeText(TextValue(split_wildcards(source), source), start, end)
 
     def parse_words(self) -> Node:
-        """Bare words up to the next filter, quote, parenthesis or AND/OR: one phrase."""
+        """Bare words up to the next filter, quote, parenthesis or AND/OR: one phrase. A
+        parenthesis opened in the phrase closes in it: `TypeError(a b)` is one phrase."""
         start = self.pos
-        end = self.scan_word(start, quotes_allowed=True)
+        end, depth = self.scan_word(start, quotes_allowed=True)
         while True:
             pos = end
             while pos < self.n and self.text[pos].isspace():
                 pos += 1
-            if (
-                pos >= self.n
-                or self.text[pos] in '()"'
+            if pos >= self.n:
+                break
+            if depth == 0 and (
+                self.text[pos] in '()"'
                 or self.text.startswith("!(", pos)
                 or self.boolean_at(pos) is not None
                 or _FILTER_START.match(self.text, pos)
                 or _AGGREGATE.match(self.text, pos)
             ):
                 break
-            end = self.scan_word(pos, quotes_allowed=True)
+            end, depth = self.scan_word(pos, quotes_allowed=True, depth=depth)
         self.pos = end
         source = self.text[start:end]
         return FreeText(TextValue(split_wildcards(source), source), start, end)
@@ -312,7 +315,7 @@ class _Parser:
             self.expect_end_of_value(end, "the closing quote")
             raw.values.append(RawValue(text[value_start + 1 : end - 1], value_start, end))
         else:
-            end = self.scan_word(value_start, quotes_allowed=False)
+            end, _ = self.scan_word(value_start, quotes_allowed=False)
             if end == value_start:
                 written = text[raw.start : value_start]
                 hint = (
@@ -377,7 +380,7 @@ class _Parser:
             name, tag, end = key_match.group(), False, key_match.end()
         else:
             name, tag, end = "", False, pos
-        word_end = self.scan_word(pos, quotes_allowed=True)
+        word_end, _ = self.scan_word(pos, quotes_allowed=True)
         if text.startswith('"', pos):
             word_end = max(word_end, text.find('"', pos + 1) + 1)
         if not name or not self.ends_value(end) or (not tag and name in ("has", "is")):

@@ -243,6 +243,10 @@ CASES = [
     (":foo", 'text ":foo"'),
     ("naïve café", 'text "naïve café"'),
     ("TypeError(foo) bar", 'text "TypeError(foo) bar"'),
+    ("TypeError(foo bar) baz", 'text "TypeError(foo bar) baz"'),
+    ("f(g(x y) z) (a OR b)", 'and(text "f(g(x y) z)", or(text "a", text "b"))'),
+    ("undefined (reading x)", 'and(text "undefined", text "reading x")'),
+    ("foo(bar", 'text "foo(bar"'),
     ("foo bar is:unresolved baz", 'and(text "foo bar", is = unresolved, text "baz")'),
     # AND, OR (any case), parentheses; AND binds tighter
     ("a OR b OR c", 'or(text "a", text "b", text "c")'),
