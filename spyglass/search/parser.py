@@ -285,7 +285,7 @@ class _Parser:
         self.pos = key_end + 1
         if name == "has" and not tag:
             return self.parse_has(start, negated)
-        raw = RawFilter(name, tag, negated, "", start=start)
+        raw = RawFilter(name, tag, negated, "", start=start, value_start=key_end + 1)
         self.parse_value(raw, key_end + 1)
         spec = spec_for(name, tag=True) if tag else (lookup(name) or spec_for(name, tag=True))
         self.check_scope(spec, name, pos, key_end)

@@ -91,6 +91,7 @@ class RawFilter:
     is_list: bool = False
     start: int = 0
     end: int = 0
+    value_start: int = 0  # after the colon: the operator, the value or the list's `[`
 
 
 def split_wildcards(source: str) -> tuple[str, ...]:
@@ -129,7 +130,7 @@ def build_filter(raw: RawFilter, spec: KeySpec, now: datetime) -> Filter:
         op = ""
     if raw.is_list and spec.type in NO_LISTS:
         raise SearchTypeError(
-            f"{key.written}: takes one value, not a list", raw.values[0].start - 1, raw.end
+            f"{key.written}: takes one value, not a list", raw.value_start, raw.end
         )
     typed = tuple(_typed(key, spec, op, value, now) for value in values)
     first = typed[0]
