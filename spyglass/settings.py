@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "spyglass.logs",
     "spyglass.feedback",
     "spyglass.attachments",
+    "spyglass.web",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -83,6 +84,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "spyglass.web.middleware.SecurityHeadersMiddleware",
+    "spyglass.web.middleware.UserTimeZoneMiddleware",
 ]
 
 ROOT_URLCONF = "spyglass.urls"
@@ -99,6 +102,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "spyglass.web.context.navigation",
             ]
         },
     }
@@ -180,6 +184,31 @@ WHITENOISE_USE_FINDERS = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SECURE = _base.scheme == "https"
 CSRF_COOKIE_SECURE = _base.scheme == "https"
+# --- web UI: sign-in, sessions, security headers (CSP: spyglass/web/middleware.py) ----------
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "/"
+LOGOUT_REDIRECT_URL = "accounts:login"
+SESSION_COOKIE_AGE = 14 * 24 * 3600
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_HTTPONLY = True
+X_FRAME_OPTIONS = "DENY"
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+PASSWORD_RESET_TIMEOUT = 3 * 3600
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
+# Failed sign-ins allowed per address and client IP (and per IP alone) in the window.
+SIGN_IN_FAILURES_PER_ADDRESS = 5
+SIGN_IN_FAILURES_PER_IP = 50
+SIGN_IN_FAILURE_WINDOW = 15 * 60
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -65,6 +65,8 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False)
     date_joined = models.DateTimeField(default=timezone.now)
+    # An IANA zone name (Europe/Berlin); pages show times in it. Empty: UTC.
+    time_zone = models.CharField(max_length=64, blank=True, default="")
 
     objects: ClassVar[UserManager] = UserManager()
 
@@ -74,6 +76,20 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def __str__(self) -> str:
         return self.email
+
+
+class SignInFailure(models.Model):
+    """A failed sign-in, kept for the rate limit's window (spyglass/accounts/ratelimit.py)."""
+
+    # sha256 of "ip|email" and of "ip|" (hashed: no typed addresses or passwords kept).
+    key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "created_at"], name="sign_in_failure_key")]
+
+    def __str__(self) -> str:
+        return f"sign-in failure {self.key[:8]} at {self.created_at}"
 
 
 def hash_token(token: str) -> str:

@@ -75,6 +75,21 @@ class Issue(models.Model):
         indexes = [
             models.Index(fields=["project", "status", "last_seen"], name="issue_stream"),
             models.Index(fields=["project", "first_seen"], name="issue_first_seen"),
+            # The stream's other sorts within a tab (spyglass/issues/stream.py), id last for
+            # the keyset cursor.
+            models.Index(
+                fields=["project", "status", "first_seen", "id"], name="issue_stream_first_seen"
+            ),
+            models.Index(
+                fields=["project", "status", "times_seen", "id"], name="issue_stream_events"
+            ),
+            models.Index(
+                fields=["project", "status", "users_seen", "id"], name="issue_stream_users"
+            ),
+            models.Index(
+                fields=["project", "status", "priority", "last_seen", "id"],
+                name="issue_stream_priority",
+            ),
         ]
 
     def __str__(self) -> str:

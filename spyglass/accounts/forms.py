@@ -1,0 +1,38 @@
+"""The sign-in form: Django's, plus the failed sign-in rate limit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.contrib.auth.forms import AuthenticationForm
+
+from spyglass.accounts import ratelimit
+
+
+class SignInForm(AuthenticationForm):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["username"].label = "Email"
+        self.fields["username"].widget = forms.EmailInput(
+            attrs={"autofocus": True, "autocomplete": "email"}
+        )
+
+    def clean(self) -> dict[str, Any]:
+        email = self.data.get("username", "")
+        ip = ratelimit.client_ip(self.request) if self.request else ""
+        wait = ratelimit.blocked_for(ip, str(email))
+        if wait:
+            minutes = max(1, round(wait / 60))
+            raise forms.ValidationError(
+                f"Too many failed sign-in attempts. Try again in {minutes} "
+                f"minute{'s' if minutes != 1 else ''}, or reset your password.",
+                code="rate_limited",
+            )
+        try:
+            cleaned = super().clean()
+        except forms.ValidationError:
+            ratelimit.record_failure(ip, str(email))
+            raise
+        ratelimit.clear(ip, str(email))
+        return cleaned

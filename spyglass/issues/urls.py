@@ -1,0 +1,10 @@
+from django.urls import path
+
+from spyglass.issues import views
+
+app_name = "issues"
+urlpatterns = [
+    path("<slug:org_slug>/<slug:project_slug>/issues/", views.stream, name="stream"),
+    path("<slug:org_slug>/<slug:project_slug>/issues/bulk/", views.bulk, name="bulk"),
+    path("<slug:org_slug>/<slug:project_slug>/issues/<int:number>/", views.detail, name="detail"),
+]

@@ -1,0 +1,105 @@
+"""Pages of a project's issues: the stream, bulk actions on it, and (for now) a short issue
+page."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from spyglass.issues import state
+from spyglass.issues.models import Issue, Status, Substatus
+from spyglass.issues.series import hourly_by_issue
+from spyglass.issues.stream import SORTS, TABS, StreamQuery, page
+from spyglass.projects.access import get_project, signed_in_user
+
+BADGES = {
+    Substatus.NEW: "new",
+    Substatus.REGRESSED: "regressed",
+    Substatus.ESCALATING: "escalating",
+}
+
+
+def badge(issue: Issue) -> str:
+    if issue.status == Status.RESOLVED:
+        return "resolved"
+    if issue.status == Status.IGNORED:
+        return "archived"
+    return BADGES.get(Substatus(issue.substatus), "") if issue.substatus else ""
+
+
+@login_required
+def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
+    project, _member = get_project(request, org_slug, project_slug)
+    query = StreamQuery.parse(request.GET)
+    issues, next_cursor = page(project.id, query)
+    series = hourly_by_issue([issue.id for issue in issues])
+    for issue in issues:
+        issue.project = project  # short_id reads the slug: no query per row
+    rows = [{"issue": i, "badge": badge(i), "series": series[i.id]} for i in issues]
+    base = {"query": query.text, "sort": query.sort} if query.text else {"sort": query.sort}
+    return render(
+        request,
+        "issues/stream.html",
+        {
+            "organization": project.organization,
+            "project": project,
+            "query": query,
+            "rows": rows,
+            "next_cursor": next_cursor,
+            "tabs": [(key, label) for key, (label, _) in TABS.items()],
+            "sorts": [(key, label) for key, (label, _) in SORTS.items()],
+            "base": base,
+        },
+    )
+
+
+@login_required
+def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) -> HttpResponse:
+    """A short issue page until the full one is built (the stream links here)."""
+    project, _member = get_project(request, org_slug, project_slug)
+    issue = Issue.objects.filter(project=project, number=number).first()
+    if issue is None:
+        raise Http404("No such issue")
+    issue.project = project
+    return render(
+        request,
+        "issues/detail.html",
+        {"organization": project.organization, "project": project, "issue": issue},
+    )
+
+
+ACTIONS = {
+    "resolve": ("resolved", state.resolve),
+    "archive": ("archived forever", None),
+    "reopen": ("reopened", state.reopen),
+}
+
+
+@login_required
+@require_POST
+def bulk(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
+    """Resolve, archive forever or reopen the selected issues of this project."""
+    project, _member = get_project(request, org_slug, project_slug)
+    user = signed_in_user(request)
+    action = request.POST.get("action", "")
+    if action not in ACTIONS:
+        return HttpResponse("Unknown action", status=400)
+    ids = [int(i) for i in request.POST.getlist("issue") if i.isdigit()][:1000]
+    # Only this project's issues: ids of other projects are ignored, never acted on.
+    issues = list(Issue.objects.filter(project=project, id__in=ids))
+    done, change = ACTIONS[action]
+    for issue in issues:
+        if change is None:
+            state.archive(issue, state.ArchiveCondition(forever=True), user)
+        else:
+            change(issue, user)
+    count = len(issues)
+    messages.success(request, f"{count} issue{'' if count == 1 else 's'} {done}.")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
+        back = ""
+    return redirect(back or "issues:stream", *([] if back else [org_slug, project_slug]))

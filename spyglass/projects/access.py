@@ -1,0 +1,47 @@
+"""Who may see what: every page resolves its organization or project here first.
+
+Anything the user is not a member of is a 404, never a 403: a guessed slug or id must not
+tell whether it exists.
+"""
+
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest
+
+from spyglass.accounts.models import User
+from spyglass.projects.models import Member, Organization, Project
+
+
+def signed_in_user(request: HttpRequest) -> User:
+    user = request.user
+    assert isinstance(user, User), "views call this behind login_required"
+    return user
+
+
+def get_membership(request: HttpRequest, org_slug: str) -> Member:
+    """The user's membership in the organization (with it), or 404."""
+    member = (
+        Member.objects.select_related("organization")
+        .filter(user=signed_in_user(request), organization__slug=org_slug)
+        .first()
+    )
+    if member is None:
+        raise Http404("No such organization")
+    return member
+
+
+def get_project(request: HttpRequest, org_slug: str, project_slug: str) -> tuple[Project, Member]:
+    """A project of an organization the user is a member of (and the membership), or 404."""
+    member = get_membership(request, org_slug)
+    project = (
+        Project.objects.select_related("organization")
+        .filter(organization=member.organization, slug=project_slug)
+        .first()
+    )
+    if project is None:
+        raise Http404("No such project")
+    return project, member
+
+
+def organizations_of(user: User) -> list[Organization]:
+    return list(Organization.objects.filter(members__user=user).order_by("name", "id"))

@@ -1,0 +1,76 @@
+"""Template helpers shared by every page: relative times and sparklines."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+register = template.Library()
+
+
+def ago(when: datetime, now: datetime) -> str:
+    """A short relative time: "just now", "5 min ago", "3 h ago", "2 d ago", "4 mo ago"."""
+    seconds = int((now - when).total_seconds())
+    future = seconds < 0
+    seconds = abs(seconds)
+    if seconds < 45:
+        return "just now"
+    for size, unit in ((31_536_000, "y"), (2_592_000, "mo"), (86_400, "d"), (3600, "h")):
+        if seconds >= size:
+            amount = f"{seconds // size} {unit}"
+            break
+    else:
+        amount = f"{max(1, round(seconds / 60))} min"
+    return f"in {amount}" if future else f"{amount} ago"
+
+
+@register.simple_tag
+def reltime(when: datetime | None) -> SafeString:
+    """<time> with the relative time as text and the absolute one (user's zone) on hover."""
+    if when is None:
+        return format_html("{}", "—")
+    local = timezone.localtime(when)
+    absolute = local.strftime("%Y-%m-%d %H:%M:%S ") + (local.tzname() or "")
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        when.isoformat(),
+        absolute,
+        ago(when, timezone.now()),
+    )
+
+
+WIDTH, HEIGHT = 96, 24
+
+
+@register.simple_tag
+def sparkline(values: Sequence[int], label: str = "events") -> SafeString:
+    """Bars as an inline SVG (presentation attributes only: the CSP forbids inline style)."""
+    if not values:
+        return format_html("{}", "")
+    top = max(values) or 1
+    step = WIDTH / len(values)
+    bars = []
+    for n, value in enumerate(values):
+        height = 0.0 if value == 0 else max(1.0, value / top * (HEIGHT - 2))
+        bars.append(
+            f'<rect x="{n * step:.2f}" y="{HEIGHT - height:.2f}" '
+            f'width="{max(step - 1, 1):.2f}" height="{height:.2f}"></rect>'
+        )
+    total = sum(values)
+    # The bars are numbers we computed, never user data, so joining them is safe.
+    return format_html(
+        '<svg class="sparkline" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
+        'aria-label="{}"><title>{}</title>{}</svg>',
+        WIDTH,
+        HEIGHT,
+        WIDTH,
+        HEIGHT,
+        f"{total} {label} in 24 hours",
+        f"{total} {label} in 24 hours",
+        SafeString("".join(bars)),
+    )

@@ -1,0 +1,84 @@
+"""The base of every page: security headers, relative times, sparklines, time zones."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.template import Context, Template
+from django.test import Client
+from django.utils import timezone
+
+from spyglass.test import World
+from spyglass.web.templatetags.spyglass_web import ago, sparkline
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def test_pages_carry_a_strict_content_security_policy_and_the_other_headers(
+    client: Client,
+) -> None:
+    response = client.get("/accounts/sign-in/")
+    assert response.status_code == 200
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'none'" in csp
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "same-origin"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_the_base_template_has_no_inline_script_or_style(client: Client, world: World) -> None:
+    client.force_login(world.alice)
+    html = client.get(f"/{world.org.slug}/").content.decode()
+    assert "<script>" not in html and "<style" not in html and " style=" not in html
+    assert '<script src="/static/web/spyglass.js" defer></script>' in html
+    assert '<link rel="stylesheet" href="/static/web/spyglass.css">' in html
+
+
+@pytest.mark.parametrize(
+    ("delta", "text"),
+    [
+        (timedelta(seconds=10), "just now"),
+        (timedelta(minutes=5), "5 min ago"),
+        (timedelta(hours=3, minutes=20), "3 h ago"),
+        (timedelta(days=2), "2 d ago"),
+        (timedelta(days=65), "2 mo ago"),
+        (timedelta(days=800), "2 y ago"),
+        (timedelta(minutes=-10), "in 10 min"),
+    ],
+)
+def test_relative_times_read_short(delta: timedelta, text: str) -> None:
+    assert ago(NOW - delta, NOW) == text
+
+
+@time_machine.travel(NOW, tick=False)
+def test_a_time_shows_relative_with_the_absolute_time_in_the_active_zone_on_hover() -> None:
+    template = Template("{% load spyglass_web %}{% reltime when %}")
+    when = NOW - timedelta(hours=2)
+    with timezone.override("Europe/Berlin"):
+        html = template.render(Context({"when": when}))
+    assert html == (
+        '<time datetime="2026-11-22T10:00:00+00:00" title="2026-11-22 11:00:00 CET">2 h ago</time>'
+    )
+
+
+def test_the_signed_in_users_time_zone_is_used_on_pages(client: Client, world: World) -> None:
+    world.alice.time_zone = "Asia/Tokyo"
+    world.alice.save()
+    client.force_login(world.alice)
+    response = client.get(f"/{world.org.slug}/")
+    assert response.status_code == 200
+    assert timezone.get_current_timezone_name() == "UTC"  # reset after the request
+
+
+def test_a_sparkline_is_an_svg_of_bars_scaled_to_the_highest() -> None:
+    svg = str(sparkline([0, 5, 10]))
+    assert svg.startswith('<svg class="sparkline"')
+    assert svg.count("<rect") == 3
+    assert 'aria-label="15 events in 24 hours"' in svg
+    assert 'height="0.00"' in svg and 'height="22.00"' in svg
