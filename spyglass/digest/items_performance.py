@@ -26,7 +26,7 @@ from spyglass.digest.items_common import (
     text,
     user_key,
 )
-from spyglass.performance.models import Span, SpanStatus, Transaction, store_new
+from spyglass.performance.models import Span, SpanStatus, Transaction, new_row, store_new
 
 # Sentry's statuses for HTTP codes (what SDKs set when they know the response).
 _HTTP_STATUS = {
@@ -216,7 +216,8 @@ def _span(ctx: ItemContext, raw: Any) -> tuple[Span, dict[str, Any], Any]:
         attrs = {**clean(dict_of(span.get("tags"))), **clean(dict_of(span.get("data")))}
     is_segment = span.get("is_segment") is True
     segment_id = hex_id(attrs.get("sentry.segment.id") or span.get("segment_id"), 16)
-    row = Span(
+    row = new_row(
+        Span,
         project_id=ctx.project_id,
         trace_id=trace_id,
         span_id=span_id,
