@@ -61,6 +61,8 @@ def category(item_type: str) -> str:
 def text(value: Any, limit: int) -> str:
     """A string for a column: ``""`` for nothing or containers, no NUL (PostgreSQL refuses
     it), at most ``limit`` characters."""
+    if type(value) is str and len(value) <= limit and "\x00" not in value:
+        return value  # the common case, first
     if value is None or isinstance(value, dict | list):
         return ""
     if isinstance(value, bool):
@@ -117,6 +119,9 @@ def number(value: Any) -> float | None:
 
 def clean(value: Any, depth: int = 0) -> Any:
     """JSON that PostgreSQL's jsonb accepts (no NUL) and of bounded size."""
+    kind = type(value)
+    if kind is float or kind is bool or value is None:
+        return value
     if isinstance(value, str):
         return text(value, 8192)
     if isinstance(value, dict):
