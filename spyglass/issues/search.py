@@ -1,0 +1,665 @@
+"""Issue search: a search AST (`spyglass.search`) compiled to a query over issues, and the sorts.
+
+    ast = parse(query, now=now, scope=Scope.ISSUE)
+    issues = order_issues(issue_queryset(ast, project_ids=[p.id], user=user, now=now), sort)
+
+Issue keys read Issue columns; event keys read the per-issue tag values the digest counts
+(`IssueTagValue`), the issue's metadata (its latest event's main exception and crash frame)
+or the events themselves. docs/search.md "What each key searches" says which, key by key.
+User values only ever travel as query parameters; wildcards become `LIKE … ESCAPE '\\'`
+(case-insensitive), everything else is an exact comparison. A key or value the compiler
+can't search raises `SearchNotSupported` (a `SearchSyntaxError`) at the node's position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db.models import (
+    Expression,
+    F,
+    Func,
+    IntegerField,
+    Lookup,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Coalesce, Greatest, Ln
+
+from spyglass.accounts.models import User
+from spyglass.events.models import Event, IssueCount, IssueTagValue
+from spyglass.issues.models import Issue, Priority, Status, Substatus
+from spyglass.releases import ordering
+from spyglass.releases.models import Release
+from spyglass.search import (
+    And,
+    BoolValue,
+    DateValue,
+    EnumValue,
+    Filter,
+    FreeText,
+    Has,
+    Key,
+    Node,
+    NumberValue,
+    Op,
+    Or,
+    SearchSyntaxError,
+    ShortIdValue,
+    Sort,
+    TextValue,
+)
+
+MAX_PATTERN_LENGTH = 1024  # characters of literal text in a value with wildcards
+MAX_WILDCARDS = 16  # per value: LIKE with many `%` backtracks
+INT64 = 2**63 - 1
+# Django compiles an empty IN to "no rows" and its negation to "all rows". (An empty Q() is
+# no match-all: `x | Q()` is `x`.)
+NEVER = Q(pk__in=[])
+ALWAYS = ~NEVER
+TRENDS_WINDOW = timedelta(hours=24)
+
+
+class SearchNotSupported(SearchSyntaxError):
+    """A well-formed query that issue search can't answer (yet): an unsupported key or value,
+    or a value too long or too wild to search. Positioned at the node, like any search error."""
+
+
+# --- LIKE with our own escaping -------------------------------------------------------------
+
+
+class _Like(Lookup):  # type: ignore[type-arg]
+    """`lhs LIKE rhs ESCAPE '\\'`, case-insensitive on both databases (SQLite's LIKE folds
+    ASCII; PostgreSQL gets ILIKE). The pattern is a parameter built by `like_pattern`."""
+
+    lookup_name = "spyglass_like"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        operator = "ILIKE" if connection.vendor == "postgresql" else "LIKE"
+        return f"{lhs} {operator} {rhs} ESCAPE '\\'", [*lhs_params, *rhs_params]
+
+
+def like_pattern(parts: Sequence[str]) -> str:
+    """The LIKE pattern of a value's parts (the text between `*` wildcards)."""
+    escaped = (p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for p in parts)
+    return "%".join(escaped)
+
+
+def _storable(text: str) -> bool:
+    """Whether a stored string could equal or contain `text` (PostgreSQL refuses NUL, and
+    neither database takes unpaired surrogates): when not, the value matches nothing."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+# --- the compiler -----------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    project_ids: tuple[int, ...]
+    user: User | None
+    now: datetime
+    since: datetime | None
+    latest: dict[int, str | None] = field(default_factory=dict)
+
+    def latest_releases(self) -> dict[int, str]:
+        """Each searched project's newest release (`release:latest`), projects with none left
+        out. Computed once per query."""
+        if not self.latest:
+            self.latest = {pid: newest_release(pid) for pid in self.project_ids}
+        return {pid: version for pid, version in self.latest.items() if version is not None}
+
+    def tag_values(self, key: str) -> QuerySet[IssueTagValue]:
+        rows = IssueTagValue.objects.filter(key=key)
+        return rows if self.since is None else rows.filter(last_seen__gte=self.since)
+
+    def events(self) -> QuerySet[Event]:
+        rows = Event.objects.filter(project_id__in=self.project_ids)
+        return rows if self.since is None else rows.filter(timestamp__gte=self.since)
+
+
+def issue_queryset(
+    ast: Node,
+    *,
+    project_ids: Iterable[int],
+    user: User | None,
+    now: datetime,
+    environment: str | Sequence[str] | None = None,
+    period: timedelta | None = None,
+) -> QuerySet[Issue]:
+    """The issues of `project_ids` that match `ast`. `environment` (one or several) keeps
+    issues with events there; `period` keeps issues seen within it (and event keys then
+    look at that period only, through the tag values' last seen). The caller has checked
+    that `user` may see these projects."""
+    since = now - period if period is not None else None
+    ctx = _Context(tuple(project_ids), user, now, since)
+    issues = Issue.objects.filter(project_id__in=ctx.project_ids)
+    if since is not None:
+        issues = issues.filter(last_seen__gte=since)
+    if environment:
+        names = [environment] if isinstance(environment, str) else list(environment)
+        rows = ctx.tag_values("environment").filter(value__in=names)
+        issues = issues.filter(pk__in=rows.values("issue_id"))
+    return issues.filter(compile_node(ast, ctx))
+
+
+def compile_node(node: Node, ctx: _Context) -> Q:
+    if isinstance(node, And):
+        if not node.children:
+            return ALWAYS
+        result = Q()
+        for child in node.children:
+            result &= compile_node(child, ctx)
+        return result
+    if isinstance(node, Or):
+        first, *rest = [compile_node(child, ctx) for child in node.children]
+        for q in rest:
+            first |= q
+        return first
+    if isinstance(node, FreeText):
+        return _free_text(node.value, ctx, node)
+    if isinstance(node, Has):
+        q = _has(node, ctx)
+        return ~q if node.negated else q
+    q = _filter(node, ctx)
+    return ~q if node.negated else q
+
+
+def _unsupported(node: Filter | Has | FreeText, message: str) -> SearchNotSupported:
+    return SearchNotSupported(message, node.start, node.end)
+
+
+def _written(key: Key) -> str:
+    return key.written or (f"tags[{key.name}]" if key.tag else key.name)
+
+
+# --- text -----------------------------------------------------------------------------------
+
+
+def _text_q(lhs: str | Expression, value: TextValue, node: Filter | FreeText) -> Q:
+    """`lhs` equals the value, or matches it when it has wildcards."""
+    if not all(_storable(part) for part in value.parts):
+        return NEVER
+    expression = F(lhs) if isinstance(lhs, str) else lhs
+    if not value.has_wildcards:
+        if isinstance(lhs, str):
+            return Q(**{lhs: value.text})
+        return Q(_Exact(expression, value.text))
+    if len(value.parts) - 1 > MAX_WILDCARDS:
+        raise SearchNotSupported(
+            f"a value takes at most {MAX_WILDCARDS} wildcards", node.start, node.end
+        )
+    if sum(len(part) for part in value.parts) > MAX_PATTERN_LENGTH:
+        raise SearchNotSupported(
+            f"a value with wildcards is limited to {MAX_PATTERN_LENGTH} characters",
+            node.start,
+            node.end,
+        )
+    return Q(_Like(expression, like_pattern(value.parts)))
+
+
+class _Exact(Lookup):  # type: ignore[type-arg]
+    lookup_name = "spyglass_exact"
+    prepare_rhs = False
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} = {rhs}", [*lhs_params, *rhs_params]
+
+
+def _any_text(lhs: str | Expression, node: Filter) -> Q:
+    """A filter's values (one, or a list's members) on one text column or expression."""
+    result = NEVER
+    for value in node.values:
+        assert isinstance(value, TextValue)
+        result |= _text_q(lhs, value, node)
+    return result
+
+
+def _contains(value: TextValue) -> TextValue:
+    """Free text matches `*text*` unless it starts or ends with a wildcard itself (Sentry)."""
+    parts = value.parts
+    if len(parts) > 1 and (parts[0] == "" or parts[-1] == ""):
+        return value
+    return TextValue(("", *parts, ""))
+
+
+def _free_text(value: TextValue, ctx: _Context, node: Filter | FreeText) -> Q:
+    """Title, culprit, or the message of one of the issue's events, contains the text."""
+    pattern = _contains(value)
+    events = ctx.events().filter(_text_q("message", pattern, node))
+    return (
+        _text_q("title", pattern, node)
+        | _text_q("culprit", pattern, node)
+        | Q(pk__in=events.values("issue_id"))
+    )
+
+
+def _metadata(name: str) -> Expression:
+    return Coalesce(KeyTextTransform(name, "metadata"), Value(""))
+
+
+# --- tags -----------------------------------------------------------------------------------
+
+
+def _tag_q(ctx: _Context, tag: str, node: Filter, *, prefix: str = "") -> Q:
+    """Issues with an event tagged `tag` with one of the filter's values (NOT EXISTS when
+    negated, by the caller)."""
+    condition = NEVER
+    for value in node.values:
+        text = _tag_text(value, node)
+        if prefix:
+            text = TextValue((prefix + text.parts[0], *text.parts[1:]))
+        condition |= _text_q("value", text, node)
+    return Q(pk__in=ctx.tag_values(tag).filter(condition).values("issue_id"))
+
+
+def _tag_text(value: Any, node: Filter) -> TextValue:
+    if isinstance(value, TextValue):
+        return value
+    if isinstance(value, NumberValue) and node.op == Op.EQ:
+        number = value.value
+        if isinstance(number, float) and not number.is_integer():
+            return TextValue((repr(number),))
+        return TextValue((str(int(number)),))
+    raise _unsupported(node, f"{_written(node.key)}: only = and lists can be searched here")
+
+
+def _tag_exists(ctx: _Context, tag: str, *, prefix: str = "") -> Q:
+    rows = ctx.tag_values(tag)
+    if prefix:
+        rows = rows.filter(_Like(F("value"), like_pattern((prefix, ""))))
+    return Q(pk__in=rows.values("issue_id"))
+
+
+# --- numbers and dates ----------------------------------------------------------------------
+
+
+def _integer_q(column: str, op: Op, number: int | float) -> Q:
+    """`column op number` on an integer column, exact for fractions (1.5 is between 1 and
+    2) and for numbers beyond 64 bits."""
+    if isinstance(number, float) and not number.is_integer():
+        if op == Op.EQ:
+            return NEVER
+        op, number = {
+            Op.GT: (Op.GT, math.floor(number)),
+            Op.GTE: (Op.GT, math.floor(number)),
+            Op.LT: (Op.LTE, math.floor(number)),
+            Op.LTE: (Op.LTE, math.floor(number)),
+        }[op]
+    number = int(number)
+    if number > INT64:
+        return ALWAYS if op in (Op.LT, Op.LTE) else NEVER
+    if number < -INT64:
+        return ALWAYS if op in (Op.GT, Op.GTE) else NEVER
+    lookup = {Op.EQ: "exact", Op.GT: "gt", Op.GTE: "gte", Op.LT: "lt", Op.LTE: "lte"}[op]
+    return Q(**{f"{column}__{lookup}": number})
+
+
+def _number_filter(column: str) -> Callable[[Filter, _Context], Q]:
+    def compile_(node: Filter, ctx: _Context) -> Q:
+        result = NEVER
+        for value in node.values:
+            assert isinstance(value, NumberValue)
+            result |= _integer_q(column, node.op, value.value)
+        return result
+
+    return compile_
+
+
+def _date_q(column: str, op: Op, value: DateValue) -> Q:
+    if op == Op.EQ:
+        start, end = value.covers()
+        return Q(**{f"{column}__gte": start, f"{column}__lt": end})
+    lookup = {Op.GT: "gt", Op.GTE: "gte", Op.LT: "lt", Op.LTE: "lte"}[op]
+    return Q(**{f"{column}__{lookup}": value.at})
+
+
+def _date_filter(column: str) -> Callable[[Filter, _Context], Q]:
+    def compile_(node: Filter, ctx: _Context) -> Q:
+        assert isinstance(node.value, DateValue)
+        return _date_q(column, node.op, node.value)
+
+    return compile_
+
+
+# --- the keys -------------------------------------------------------------------------------
+
+IS_STATUS = {
+    "unresolved": Q(status=Status.UNRESOLVED),
+    "resolved": Q(status=Status.RESOLVED),
+    "ignored": Q(status=Status.IGNORED),
+    # Sentry's "for review" inbox holds new, regressed and escalating issues for 7 days; our
+    # substatus falls back to ongoing on the same clock, so it stands for the inbox.
+    "for_review": Q(
+        status=Status.UNRESOLVED,
+        substatus__in=[Substatus.NEW, Substatus.REGRESSED, Substatus.ESCALATING],
+    ),
+    **{sub.label: Q(substatus=sub.value) for sub in Substatus},
+}
+PRIORITIES = {p.label: p.value for p in Priority}
+
+
+def _is(node: Filter, ctx: _Context) -> Q:
+    result = NEVER
+    for value in node.values:
+        assert isinstance(value, EnumValue)
+        q = IS_STATUS.get(value.value)
+        if q is None:
+            raise _unsupported(node, f"is:{value.value} is not supported yet")
+        result |= q
+    return result
+
+
+def _enum_filter(column: str, mapping: dict[str, Any] | None = None) -> Callable[..., Q]:
+    def compile_(node: Filter, ctx: _Context) -> Q:
+        choices = [value.value for value in node.values if isinstance(value, EnumValue)]
+        return Q(**{f"{column}__in": [mapping[c] if mapping else c for c in choices]})
+
+    return compile_
+
+
+def _column_text(column: str) -> Callable[[Filter, _Context], Q]:
+    return lambda node, ctx: _any_text(column, node)
+
+
+def _metadata_text(name: str) -> Callable[[Filter, _Context], Q]:
+    return lambda node, ctx: _any_text(_metadata(name), node)
+
+
+def _event_text(column: str) -> Callable[[Filter, _Context], Q]:
+    def compile_(node: Filter, ctx: _Context) -> Q:
+        return Q(pk__in=ctx.events().filter(_any_text(column, node)).values("issue_id"))
+
+    return compile_
+
+
+def _tag_filter(tag: str, prefix: str = "") -> Callable[[Filter, _Context], Q]:
+    return lambda node, ctx: _tag_q(ctx, tag, node, prefix=prefix)
+
+
+def _short_id(node: Filter, ctx: _Context) -> Q:
+    result = NEVER
+    for value in node.values:
+        assert isinstance(value, ShortIdValue)
+        number = value.number
+        if number <= INT64:
+            result |= Q(project__slug__iexact=value.project_slug, number=number)
+    return result
+
+
+def _message(node: Filter, ctx: _Context) -> Q:
+    result = NEVER
+    for value in node.values:
+        assert isinstance(value, TextValue)
+        result |= _free_text(value, ctx, node)
+    return result
+
+
+def _releases(node: Filter, ctx: _Context, match: Callable[[TextValue, int | None], Q]) -> Q:
+    """A release filter's values, `latest` resolved per project to its newest release."""
+    result = NEVER
+    for value in node.values:
+        assert isinstance(value, TextValue)
+        if value.parts == ("latest",):
+            for project_id, version in ctx.latest_releases().items():
+                result |= match(TextValue((version,)), project_id)
+        else:
+            result |= match(value, None)
+    return result
+
+
+def _release(node: Filter, ctx: _Context) -> Q:
+    def match(value: TextValue, project_id: int | None) -> Q:
+        rows = ctx.tag_values("release").filter(_text_q("value", value, node))
+        q = Q(pk__in=rows.values("issue_id"))
+        return q if project_id is None else q & Q(project_id=project_id)
+
+    return _releases(node, ctx, match)
+
+
+def _first_release(node: Filter, ctx: _Context) -> Q:
+    def match(value: TextValue, project_id: int | None) -> Q:
+        q = _text_q("first_release", value, node)
+        return q if project_id is None else q & Q(project_id=project_id)
+
+    return _releases(node, ctx, match)
+
+
+def _handled(handled: bool) -> Callable[[Filter, _Context], Q]:
+    """`error.handled:true` / `error.unhandled:false`: an event's mechanism said handled."""
+
+    def compile_(node: Filter, ctx: _Context) -> Q:
+        assert isinstance(node.value, BoolValue)
+        yes = node.value.value == handled
+        rows = ctx.tag_values("handled").filter(value="yes" if yes else "no")
+        return Q(pk__in=rows.values("issue_id"))
+
+    return compile_
+
+
+def _event_timestamp(node: Filter, ctx: _Context) -> Q:
+    assert isinstance(node.value, DateValue)
+    rows = ctx.events().filter(_date_q("timestamp", node.op, node.value))
+    return Q(pk__in=rows.values("issue_id"))
+
+
+def _event_id(node: Filter, ctx: _Context) -> Q:
+    values = tuple(
+        TextValue(tuple(p.replace("-", "").lower() for p in v.parts))
+        if isinstance(v, TextValue)
+        else v
+        for v in node.values
+    )
+    normalized = Filter(node.key, node.op, values, node.negated, node.start, node.end)
+    return _event_text("event_id")(normalized, ctx)
+
+
+# Event keys that are tags the digest derives (or SDKs send), by the tag's name.
+TAG_KEYS = {
+    "environment": "environment",
+    "transaction": "transaction",
+    "url": "url",
+    "browser.name": "browser.name",
+    "os.name": "os.name",
+    "os.build": "os.build",
+    "device.family": "device.family",
+    "device.brand": "device.brand",
+    "device.model": "device",
+    "runtime.name": "runtime.name",
+    "server_name": "server_name",
+    "dist": "dist",
+    "error.mechanism": "mechanism",
+    "http.method": "http.method",
+    "http.referer": "http.referer",
+    "http.status_code": "http.status_code",
+}
+# user.* search Sentry's `user` tag, whose value is the first of id, username, email, ip.
+USER_KEYS = {"user.id": "id:", "user.username": "username:", "user.email": "email:"}
+USER_KEYS["user.ip"] = "ip:"
+
+FILTERS: dict[str, Callable[[Filter, _Context], Q]] = {
+    "is": _is,
+    "firstSeen": _date_filter("first_seen"),
+    "lastSeen": _date_filter("last_seen"),
+    "timesSeen": _number_filter("times_seen"),
+    "user.count": _number_filter("users_seen"),
+    "issue": _short_id,
+    "issue.id": _number_filter("id"),
+    "issue.priority": _enum_filter("priority", PRIORITIES),
+    "issue.category": _enum_filter("category"),
+    "issue.type": _column_text("type"),
+    "event.type": _column_text("type"),
+    "title": _column_text("title"),
+    "level": _enum_filter("level"),
+    "platform": _column_text("platform"),
+    "firstRelease": _first_release,
+    "release": _release,
+    "message": _message,
+    "error.type": _metadata_text("type"),
+    "error.value": _metadata_text("value"),
+    "location": _metadata_text("filename"),
+    "stack.filename": _metadata_text("filename"),
+    "stack.function": _metadata_text("function"),
+    "error.handled": _handled(True),
+    "error.unhandled": _handled(False),
+    "event.timestamp": _event_timestamp,
+    "id": _event_id,
+    "trace": _event_text("trace_id"),
+    "sdk.name": _event_text("sdk_name"),
+    "sdk.version": _event_text("sdk_version"),
+    **{key: _tag_filter(tag) for key, tag in TAG_KEYS.items()},
+    **{key: _tag_filter("user", prefix) for key, prefix in USER_KEYS.items()},
+}
+
+
+def _filter(node: Filter, ctx: _Context) -> Q:
+    if node.key.tag:
+        return _tag_q(ctx, node.key.name, node)
+    compile_ = FILTERS.get(node.key.name)
+    if compile_ is None:
+        raise _unsupported(node, f"{_written(node.key)}: not supported in issue search yet")
+    return compile_(node, ctx)
+
+
+# has:key — every issue has these; text columns and tags have a value when non-empty.
+ALWAYS_SET = frozenset(
+    {
+        "firstSeen",
+        "lastSeen",
+        "timesSeen",
+        "user.count",
+        "issue",
+        "issue.id",
+        "issue.priority",
+        "issue.category",
+        "issue.type",
+        "event.type",
+        "title",
+        "level",
+        "message",
+        "event.timestamp",
+        "id",
+    }
+)
+HAS_COLUMNS = {"platform": "platform", "firstRelease": "first_release"}
+HAS_METADATA = {
+    "error.type": "type",
+    "error.value": "value",
+    "location": "filename",
+    "stack.filename": "filename",
+    "stack.function": "function",
+}
+HAS_EVENT_COLUMNS = {"trace": "trace_id", "sdk.name": "sdk_name", "sdk.version": "sdk_version"}
+HAS_TAGS = {**TAG_KEYS, "release": "release", "error.handled": "handled"}
+HAS_TAGS["error.unhandled"] = "handled"
+
+
+def _has(node: Has, ctx: _Context) -> Q:
+    name = node.key.name
+    if node.key.tag:
+        return _tag_exists(ctx, name)
+    if name in ALWAYS_SET:
+        return ALWAYS
+    if name in HAS_TAGS:
+        return _tag_exists(ctx, HAS_TAGS[name])
+    if name in USER_KEYS:
+        return _tag_exists(ctx, "user", prefix=USER_KEYS[name])
+    if name in HAS_COLUMNS:
+        return ~Q(**{HAS_COLUMNS[name]: ""})
+    if name in HAS_METADATA:
+        return ~Q(_Exact(_metadata(HAS_METADATA[name]), ""))
+    if name in HAS_EVENT_COLUMNS:
+        rows = ctx.events().exclude(**{HAS_EVENT_COLUMNS[name]: ""})
+        return Q(pk__in=rows.values("issue_id"))
+    raise _unsupported(node, f"has:{_written(node.key)} is not supported in issue search yet")
+
+
+# --- releases ---------------------------------------------------------------------------------
+
+
+def newest_release(project_id: int) -> str | None:
+    """The project's newest release as Sentry orders them (semver, else release date)."""
+    releases = list(
+        Release.objects.filter(projects=project_id).values_list(
+            "version", "released_at", "created_at"
+        )
+    )
+    if not releases:
+        return None
+    dates = {version: released or created for version, released, created in releases}
+    best = releases[0][0]
+    for version, _, _ in releases[1:]:
+        if ordering.compare(version, best, dates) == 1:
+            best = version
+    return best
+
+
+# --- sorts ------------------------------------------------------------------------------------
+
+
+class _Epoch(Func):
+    """Seconds since 1970 of a datetime column, on either database."""
+
+    output_field = IntegerField()
+
+    def as_sqlite(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        return self.as_sql(
+            compiler,
+            connection,
+            template="CAST((julianday(%(expressions)s) - 2440587.5) * 86400 AS INTEGER)",
+            **extra,
+        )
+
+    def as_postgresql(self, compiler: Any, connection: Any, **extra: Any) -> tuple[str, Any]:
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM %(expressions)s)", **extra
+        )
+
+
+def order_issues(
+    qs: QuerySet[Issue], sort: Sort, *, now: datetime | None = None
+) -> QuerySet[Issue]:
+    """The issues in a sort's order (all descending, newest id last on ties, for stable
+    pages). `trends` needs `now`: events in the 24 hours before it, then last seen."""
+    if sort == Sort.DATE:
+        return qs.order_by("-last_seen", "-id")
+    if sort == Sort.NEW:
+        return qs.order_by("-first_seen", "-id")
+    if sort == Sort.FREQ:
+        return qs.order_by("-times_seen", "-last_seen", "-id")
+    if sort == Sort.USER:
+        return qs.order_by("-users_seen", "-last_seen", "-id")
+    if sort == Sort.PRIORITY:
+        # Sentry's legacy score: log(times seen) * 600 + last seen in seconds.
+        score = Ln(Greatest(F("times_seen"), Value(1))) * Value(600.0) + _Epoch("last_seen")
+        return qs.annotate(search_score=score).order_by("-search_score", "-id")
+    start = (now or datetime.now().astimezone()) - TRENDS_WINDOW
+    bucket = int(start.timestamp()) // 3600 * 3600
+    recent = (
+        IssueCount.objects.filter(issue=OuterRef("pk"), resolution=3600, bucket__gte=bucket)
+        .values("issue")
+        .annotate(n=Sum("count"))
+        .values("n")
+    )
+    trend = Coalesce(Subquery(recent), Value(0))
+    return qs.annotate(search_trend=trend).order_by("-search_trend", "-last_seen", "-id")
