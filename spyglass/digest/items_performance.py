@@ -195,16 +195,21 @@ def _classic_spans(
         else child
         for child in (children if isinstance(children, list) else [])
     ]
-    return [row for row, _, _ in guarded(batch, ctx, "span", _span, raw)]
+    return [row for row, _, _ in guarded(batch, ctx, "span", _normalized_span, raw)]
+
+
+def _normalized_span(ctx: ItemContext, raw: Any) -> tuple[Span, dict[str, Any], Any]:
+    return _span(ctx, raw, normalized=True)
 
 
 # Attributes that are columns already or only repeat SDK configuration on every segment.
 _SPAN_COLUMNS = ("sentry.op", "sentry.segment.id", "sentry.sdk.integrations")
 
 
-def _span(ctx: ItemContext, raw: Any) -> tuple[Span, dict[str, Any], Any]:
+def _span(ctx: ItemContext, raw: Any, normalized: bool = False) -> tuple[Span, dict[str, Any], Any]:
     """A span v2 item (or a legacy standalone span): the row, its attributes and the raw
-    span (kept for a segment's transaction body)."""
+    span (kept for a segment's transaction body). ``normalized``: a classic transaction's
+    span, whose data Relay's normalizer has bounded already."""
     span = dict_of(raw)
     trace_id, span_id = hex_id(span.get("trace_id"), 32), hex_id(span.get("span_id"), 16)
     start = moment(span.get("start_timestamp"))
@@ -212,7 +217,9 @@ def _span(ctx: ItemContext, raw: Any) -> tuple[Span, dict[str, Any], Any]:
     if not trace_id or not span_id or start is None or end is None:
         raise Invalid("invalid_span")
     attrs = attributes(span["attributes"]) if "attributes" in span else {}
-    if not attrs:  # legacy spans: `data` and `tags` are plain values already
+    if not attrs and normalized:
+        attrs = {**dict_of(span.get("tags")), **dict_of(span.get("data"))}
+    elif not attrs:  # legacy spans: `data` and `tags` are plain values already
         attrs = {**clean(dict_of(span.get("tags"))), **clean(dict_of(span.get("data")))}
     is_segment = span.get("is_segment") is True
     segment_id = hex_id(attrs.get("sentry.segment.id") or span.get("segment_id"), 16)
