@@ -94,6 +94,8 @@ class IssueTagValue(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["issue", "key", "value"], name="issue_tag_unique")
         ]
+        # Issue search: `key:value` (and `key:prefix*`) -> issues, read from the index alone.
+        indexes = [models.Index(fields=["key", "value", "issue"], name="issue_tag_search")]
 
     def __str__(self) -> str:
         return f"{self.issue_id} {self.key}={self.value} x{self.times_seen}"
