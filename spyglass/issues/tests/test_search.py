@@ -6,15 +6,23 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from django.db.models import QuerySet
 
 from spyglass.events.models import Event, IssueCount, IssueTagValue
 from spyglass.issues.models import Category, Issue, Priority, Status, Substatus
-from spyglass.issues.search import SearchNotSupported, issue_queryset, order_issues
+from spyglass.issues.search import (
+    FILTERS,
+    IS_STATUS,
+    SearchNotSupported,
+    issue_queryset,
+    order_issues,
+)
 from spyglass.releases.models import Release
-from spyglass.search import Scope, SearchSyntaxError, Sort, parse
+from spyglass.search import KEYS, Scope, SearchSyntaxError, Sort, parse
+from spyglass.search.keys import IS_VALUES
 from spyglass.test import World
 
 pytestmark = pytest.mark.django_db
@@ -711,3 +719,20 @@ def test_http_status_codes_match_as_text_tags(seeded: World) -> None:
     assert found(seeded, "http.status_code:500") == {"zero"}
     assert found(seeded, "http.status_code:[404, 500]") == {"zero"}
     assert found(seeded, "http.status_code:404") == set()
+
+
+def test_the_documentation_says_what_each_issue_key_searches() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "search.md").read_text()
+    section = doc.split("## What each key searches (issue search)")[1].split("\n## ")[0]
+    table, rules = section.split("Rules:")
+    refused = rules.split("**Not supported yet**")[1].split("\n- ")[0]
+    for spec in KEYS:
+        if Scope.ISSUE not in spec.scopes:
+            continue
+        named = f"`{spec.name}`"
+        if spec.name in FILTERS:
+            assert named in table, spec.name
+        else:
+            assert named in refused, spec.name
+    for value in IS_VALUES:
+        assert (f"`{value}`" in table) == (value in IS_STATUS), value
