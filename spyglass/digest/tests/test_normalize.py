@@ -215,11 +215,11 @@ def test_a_server_events_request_user_agent_goes_to_client_os() -> None:
 
 
 def test_contexts_the_sdk_sent_win_over_the_user_agent() -> None:
-    event = {"platform": "javascript", "contexts": {"b": {"type": "browser", "name": "Mine"}}}
+    event = {"platform": "javascript", "contexts": {"browser": {"name": "Mine"}}}
     event["request"] = {"headers": [["user-agent", CHROME]]}
     contexts = run(event).event["contexts"]
-    assert "browser" not in contexts
-    assert contexts["b"]["name"] == "Mine"
+    assert contexts["browser"]["name"] == "Mine"
+    assert contexts["os"]["name"] == "Windows"
 
 
 def test_the_submitting_clients_user_agent_adds_no_contexts_like_relay() -> None:
