@@ -61,6 +61,10 @@ def sparkline(values: Sequence[int], label: str = "events") -> SafeString:
             f'<rect x="{n * step:.2f}" y="{HEIGHT - height:.2f}" '
             f'width="{max(step - 1, 1):.2f}" height="{height:.2f}"></rect>'
         )
+    # A hairline baseline, so quiet hours read as zero rather than as nothing drawn.
+    bars.insert(
+        0, f'<rect class="baseline" x="0" y="{HEIGHT - 1}" width="{WIDTH}" height="1"></rect>'
+    )
     total = sum(values)
     # The bars are numbers we computed, never user data, so joining them is safe.
     return format_html(

@@ -79,6 +79,6 @@ def test_the_signed_in_users_time_zone_is_used_on_pages(client: Client, world: W
 def test_a_sparkline_is_an_svg_of_bars_scaled_to_the_highest() -> None:
     svg = str(sparkline([0, 5, 10]))
     assert svg.startswith('<svg class="sparkline"')
-    assert svg.count("<rect") == 3
+    assert svg.count("<rect") == 4  # a baseline and three bars
     assert 'aria-label="15 events in 24 hours"' in svg
     assert 'height="0.00"' in svg and 'height="22.00"' in svg
