@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -118,14 +118,14 @@ class _Context:
     user: User | None
     now: datetime
     since: datetime | None
-    latest: dict[int, str | None] = field(default_factory=dict)
+    latest: dict[int, str] | None = None
 
     def latest_releases(self) -> dict[int, str]:
         """Each searched project's newest release (`release:latest`), projects with none left
-        out. Computed once per query."""
-        if not self.latest:
-            self.latest = {pid: newest_release(pid) for pid in self.project_ids}
-        return {pid: version for pid, version in self.latest.items() if version is not None}
+        out. One query, once per search."""
+        if self.latest is None:
+            self.latest = newest_releases(self.project_ids)
+        return self.latest
 
     def tag_values(self, key: str) -> QuerySet[IssueTagValue]:
         rows = IssueTagValue.objects.filter(key=key)
@@ -597,21 +597,25 @@ def _has(node: Has, ctx: _Context) -> Q:
 # --- releases ---------------------------------------------------------------------------------
 
 
-def newest_release(project_id: int) -> str | None:
-    """The project's newest release as Sentry orders them (semver, else release date)."""
-    releases = list(
-        Release.objects.filter(projects=project_id).values_list(
-            "version", "released_at", "created_at"
-        )
+def newest_releases(project_ids: Iterable[int]) -> dict[int, str]:
+    """Each project's newest release as Sentry orders them (semver, else release date);
+    projects without releases are left out."""
+    rows = Release.objects.filter(projects__in=list(project_ids)).values_list(
+        "projects", "version", "released_at", "created_at"
     )
-    if not releases:
-        return None
-    dates = {version: released or created for version, released, created in releases}
-    best = releases[0][0]
-    for version, _, _ in releases[1:]:
-        if ordering.compare(version, best, dates) == 1:
-            best = version
-    return best
+    by_project: dict[int, list[str]] = {}
+    dates: dict[str, datetime] = {}
+    for project_id, version, released, created in rows:
+        by_project.setdefault(project_id, []).append(version)
+        dates[version] = released or created
+    newest: dict[int, str] = {}
+    for project_id, versions in by_project.items():
+        best = versions[0]
+        for version in versions[1:]:
+            if ordering.compare(version, best, dates) == 1:
+                best = version
+        newest[project_id] = best
+    return newest
 
 
 # --- sorts ------------------------------------------------------------------------------------

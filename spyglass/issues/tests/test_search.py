@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.db.models import QuerySet
@@ -736,3 +737,12 @@ def test_the_documentation_says_what_each_issue_key_searches() -> None:
             assert named in refused, spec.name
     for value in IS_VALUES:
         assert (f"`{value}`" in table) == (value in IS_STATUS), value
+
+
+def test_a_search_is_one_statement_and_latest_costs_one_more(
+    seeded: World, django_assert_num_queries: Any
+) -> None:
+    with django_assert_num_queries(1):
+        found(seeded, "is:unresolved environment:production user.email:* connection OR !has:x")
+    with django_assert_num_queries(2):
+        found(seeded, "release:latest OR firstRelease:latest")
