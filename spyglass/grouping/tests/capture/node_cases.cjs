@@ -46,17 +46,19 @@ const cases = {
     Promise.reject({ code: 'E_QUOTA', remaining: 0 });
     await new Promise((r) => setTimeout(r, 1500));
   },
-  async message_numbers_a() {
-    init();
-    Sentry.captureMessage('queue depth 1234 exceeded the limit of 1000', 'warning');
-  },
-  async message_numbers_b() {
-    init();
-    Sentry.captureMessage('queue depth 98127 exceeded the limit of 5000', 'warning');
-  },
 };
 
+// The same call site for both: the synthetic exception's stack, not the text, groups a message.
+const queueDepths = { message_numbers_a: [1234, 1000], message_numbers_b: [98127, 5000] };
+
+function reportQueueDepth(depth, limit) {
+  init();
+  Sentry.captureMessage(`queue depth ${depth} exceeded the limit of ${limit}`, 'warning');
+}
+
 (async () => {
-  await cases[process.argv[2]]();
+  const name = process.argv[2];
+  if (name in queueDepths) reportQueueDepth(...queueDepths[name]);
+  else await cases[name]();
   await Sentry.flush(10000);
 })();
