@@ -1,13 +1,15 @@
-"""The sign-in form: Django's, plus the failed sign-in rate limit."""
+"""The sign-in form (Django's, plus the failed sign-in rate limit) and the profile form."""
 
 from __future__ import annotations
 
+import zoneinfo
 from typing import Any
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from spyglass.accounts import ratelimit
+from spyglass.accounts.models import User
 
 
 class SignInForm(AuthenticationForm):
@@ -36,3 +38,19 @@ class SignInForm(AuthenticationForm):
             raise
         ratelimit.clear(ip, str(email))
         return cleaned
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    return [("", "UTC (default)"), *((z, z) for z in sorted(zoneinfo.available_timezones()))]
+
+
+class ProfileForm(forms.ModelForm[User]):
+    time_zone = forms.ChoiceField(
+        choices=_zone_choices,
+        required=False,
+        help_text="Times on every page are shown in this zone.",
+    )
+
+    class Meta:
+        model = User
+        fields = ("name", "time_zone")

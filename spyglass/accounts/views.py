@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
 from django.urls import reverse_lazy
 
-from spyglass.accounts.forms import SignInForm
+from spyglass.accounts.forms import ProfileForm, SignInForm
+from spyglass.accounts.models import User
 
 sign_in = auth.LoginView.as_view(
     template_name="accounts/sign_in.html",
@@ -39,3 +44,16 @@ password_reset_confirm = auth.PasswordResetConfirmView.as_view(
 password_reset_complete = auth.PasswordResetCompleteView.as_view(
     template_name="accounts/password_reset_complete.html"
 )
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    """The user's own name and time zone."""
+    user = request.user
+    assert isinstance(user, User)
+    form = ProfileForm(request.POST or None, instance=user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Your settings are saved.")
+        return redirect("accounts:profile")
+    return render(request, "accounts/profile.html", {"form": form})

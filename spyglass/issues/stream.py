@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from spyglass.events.models import IssueTagValue
 from spyglass.issues.models import Issue, Status, Substatus
 
 PAGE_SIZE = 25
@@ -42,6 +43,7 @@ class StreamQuery:
     tab: str = "unresolved"
     sort: str = "last-seen"
     text: str = ""
+    environment: str = ""
     cursor: str = ""
 
     @classmethod
@@ -52,6 +54,7 @@ class StreamQuery:
             tab=tab if tab in TABS else "unresolved",
             sort=sort if sort in SORTS else "last-seen",
             text=str(params.get("query", "")).strip()[:200],
+            environment=str(params.get("environment", ""))[:64],
             cursor=str(params.get("cursor", ""))[:100],
         )
 
@@ -98,6 +101,12 @@ def page(project_id: int, query: StreamQuery) -> tuple[list[Issue], str | None]:
     issues: QuerySet[Issue] = Issue.objects.filter(TABS[query.tab][1], project_id=project_id)
     if query.text:
         issues = issues.filter(Q(title__icontains=query.text) | Q(culprit__icontains=query.text))
+    if query.environment:
+        # Per candidate row, one probe of the (issue, key, value) unique index.
+        seen_in = IssueTagValue.objects.filter(
+            issue=OuterRef("pk"), key="environment", value=query.environment
+        )
+        issues = issues.filter(Exists(seen_in))
     columns = query.columns
     if query.cursor:
         after = _after(query.cursor, columns)
@@ -107,3 +116,14 @@ def page(project_id: int, query: StreamQuery) -> tuple[list[Issue], str | None]:
     if len(rows) > PAGE_SIZE:
         return rows[:PAGE_SIZE], cursor_of(rows[PAGE_SIZE - 1], columns)
     return rows, None
+
+
+def environments(project_id: int) -> list[str]:
+    """The environments the project's issues were seen in, for the filter."""
+    values = (
+        IssueTagValue.objects.filter(issue__project_id=project_id, key="environment")
+        .values_list("value", flat=True)
+        .distinct()
+        .order_by("value")
+    )
+    return list(values[:100])

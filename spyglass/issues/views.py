@@ -7,13 +7,13 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from spyglass.issues import state
 from spyglass.issues.models import Issue, Status, Substatus
 from spyglass.issues.series import hourly_by_issue
-from spyglass.issues.stream import SORTS, TABS, StreamQuery, page
+from spyglass.issues.stream import SORTS, TABS, StreamQuery, environments, page
 from spyglass.projects.access import get_project, signed_in_user
 
 BADGES = {
@@ -40,7 +40,6 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
     for issue in issues:
         issue.project = project  # short_id reads the slug: no query per row
     rows = [{"issue": i, "badge": badge(i), "series": series[i.id]} for i in issues]
-    base = {"query": query.text, "sort": query.sort} if query.text else {"sort": query.sort}
     return render(
         request,
         "issues/stream.html",
@@ -52,9 +51,16 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
             "next_cursor": next_cursor,
             "tabs": [(key, label) for key, (label, _) in TABS.items()],
             "sorts": [(key, label) for key, (label, _) in SORTS.items()],
-            "base": base,
+            "environments": environments(project.id),
+            "filters": _filters(query),
         },
     )
+
+
+def _filters(query: StreamQuery) -> str:
+    """The query string that keeps sort, search and environment across tabs and pages."""
+    params = {"sort": query.sort, "query": query.text, "environment": query.environment}
+    return urlencode({key: value for key, value in params.items() if value})
 
 
 @login_required

@@ -126,6 +126,10 @@ def test_a_developer_signs_in_finds_the_issues_switches_tabs_sorts_and_resolves(
     page.get_by_label("Sort by").select_option("events")
     expect(page).to_have_url(re.compile(r"sort=events"))
     expect(titles.first).to_have_text("KeyError: 'cart'")
+    page.get_by_label("Environment").select_option("production")
+    expect(page).to_have_url(re.compile(r"environment=production"))
+    expect(titles).to_have_count(4)
+    expect(titles.first).to_have_text("KeyError: 'cart'")  # the sort is kept
 
     page.get_by_role("link", name="For review", exact=True).click()
     expect(titles).to_have_count(4)  # all new
@@ -187,6 +191,8 @@ def test_screenshots_of_every_page(
     page.screenshot(path=str(shots / "user-menu.png"))
     page.goto(f"{server.base_url}/accounts/password/")
     page.screenshot(path=str(shots / "password-change.png"), full_page=True)
+    page.goto(f"{server.base_url}/accounts/settings/")
+    page.screenshot(path=str(shots / "settings.png"), full_page=True)
     page.goto(f"{server.base_url}/acme/web/issues/1/")
     page.screenshot(path=str(shots / "issue.png"), full_page=True)
     assert dialogs == [] and page.evaluate("window.__xss") is None

@@ -140,3 +140,19 @@ def test_a_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(
     response = client.post("/accounts/password/reset/", {"email": "nobody@example.com"})
     assert response["Location"] == "/accounts/password/reset/sent/"
     assert mail.outbox == []
+
+
+def test_a_user_sets_their_name_and_time_zone_and_pages_show_times_in_it(
+    client: Client, world: World
+) -> None:
+    client.force_login(world.bob)
+    page = client.get("/accounts/settings/")
+    assert b'<option value="Europe/Berlin">Europe/Berlin</option>' in page.content
+    response = client.post("/accounts/settings/", {"name": "Bob B.", "time_zone": "Asia/Tokyo"})
+    assert response["Location"] == "/accounts/settings/"
+    bob = User.objects.get(pk=world.bob.pk)
+    assert (bob.name, bob.time_zone) == ("Bob B.", "Asia/Tokyo")
+    assert b"Your settings are saved." in client.get("/accounts/settings/").content
+    refused = client.post("/accounts/settings/", {"name": "", "time_zone": "Mars/Olympus"})
+    assert b"Select a valid choice" in refused.content
+    assert User.objects.get(pk=world.bob.pk).time_zone == "Asia/Tokyo"

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
-from spyglass.events.models import IssueCount
+from spyglass.events.models import IssueCount, IssueTagValue
 from spyglass.issues.models import Activity, Issue, Priority, Status, Substatus
 from spyglass.issues.stream import PAGE_SIZE
 from spyglass.projects.models import Organization, Project
@@ -149,6 +149,34 @@ def test_the_search_box_matches_title_or_culprit_in_any_case(client: Client, wor
     make_issue(world.project, 3)
     client.force_login(world.bob)
     assert ids(client.get(STREAM, {"query": "KEYE"})) == [1, 2]
+
+
+def seen_in(issue: Issue, environment: str) -> None:
+    IssueTagValue.objects.create(
+        issue=issue, key="environment", value=environment, first_seen=NOW, last_seen=NOW
+    )
+
+
+def test_the_environment_filter_lists_the_projects_environments_and_keeps_across_tabs(
+    client: Client, world: World
+) -> None:
+    both, prod, staging = (make_issue(world.project, n) for n in (1, 2, 3))
+    seen_in(both, "production")
+    seen_in(both, "staging")
+    seen_in(prod, "production")
+    seen_in(staging, "staging")
+    seen_in(make_issue(world.other_project, 4), "elsewhere")
+    make_issue(world.project, 5)  # no environment
+    client.force_login(world.bob)
+    response = client.get(STREAM, {"environment": "production", "sort": "events"})
+    assert ids(response) == [2, 1]
+    html = response.content.decode()
+    assert '<option value="production" selected>production</option>' in html
+    assert '<option value="staging">staging</option>' in html
+    assert "elsewhere" not in html
+    assert "?tab=resolved&amp;sort=events&amp;environment=production" in html
+    assert ids(client.get(STREAM, {"environment": "staging"})) == [1, 3]
+    assert ids(client.get(STREAM, {"environment": "nowhere"})) == []
 
 
 def test_sorts_order_the_stream(client: Client, world: World) -> None:
