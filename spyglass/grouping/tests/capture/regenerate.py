@@ -214,20 +214,18 @@ def store(client: str, case: str, requests: list[Request]) -> int:
     """Keep the requests that carry an event; returns how many events were kept."""
     out = FIXTURES / client / case
     shutil.rmtree(out, ignore_errors=True)
-    events = 0
-    for request in requests:
-        count = request.meta["envelope_item_types"].count("event")
-        if not count:
-            continue
-        events += count
+    kept = [r for r in requests if "event" in r.meta["envelope_item_types"]]
+    # Numbered among the kept requests (`seq` in meta.json is the order of all of them), so
+    # that a recapture keeps the names, and the snapshot diff shows changed hashes in place.
+    for number, request in enumerate(kept, 1):
         slug = "_".join(p for p in request.meta["path"].split("/") if p)
-        directory = out / f"{request.meta['seq']:03d}_{request.meta['method']}_{slug}"
+        directory = out / f"{number:03d}_{request.meta['method']}_{slug}"
         directory.mkdir(parents=True)
         (directory / "meta.json").write_text(json.dumps(request.meta, indent=2) + "\n")
         (directory / "body.raw").write_bytes(request.raw)
         if request.decoded is not None:
             (directory / "body.decoded").write_bytes(request.decoded)
-    return events
+    return sum(r.meta["envelope_item_types"].count("event") for r in kept)
 
 
 def run_process(command: list[str], env: dict[str, str]) -> Callable[[str], None]:
