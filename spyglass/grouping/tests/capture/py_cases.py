@@ -153,6 +153,20 @@ def case_library_frames() -> None:
         sentry_sdk.capture_exception(e)
 
 
+def required_version(spec: str) -> object:
+    from packaging.version import Version  # a library in site-packages (pytest needs it)
+
+    return Version(spec.removeprefix(">="))
+
+
+def case_library_package_frames() -> None:
+    init()
+    try:
+        required_version(">=release 42")
+    except ValueError as e:  # packaging's InvalidVersion
+        sentry_sdk.capture_exception(e)
+
+
 CASES: dict[str, Callable[[], None]] = {
     name.removeprefix("case_"): func
     for name, func in list(globals().items())

@@ -67,6 +67,7 @@ CASES = {
         "message_threads",
         "thread_unhandled",
         "library_frames",
+        "library_package_frames",
     ],
     "node": [
         "error_cause",
