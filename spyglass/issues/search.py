@@ -30,10 +30,12 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    TextField,
     Value,
 )
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Greatest, Ln
+from django.db.models.lookups import Exact
 
 from spyglass.accounts.models import User
 from spyglass.events.models import Event, IssueCount, IssueTagValue
@@ -202,7 +204,7 @@ def _text_q(lhs: str | Expression, value: TextValue, node: Filter | FreeText) ->
     if not value.has_wildcards:
         if isinstance(lhs, str):
             return Q(**{lhs: value.text})
-        return Q(_Exact(expression, value.text))
+        return Q(Exact(expression, value.text))
     if len(value.parts) - 1 > MAX_WILDCARDS:
         raise SearchNotSupported(
             f"a value takes at most {MAX_WILDCARDS} wildcards", node.start, node.end
@@ -214,16 +216,6 @@ def _text_q(lhs: str | Expression, value: TextValue, node: Filter | FreeText) ->
             node.end,
         )
     return Q(_Like(expression, like_pattern(value.parts)))
-
-
-class _Exact(Lookup):  # type: ignore[type-arg]
-    lookup_name = "spyglass_exact"
-    prepare_rhs = False
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        lhs, lhs_params = self.process_lhs(compiler, connection)
-        rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} = {rhs}", [*lhs_params, *rhs_params]
 
 
 def _any_text(lhs: str | Expression, node: Filter) -> Q:
@@ -255,7 +247,7 @@ def _free_text(value: TextValue, ctx: _Context, node: Filter | FreeText) -> Q:
 
 
 def _metadata(name: str) -> Expression:
-    return Coalesce(KeyTextTransform(name, "metadata"), Value(""))
+    return Coalesce(KeyTextTransform(name, "metadata"), Value(""), output_field=TextField())
 
 
 # --- tags -----------------------------------------------------------------------------------
@@ -300,12 +292,8 @@ def _integer_q(column: str, op: Op, number: int | float) -> Q:
     if isinstance(number, float) and not number.is_integer():
         if op == Op.EQ:
             return NEVER
-        op, number = {
-            Op.GT: (Op.GT, math.floor(number)),
-            Op.GTE: (Op.GT, math.floor(number)),
-            Op.LT: (Op.LTE, math.floor(number)),
-            Op.LTE: (Op.LTE, math.floor(number)),
-        }[op]
+        op = Op.GT if op in (Op.GT, Op.GTE) else Op.LTE  # > 1.5 is > 1, < 1.5 is <= 1
+        number = math.floor(number)
     number = int(number)
     if number > INT64:
         return ALWAYS if op in (Op.LT, Op.LTE) else NEVER
@@ -587,7 +575,7 @@ def _has(node: Has, ctx: _Context) -> Q:
     if name in HAS_COLUMNS:
         return ~Q(**{HAS_COLUMNS[name]: ""})
     if name in HAS_METADATA:
-        return ~Q(_Exact(_metadata(HAS_METADATA[name]), ""))
+        return ~Q(Exact(_metadata(HAS_METADATA[name]), ""))
     if name in HAS_EVENT_COLUMNS:
         rows = ctx.events().exclude(**{HAS_EVENT_COLUMNS[name]: ""})
         return Q(pk__in=rows.values("issue_id"))
