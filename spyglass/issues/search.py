@@ -36,6 +36,7 @@ from django.db.models import (
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Greatest, Ln
 from django.db.models.lookups import Exact
+from django.utils import timezone
 
 from spyglass.accounts.models import User
 from spyglass.events.models import Event, IssueCount, IssueTagValue
@@ -645,7 +646,7 @@ def order_issues(
         # Sentry's legacy score: log(times seen) * 600 + last seen in seconds.
         score = Ln(Greatest(F("times_seen"), Value(1))) * Value(600.0) + _Epoch("last_seen")
         return qs.annotate(search_score=score).order_by("-search_score", "-id")
-    start = (now or datetime.now().astimezone()) - TRENDS_WINDOW
+    start = (now or timezone.now()) - TRENDS_WINDOW
     bucket = int(start.timestamp()) // 3600 * 3600
     recent = (
         IssueCount.objects.filter(issue=OuterRef("pk"), resolution=3600, bucket__gte=bucket)
