@@ -104,8 +104,22 @@ def test_a_row_shows_title_culprit_level_badge_counts_sparkline_and_times(
     assert '<span class="badge badge-regressed">regressed</span>' in html
     assert "BACKEND-11" in html  # 33 in base 32
     assert 'aria-label="5 events in 24 hours"' in html
-    assert 'title="events">33</div>' in html and 'title="users">4</div>' in html
+    assert (
+        'title="events">33<span class="unit"> events</span></div>' in html
+        and 'title="users">4</div>' in html
+    )
     assert 'title="2026-11-22 20:57:00 JST">33 min ago</time>' in html
+
+
+def test_the_header_switches_between_the_organizations_projects_only(
+    client: Client, world: World
+) -> None:
+    make_project(Organization.get_or_create_named("Umbrella"), "Secret")
+    client.force_login(world.bob)
+    html = client.get(STREAM).content.decode()
+    assert '<a href="/acme/backend/issues/" aria-current="page">Backend</a>' in html
+    assert '<a href="/acme/frontend/issues/">Frontend</a>' in html
+    assert "Secret" not in html and "Umbrella" not in html
 
 
 def test_hostile_titles_and_culprits_are_escaped(client: Client, world: World) -> None:
