@@ -283,14 +283,17 @@ class _Rules:
             "OSMatcher": [],
             "DeviceMatcher": [],
         }
-        tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-                found = calls.get(node.func.id)
-                if found is not None:
-                    if node.keywords:
-                        raise ValueError(f"unexpected rule format: {ast.unparse(node)[:200]}")
-                    found.append([ast.literal_eval(arg) for arg in node.args])
+        # One call per line; parsed line by line, which leaves no syntax tree of 130 KB behind.
+        for line in Path(spec.origin).read_text(encoding="utf-8").splitlines():
+            found = calls.get(line.strip().split("(", 1)[0])
+            if found is None:
+                continue
+            call = ast.parse(line.strip().rstrip(","), mode="eval").body
+            if not isinstance(call, ast.Call) or call.keywords:
+                raise ValueError(f"unexpected rule format: {line[:200]}")
+            found.append([ast.literal_eval(arg) for arg in call.args])
+        if not all(calls.values()):
+            raise ValueError(f"no rules found in {spec.origin}")
         self.agents = [
             _Rule(c[0], _pad(c[1:], 4), _agent_versions) for c in calls["UserAgentMatcher"]
         ]
