@@ -1,5 +1,9 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
+
+from spyglass.web.converters import OrganizationSlug
+
+register_converter(OrganizationSlug, "org")
 
 # Fixed prefixes first: an organization's pages live at /<org slug>/ below them.
 urlpatterns = [

@@ -4,7 +4,7 @@ from spyglass.issues import views
 
 app_name = "issues"
 urlpatterns = [
-    path("<slug:org_slug>/<slug:project_slug>/issues/", views.stream, name="stream"),
-    path("<slug:org_slug>/<slug:project_slug>/issues/bulk/", views.bulk, name="bulk"),
-    path("<slug:org_slug>/<slug:project_slug>/issues/<int:number>/", views.detail, name="detail"),
+    path("<org:org_slug>/<slug:project_slug>/issues/", views.stream, name="stream"),
+    path("<org:org_slug>/<slug:project_slug>/issues/bulk/", views.bulk, name="bulk"),
+    path("<org:org_slug>/<slug:project_slug>/issues/<int:number>/", views.detail, name="detail"),
 ]

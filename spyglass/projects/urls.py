@@ -5,5 +5,5 @@ from spyglass.projects import views
 app_name = "projects"
 urlpatterns = [
     path("", views.home, name="home"),
-    path("<slug:org_slug>/", views.organization, name="organization"),
+    path("<org:org_slug>/", views.organization, name="organization"),
 ]

@@ -82,3 +82,22 @@ def test_a_sparkline_is_an_svg_of_bars_scaled_to_the_highest() -> None:
     assert svg.count("<rect") == 4  # a baseline and three bars
     assert 'aria-label="15 events in 24 hours"' in svg
     assert 'height="0.00"' in svg and 'height="22.00"' in svg
+
+
+@pytest.mark.parametrize("path", ["/static/", "/api/", "/_health/", "/admin/nope/"])
+def test_reserved_top_level_paths_are_never_taken_for_an_organization(
+    client: Client, world: World, path: str
+) -> None:
+    assert client.get(path).status_code in (404, 302 if path.startswith("/admin/") else 404)
+    client.force_login(world.alice)
+    assert client.get(path).status_code == 404
+
+
+def test_organizations_whose_slug_starts_like_a_reserved_word_still_work(
+    client: Client, world: World
+) -> None:
+    world.org.slug = "static-site"
+    world.org.save()
+    client.force_login(world.bob)
+    assert client.get("/static-site/").status_code == 200
+    assert client.get("/static-site/backend/issues/").status_code == 200
