@@ -80,8 +80,9 @@ def cursor_of(issue: Issue, columns: tuple[str, ...]) -> str:
     return ".".join(_encode(getattr(issue, column)) for column in columns)
 
 
-def _after(cursor: str, columns: tuple[str, ...]) -> Q | None:
-    """Rows after the cursor in descending order; None for a cursor that doesn't parse."""
+def _beyond(cursor: str, columns: tuple[str, ...], *, backwards: bool) -> Q | None:
+    """Rows after the cursor in the stream's (descending) order, or before it when
+    ``backwards``; None for a cursor that doesn't parse."""
     parts = cursor.split(".")
     if len(parts) != len(columns):
         return None
@@ -89,15 +90,23 @@ def _after(cursor: str, columns: tuple[str, ...]) -> Q | None:
         values = [_decode(c, p) for c, p in zip(columns, parts, strict=True)]
     except (ValueError, OverflowError):
         return None
+    lookup = "gt" if backwards else "lt"
     condition = Q()
     for n, column in enumerate(columns):
         equal = Q(**{c: v for c, v in zip(columns[:n], values[:n], strict=True)})
-        condition |= equal & Q(**{f"{column}__lt": values[n]})
+        condition |= equal & Q(**{f"{column}__{lookup}": values[n]})
     return condition
 
 
-def page(project_id: int, query: StreamQuery) -> tuple[list[Issue], str | None]:
-    """One page of issues and the cursor of the next page (None on the last)."""
+@dataclass(frozen=True)
+class Page:
+    issues: list[Issue]
+    next_cursor: str | None  # None on the last page
+    previous_cursor: str | None  # None on the first page
+
+
+def page(project_id: int, query: StreamQuery) -> Page:
+    """One page of issues, with the cursors of the pages around it."""
     issues: QuerySet[Issue] = Issue.objects.filter(TABS[query.tab][1], project_id=project_id)
     if query.text:
         issues = issues.filter(Q(title__icontains=query.text) | Q(culprit__icontains=query.text))
@@ -108,14 +117,24 @@ def page(project_id: int, query: StreamQuery) -> tuple[list[Issue], str | None]:
         )
         issues = issues.filter(Exists(seen_in))
     columns = query.columns
-    if query.cursor:
-        after = _after(query.cursor, columns)
-        if after is not None:
-            issues = issues.filter(after)
-    rows = list(issues.order_by(*(f"-{c}" for c in columns))[: PAGE_SIZE + 1])
-    if len(rows) > PAGE_SIZE:
-        return rows[:PAGE_SIZE], cursor_of(rows[PAGE_SIZE - 1], columns)
-    return rows, None
+    backwards = query.cursor.startswith("-")
+    beyond = _beyond(query.cursor.lstrip("-"), columns, backwards=backwards)
+    if beyond is None:
+        backwards = False
+    else:
+        issues = issues.filter(beyond)
+    # Backwards: the rows just before the cursor, read in ascending order, then turned round.
+    order = [c if backwards else f"-{c}" for c in columns]
+    rows = list(issues.order_by(*order)[: PAGE_SIZE + 1])
+    more = len(rows) > PAGE_SIZE
+    rows = rows[:PAGE_SIZE]
+    if backwards:
+        rows.reverse()
+    first = cursor_of(rows[0], columns) if rows else None
+    last = cursor_of(rows[-1], columns) if rows else None
+    if backwards:
+        return Page(rows, last, f"-{first}" if more and first else None)
+    return Page(rows, last if more else None, f"-{first}" if beyond is not None and first else None)
 
 
 def environments(project_id: int) -> list[str]:

@@ -35,7 +35,8 @@ def badge(issue: Issue) -> str:
 def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
     project, _member = get_project(request, org_slug, project_slug)
     query = StreamQuery.parse(request.GET)
-    issues, next_cursor = page(project.id, query)
+    found = page(project.id, query)
+    issues = found.issues
     series = hourly_by_issue([issue.id for issue in issues])
     for issue in issues:
         issue.project = project  # short_id reads the slug: no query per row
@@ -48,7 +49,8 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
             "project": project,
             "query": query,
             "rows": rows,
-            "next_cursor": next_cursor,
+            "next_cursor": found.next_cursor,
+            "previous_cursor": found.previous_cursor,
             "tabs": [(key, label) for key, (label, _) in TABS.items()],
             "sorts": [(key, label) for key, (label, _) in SORTS.items()],
             "environments": environments(project.id),

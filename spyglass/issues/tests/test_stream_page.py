@@ -233,12 +233,20 @@ def test_cursor_pages_walk_every_issue_once_even_with_ties(
         params = {"sort": sort, "cursor": cursor}
     assert sorted(seen) == list(range(1, count + 1))
     assert len(seen) == count
+    # And back: "Previous page" from the last page shows the same pages in the same order.
+    back: list[int] = ids(response)
+    while (cursor := response.context["previous_cursor"]) is not None:
+        assert f"cursor={cursor}" in response.content.decode()
+        response = client.get(STREAM, {"sort": sort, "cursor": cursor})
+        assert len(ids(response)) == PAGE_SIZE
+        back = ids(response) + back
+    assert back == seen
 
 
 def test_a_mangled_cursor_shows_the_first_page(client: Client, world: World) -> None:
     make_issue(world.project, 1)
     client.force_login(world.bob)
-    for cursor in ("x.y", "1.2.3.4", "99999999999999999999999999.1", ""):
+    for cursor in ("x.y", "1.2.3.4", "99999999999999999999999999.1", "", "-", "--1.2"):
         assert ids(client.get(STREAM, {"cursor": cursor})) == [1]
 
 
