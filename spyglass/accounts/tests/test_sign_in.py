@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 import time_machine
 from django.core import mail
+from django.core.mail import EmailMessage
+from django.core.mail.backends.base import BaseEmailBackend
 from django.test import Client
 
 from spyglass.accounts.models import SignInFailure, User
@@ -156,3 +159,17 @@ def test_a_user_sets_their_name_and_time_zone_and_pages_show_times_in_it(
     refused = client.post("/accounts/settings/", {"name": "", "time_zone": "Mars/Olympus"})
     assert b"Select a valid choice" in refused.content
     assert User.objects.get(pk=world.bob.pk).time_zone == "Asia/Tokyo"
+
+
+class UnreachableMailServer(BaseEmailBackend):
+    def send_messages(self, email_messages: Sequence[EmailMessage]) -> int:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+
+def test_a_reset_with_no_reachable_mail_server_is_logged_not_an_error_page(
+    client: Client, world: World, settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.EMAIL_BACKEND = f"{__name__}.UnreachableMailServer"
+    response = client.post("/accounts/password/reset/", {"email": "bob@example.com"})
+    assert response["Location"] == "/accounts/password/reset/sent/"
+    assert "Failed to send password reset email" in caplog.text  # Django logs it
