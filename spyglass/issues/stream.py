@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from spyglass.events.models import IssueTagValue
@@ -146,3 +147,30 @@ def environments(project_id: int) -> list[str]:
         .order_by("value")
     )
     return list(values[:100])
+
+
+def latest_across(project_ids: list[int], limit: int = 10) -> list[Issue]:
+    """The most recently seen unresolved issues of several projects, newest first.
+
+    One ``project IN (…) ORDER BY last_seen`` would sort every unresolved issue of those
+    projects (≈300 ms for 200,000 on SQLite); instead each project gives its newest ``limit``
+    from its own index range, and the union is sorted: one query, ``limit`` rows per project.
+    """
+    project_ids = project_ids[:200]
+    if not project_ids:
+        return []
+    table = Issue._meta.db_table
+    part = (
+        f"SELECT * FROM (SELECT id, last_seen FROM {table} WHERE project_id = %s AND status = %s"
+        " ORDER BY last_seen DESC, id DESC LIMIT %s) AS p{n}"
+    )
+    union = " UNION ALL ".join(part.format(n=n) for n in range(len(project_ids)))
+    sql = f"SELECT id FROM ({union}) AS latest ORDER BY last_seen DESC, id DESC LIMIT %s"
+    params: list[int] = []
+    for project_id in project_ids:
+        params += [project_id, int(Status.UNRESOLVED), limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, limit])
+        ids = [row[0] for row in cursor.fetchall()]
+    found = Issue.objects.select_related("project").in_bulk(ids)
+    return [found[i] for i in ids if i in found]

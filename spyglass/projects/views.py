@@ -7,6 +7,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
 from spyglass.issues.series import hourly_by_project
+from spyglass.issues.stream import latest_across
 from spyglass.projects.access import get_membership, organizations_of, signed_in_user
 from spyglass.projects.models import Project
 
@@ -30,5 +31,10 @@ def organization(request: HttpRequest, org_slug: str) -> HttpResponse:
     return render(
         request,
         "projects/organization.html",
-        {"organization": org, "member": member, "rows": rows},
+        {
+            "organization": org,
+            "member": member,
+            "rows": rows,
+            "latest": latest_across([p.id for p in projects]),
+        },
     )

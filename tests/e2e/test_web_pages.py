@@ -114,6 +114,7 @@ def test_a_developer_signs_in_finds_the_issues_switches_tabs_sorts_and_resolves(
     web = page.locator("#project-web")
     expect(web.locator(".events-24h")).to_have_text("19")
     expect(page.locator("#project-api .events-24h")).to_have_text("0")
+    expect(page.locator(".latest-issue")).to_have_count(4)  # across the projects
     web.get_by_role("link", name="web").click()
 
     expect(page.locator("h1")).to_have_text("web issues")

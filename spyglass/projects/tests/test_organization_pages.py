@@ -56,6 +56,7 @@ def test_the_home_costs_the_same_queries_for_one_project_or_twenty(
     client: Client, world: World
 ) -> None:
     client.force_login(world.bob)
+    issue_with_counts(world.project, 1, {0: 1})
 
     def queries() -> int:
         with CaptureQueriesContext(connection) as captured:
@@ -64,7 +65,7 @@ def test_the_home_costs_the_same_queries_for_one_project_or_twenty(
 
     few = queries()
     for n in range(20):
-        issue_with_counts(make_project(world.org, f"Service {n}"), 1, {0: 1})
+        issue_with_counts(make_project(world.org, f"Service {n}"), 1, {1: 1})
     assert queries() == few
 
 
@@ -120,3 +121,26 @@ def test_an_hour_boundary_moves_the_bars(client: Client, world: World) -> None:
     with time_machine.travel(NOW + timedelta(hours=1), tick=False):
         series = client.get("/acme/").context["rows"][0]["series"]
     assert series[-2:] == [3, 0]
+
+
+def test_the_home_lists_the_latest_unresolved_issues_across_the_organizations_projects(
+    client: Client, world: World
+) -> None:
+    def issue(project: Project, number: int, minutes_ago: int, **fields: object) -> Issue:
+        seen = NOW - timedelta(minutes=minutes_ago)
+        values: dict[str, object] = {"title": f"E{number}", "first_seen": seen, "last_seen": seen}
+        return Issue.objects.create(project=project, number=number, **{**values, **fields})
+
+    for n in range(1, 13):
+        issue(world.project, n, minutes_ago=n * 10)
+    issue(world.other_project, 1, minutes_ago=15, title="<script>window.__xss=1</script>")
+    issue(world.other_project, 2, minutes_ago=1, status=1)  # resolved: not listed
+    elsewhere = make_project(Organization.get_or_create_named("Umbrella"), "Secret")
+    issue(elsewhere, 1, minutes_ago=0, title="secret")
+    client.force_login(world.bob)
+    response = client.get("/acme/")
+    latest = [(i.project.slug, i.number) for i in response.context["latest"]]
+    assert latest == [("backend", 1), ("frontend", 1)] + [("backend", n) for n in range(2, 10)]
+    html = response.content.decode()
+    assert "secret" not in html and "<script>window" not in html
+    assert 'href="/acme/frontend/issues/1/">&lt;script&gt;' in html
