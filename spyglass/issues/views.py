@@ -3,15 +3,20 @@ page."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import timedelta
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
+from spyglass.accounts.models import User
 from spyglass.issues import state
-from spyglass.issues.models import Issue, Status, Substatus
+from spyglass.issues.models import Issue, Priority, Status, Substatus
 from spyglass.issues.series import hourly_by_issue
 from spyglass.issues.stream import SORTS, TABS, StreamQuery, environments, page
 from spyglass.projects.access import get_project, signed_in_user
@@ -80,17 +85,41 @@ def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
     )
 
 
-ACTIONS = {
+Change = Callable[[Issue, User], None]
+
+
+def _archive(condition: Callable[[], state.ArchiveCondition]) -> Change:
+    return lambda issue, user: state.archive(issue, condition(), user)
+
+
+def _priority(priority: int) -> Change:
+    return lambda issue, user: state.set_priority(issue, priority, user)
+
+
+# action: (what the message says was done, the change through issues/state.py)
+ACTIONS: dict[str, tuple[str, Change]] = {
     "resolve": ("resolved", state.resolve),
-    "archive": ("archived forever", None),
     "reopen": ("reopened", state.reopen),
+    "archive": ("archived forever", _archive(lambda: state.ArchiveCondition(forever=True))),
+    "archive-escalating": ("archived until escalating", _archive(state.ArchiveCondition)),
+    "archive-24h": (
+        "archived for 24 hours",
+        _archive(lambda: state.ArchiveCondition(until=timezone.now() + timedelta(hours=24))),
+    ),
+    "archive-10-events": (
+        "archived until 10 more events",
+        _archive(lambda: state.ArchiveCondition(count=10)),
+    ),
+    "priority-high": ("set to high priority", _priority(Priority.HIGH)),
+    "priority-medium": ("set to medium priority", _priority(Priority.MEDIUM)),
+    "priority-low": ("set to low priority", _priority(Priority.LOW)),
 }
 
 
 @login_required
 @require_POST
 def bulk(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
-    """Resolve, archive forever or reopen the selected issues of this project."""
+    """Resolve, archive, reopen or set the priority of the selected issues of this project."""
     project, _member = get_project(request, org_slug, project_slug)
     user = signed_in_user(request)
     action = request.POST.get("action", "")
@@ -101,10 +130,7 @@ def bulk(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse
     issues = list(Issue.objects.filter(project=project, id__in=ids))
     done, change = ACTIONS[action]
     for issue in issues:
-        if change is None:
-            state.archive(issue, state.ArchiveCondition(forever=True), user)
-        else:
-            change(issue, user)
+        change(issue, user)
     count = len(issues)
     messages.success(request, f"{count} issue{'' if count == 1 else 's'} {done}.")
     back = request.POST.get("next", "")

@@ -149,6 +149,16 @@ def test_a_developer_signs_in_finds_the_issues_switches_tabs_sorts_and_resolves(
     page.get_by_role("link", name="Resolved", exact=True).click()
     expect(titles).to_have_text(["payment provider timed out"])
 
+    page.goto(f"{server.base_url}/acme/web/issues/")  # tabs keep the search; start afresh
+    page.locator(".issue", has_text="ValueError").locator("input[type=checkbox]").check()
+    page.locator(".bulk-menu summary", has_text="Archive").click()
+    page.get_by_role("button", name="Until 10 more events").click()
+    expect(page.locator(".messages")).to_contain_text("1 issue archived until 10 more events.")
+    expect(titles).to_have_count(2)
+    page.get_by_role("link", name="Archived", exact=True).click()
+    expect(titles).to_have_text(["ValueError: invalid literal for int() with base 10: 'abc'"])
+    expect(page.locator(".issue .badge")).to_have_text("archived")
+
     page.locator(".user-menu summary").click()  # the user menu
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{server.base_url}/accounts/sign-in/")
@@ -186,6 +196,8 @@ def test_screenshots_of_every_page(
     expect(page.locator(".issue").first).to_be_visible()
     page.locator(".issue input[type=checkbox]").first.check()
     page.screenshot(path=str(shots / "stream.png"), full_page=True)
+    page.locator(".bulk-menu summary", has_text="Archive").click()
+    page.screenshot(path=str(shots / "stream-archive-menu.png"))
     page.goto(f"{server.base_url}/acme/web/issues/?tab=escalating")
     page.screenshot(path=str(shots / "stream-empty.png"), full_page=True)
     page.locator(".user-menu summary").click()

@@ -11,7 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from spyglass.events.models import IssueCount, IssueTagValue
-from spyglass.issues.models import Activity, Issue, Priority, Status, Substatus
+from spyglass.issues.models import Activity, Issue, Priority, Snooze, Status, Substatus
 from spyglass.issues.stream import PAGE_SIZE
 from spyglass.projects.models import Organization, Project
 from spyglass.test import World, make_project
@@ -287,6 +287,30 @@ def test_bulk_resolve_archive_and_reopen_go_through_the_state_module(
     client.post(f"{STREAM}bulk/", {"action": "reopen", "issue": [first.id]})
     first.refresh_from_db()
     assert (first.status, first.substatus) == (Status.UNRESOLVED, Substatus.ONGOING)
+
+
+@time_machine.travel(NOW, tick=False)
+def test_bulk_archive_with_a_condition_and_set_priority(client: Client, world: World) -> None:
+    issues = [make_issue(world.project, n) for n in (1, 2, 3, 4)]
+    client.force_login(world.bob)
+    for issue, action in zip(
+        issues, ["archive-escalating", "archive-24h", "archive-10-events", "archive"], strict=True
+    ):
+        response = client.post(f"{STREAM}bulk/", {"action": action, "issue": [issue.id]})
+        assert response.status_code == 302
+    states = {i.number: (i.status, i.substatus) for i in Issue.objects.all()}
+    snoozes = {s.issue.number: s for s in Snooze.objects.select_related("issue")}
+    assert states[1] == (Status.IGNORED, Substatus.UNTIL_ESCALATING) and 1 not in snoozes
+    assert states[2] == (Status.IGNORED, Substatus.UNTIL_CONDITION_MET)
+    assert snoozes[2].until == NOW + timedelta(hours=24)
+    assert snoozes[3].count == 10 and snoozes[3].until is None
+    assert states[4] == (Status.IGNORED, Substatus.FOREVER)
+    response = client.post(
+        f"{STREAM}bulk/", {"action": "priority-low", "issue": [i.id for i in issues]}, follow=True
+    )
+    assert b"4 issues set to low priority." in response.content
+    assert set(Issue.objects.values_list("priority", flat=True)) == {Priority.LOW}
+    assert Activity.objects.filter(kind="set_priority", user=world.bob).count() == 4
 
 
 def test_bulk_actions_ignore_issues_of_other_projects_and_outsiders_get_404(
