@@ -7,12 +7,15 @@ issues first, then every other item type, then the outcome counts. Hooks run aft
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.utils import timezone
 
 from spyglass.digest import counters, hooks
@@ -65,7 +68,7 @@ def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
         processed = process_event(ctx, config, batch, normalized)
         if processed is not None:
             events.append(processed)
-    with transaction.atomic():
+    with _writer_turn(), transaction.atomic():
         result = store_events(events, now)
         for issue_id, event in result.events:
             batch.event_issues[(event.project_id, event.event_id)] = issue_id
@@ -75,6 +78,22 @@ def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
         counters.write_outcomes(batch.outcomes, now)
         transaction.on_commit(lambda: hooks.run(result))
     return result
+
+
+@contextlib.contextmanager
+def _writer_turn() -> Iterator[None]:
+    """SQLite: digest workers take turns at the single writer through a file lock, which the
+    kernel hands over the moment it is released; waiting in SQLite's busy handler instead
+    sleeps in steps of up to 100 ms, most of it after the lock is free."""
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with open(settings.DATA_DIR / "digest.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 # An item to normalize: (context, "event" or "transaction", its project's config, the payload
