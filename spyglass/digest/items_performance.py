@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -26,6 +27,7 @@ from spyglass.digest.items_common import (
     text,
     user_key,
 )
+from spyglass.digest.types import OutcomeCounts
 from spyglass.performance.models import Span, SpanStatus, Transaction, new_row, store_new
 
 # Sentry's statuses for HTTP codes (what SDKs set when they know the response).
@@ -152,18 +154,40 @@ def _store_spans(batch: BatchContext, rows: Iterable[Span]) -> list[Span]:
     return stored
 
 
-def handle_transactions(batch: BatchContext, items: list[ItemContext]) -> None:
-    found: dict[tuple[int, str], tuple[ItemContext, dict[str, Any]]] = {}
-    rows: list[Transaction] = []
+@dataclass
+class PreparedTransactions:
+    """Transaction rows and their spans, built before the write transaction (they cost more
+    CPU than storing them). A transaction's spans and what they counted (invalid spans) only
+    count if the transaction turns out to be new."""
+
+    rows: list[Transaction] = field(default_factory=list)
+    spans: dict[tuple[int, str], tuple[list[Span], OutcomeCounts]] = field(default_factory=dict)
+
+
+def prepare_transactions(batch: BatchContext, items: list[ItemContext]) -> PreparedTransactions:
+    prepared = PreparedTransactions()
     for ctx, (row, payload) in parsed(batch, items, "transaction", _transaction):
-        rows.append(row)
-        found.setdefault((row.project_id, row.event_id), (ctx, payload))
+        prepared.rows.append(row)
+        key = (row.project_id, row.event_id)
+        if key not in prepared.spans:
+            counted = BatchContext(batch.now)
+            spans = _classic_spans(counted, ctx, row, payload)
+            prepared.spans[key] = (spans, counted.outcomes)
+    return prepared
+
+
+def store_transactions(batch: BatchContext, prepared: PreparedTransactions) -> None:
     spans: list[Span] = []
     # Only the transactions stored now: a repeated one has its spans stored already.
-    for tx in _store_transactions(batch, rows):
-        ctx, payload = found[(tx.project_id, tx.event_id)]
-        spans.extend(_classic_spans(batch, ctx, tx, payload))
+    for tx in _store_transactions(batch, prepared.rows):
+        rows, outcomes = prepared.spans[(tx.project_id, tx.event_id)]
+        spans.extend(rows)
+        batch.outcomes.merge(outcomes)
     _store_spans(batch, spans)
+
+
+def handle_transactions(batch: BatchContext, items: list[ItemContext]) -> None:
+    store_transactions(batch, prepare_transactions(batch, items))
 
 
 def _classic_spans(

@@ -54,3 +54,7 @@ class OutcomeCounts:
     ) -> None:
         key = (project_id, category, outcome, reason)
         self.counts[key] = self.counts.get(key, 0) + quantity
+
+    def merge(self, other: OutcomeCounts) -> None:
+        for key, quantity in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + quantity
