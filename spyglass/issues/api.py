@@ -1,0 +1,299 @@
+"""Issue endpoints of /api/0/, in Sentry's shapes and with Sentry's parameters:
+
+- ``GET /projects/{org}/{project}/issues/``: one project's issues.
+- ``GET /organizations/{org}/issues/``: several (``?project=<id>`` repeated; all the user's
+  projects of the organization without it or with ``-1``).
+- ``GET /issues/{id}/``: one issue.
+
+Lists take ``query`` (Sentry's search language, default ``is:unresolved``; an empty
+``query=`` matches everything), ``sort`` (date, new, freq, user, priority, trends),
+``environment`` (repeatable), ``cursor`` and ``limit``. Anything the user may not see is a
+404, never a 403.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Query, Router
+
+from spyglass.accounts.models import User
+from spyglass.api.auth import require_scope
+from spyglass.api.errors import BadRequest
+from spyglass.api.pagination import Cursor, add_headers, json_response, paginate, parse_limit
+from spyglass.events.models import IssueCount
+from spyglass.issues.models import Issue, Priority, Status, Substatus
+from spyglass.issues.search import issue_queryset, order_issues
+from spyglass.projects.access import get_membership, get_project, signed_in_user
+from spyglass.projects.models import Project
+from spyglass.search import Scope, SearchSyntaxError, parse
+from spyglass.search.sorts import UnknownSortError, parse_sort
+
+router = Router(tags=["issues"])
+
+DEFAULT_QUERY = "is:unresolved"
+MAX_QUERY_LENGTH = 10_000
+STATS_PERIODS = {"24h": (24, 3600), "14d": (14, 86400)}  # buckets, seconds per bucket
+_PERIOD = re.compile(r"([0-9]{1,6})([smhdw])\Z")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+MAX_PERIOD = timedelta(days=3650)
+
+
+# --- serialization -----------------------------------------------------------------------
+
+
+def iso(moment: datetime) -> str:
+    """Sentry's timestamps: ISO 8601 in UTC with a ``Z``."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def issue_url(issue: Issue) -> str:
+    project = issue.project
+    return f"{settings.BASE_URL}/{project.organization.slug}/{project.slug}/issues/{issue.number}/"
+
+
+def serialize_issue(issue: Issue) -> dict[str, Any]:
+    project = issue.project
+    return {
+        "id": str(issue.pk),
+        "shortId": issue.short_id,
+        "title": issue.title,
+        "culprit": issue.culprit,
+        "permalink": issue_url(issue),
+        "logger": issue.logger or None,
+        "level": issue.level,
+        "status": Status(issue.status).label,
+        "substatus": Substatus(issue.substatus).label if issue.substatus is not None else None,
+        "statusDetails": {},
+        "priority": Priority(issue.priority).label,
+        "isPublic": False,
+        "platform": issue.platform or project.platform or None,
+        "project": {
+            "id": str(project.pk),
+            "name": project.name,
+            "slug": project.slug,
+            "platform": project.platform or None,
+        },
+        "type": issue.type,
+        "issueType": f"{issue.category}",
+        "issueCategory": issue.category,
+        "metadata": issue.metadata,
+        "numComments": 0,
+        "assignedTo": None,
+        "isBookmarked": False,
+        "isSubscribed": False,
+        "hasSeen": False,
+        "annotations": [],
+        "count": str(issue.times_seen),
+        "userCount": issue.users_seen,
+        "firstSeen": iso(issue.first_seen),
+        "lastSeen": iso(issue.last_seen),
+    }
+
+
+def _release(version: str) -> dict[str, Any] | None:
+    return {"version": version, "shortVersion": version} if version else None
+
+
+def serialize_issue_detail(issue: Issue) -> dict[str, Any]:
+    data = serialize_issue(issue)
+    data.update(
+        firstRelease=_release(issue.first_release),
+        lastRelease=_release(issue.last_release),
+        activity=[],
+        seenBy=[],
+        participants=[],
+        userReportCount=0,
+    )
+    return data
+
+
+def issue_stats(issue_ids: Sequence[int], period: str, now: datetime) -> dict[int, list[list[int]]]:
+    """Events per bucket for each issue: 24 hourly buckets (``24h``) or 14 daily ones
+    (``14d``) ending with the current one, as ``[[bucket start (unix s), count], …]``.
+    One query over the hourly counts."""
+    buckets, size = STATS_PERIODS[period]
+    current = int(now.timestamp()) // size * size
+    start = current - (buckets - 1) * size
+    totals: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    rows = IssueCount.objects.filter(
+        issue_id__in=issue_ids, resolution=3600, bucket__gte=start
+    ).values_list("issue_id", "bucket", "count")
+    for issue_id, bucket, count in rows:
+        totals[issue_id][bucket // size * size] += count
+    return {
+        issue_id: [[start + i * size, totals[issue_id][start + i * size]] for i in range(buckets)]
+        for issue_id in issue_ids
+    }
+
+
+# --- parameters ----------------------------------------------------------------------------
+
+
+def parse_period(text: str) -> timedelta:
+    match = _PERIOD.match(text)
+    if not match:
+        raise BadRequest(
+            f'Invalid statsPeriod "{text[:40]}": expected a number and s, m, h, d or w'
+        )
+    period = timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+    return min(period, MAX_PERIOD)
+
+
+def _stats_period(text: str | None) -> str:
+    if text is None or text == "auto":
+        return "24h"
+    if text not in ("", *STATS_PERIODS):
+        raise BadRequest("Invalid stats_period. Valid choices are '', '24h', and '14d'")
+    return text
+
+
+def _search(
+    request: HttpRequest,
+    projects: Sequence[Project],
+    *,
+    query: str | None,
+    sort: str | None,
+    environments: list[str] | None,
+    period: timedelta | None,
+    stats_period: str,
+    cursor: str | None,
+    limit: str | None,
+) -> HttpResponse:
+    require_scope(request, "event")
+    user = signed_in_user(request)
+    now = timezone.now()
+    text = DEFAULT_QUERY if query is None else query
+    if len(text) > MAX_QUERY_LENGTH:
+        raise BadRequest(f"The query is longer than {MAX_QUERY_LENGTH} characters")
+    try:
+        order = parse_sort(sort)
+    except UnknownSortError as exc:
+        raise BadRequest(str(exc)) from None
+    page_cursor, page_limit = Cursor.parse(cursor), parse_limit(limit)
+    try:
+        ast = parse(text, now=now, scope=Scope.ISSUE)
+        qs = issue_queryset(
+            ast,
+            project_ids=[p.pk for p in projects],
+            user=user,
+            now=now,
+            environment=[e for e in environments or () if e] or None,
+            period=period,
+        )
+    except SearchSyntaxError as exc:
+        raise BadRequest(
+            f"Error parsing search query: {exc.message} (at position {exc.position})"
+        ) from None
+    ordered: QuerySet[Issue] = order_issues(
+        qs.select_related("project__organization"), order, now=now
+    )
+    page = paginate(ordered, page_cursor, page_limit)
+    body = [serialize_issue(issue) for issue in page.items]
+    if stats_period:
+        stats = issue_stats([issue.pk for issue in page.items], stats_period, now)
+        for item, issue in zip(body, page.items, strict=True):
+            item["stats"] = {stats_period: stats[issue.pk]}
+    response = json_response(body)
+    add_headers(request, response, page)
+    return response
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+@router.get("/projects/{org}/{project}/issues/", response={200: list[dict[str, Any]]})
+def project_issues(
+    request: HttpRequest,
+    org: str,
+    project: str,
+    query: str | None = None,
+    sort: str | None = None,
+    statsPeriod: str | None = None,
+    environment: Query[list[str] | None] = None,
+    cursor: str | None = None,
+    limit: str | None = None,
+) -> HttpResponse:
+    """A project's issues, newest seen first (Sentry's project issues endpoint)."""
+    signed_in_user(request)
+    found, _member = get_project(request, org, project)
+    return _search(
+        request,
+        [found],
+        query=query,
+        sort=sort,
+        environments=environment,
+        period=None,
+        stats_period=_stats_period(statsPeriod),
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+@router.get("/organizations/{org}/issues/", response={200: list[dict[str, Any]]})
+def organization_issues(
+    request: HttpRequest,
+    org: str,
+    project: Query[list[int] | None] = None,
+    query: str | None = None,
+    sort: str | None = None,
+    statsPeriod: str | None = None,
+    groupStatsPeriod: str | None = None,
+    environment: Query[list[str] | None] = None,
+    cursor: str | None = None,
+    limit: str | None = None,
+) -> HttpResponse:
+    """Issues of several projects of an organization (all the user's when no ``project`` is
+    given, or ``-1``). ``statsPeriod`` limits the search to issues seen within it."""
+    member = get_membership(request, org)
+    projects = Project.objects.filter(organization=member.organization).order_by("id")
+    wanted = {p for p in project or () if p != -1}
+    if wanted:
+        chosen = list(projects.filter(pk__in=wanted))
+        if len(chosen) != len(wanted):
+            raise Http404("No such project")
+    else:
+        chosen = list(projects)
+    return _search(
+        request,
+        chosen,
+        query=query,
+        sort=sort,
+        environments=environment,
+        period=parse_period(statsPeriod) if statsPeriod else None,
+        stats_period=_stats_period(groupStatsPeriod),
+        cursor=cursor,
+        limit=limit,
+    )
+
+
+def visible_issue(user: User, issue_id: str) -> Issue:
+    """The issue with this id in an organization the user belongs to, or 404."""
+    if not (issue_id.isascii() and issue_id.isdigit()) or len(issue_id) > 18:
+        raise Http404("No such issue")
+    issue = (
+        Issue.objects.select_related("project__organization")
+        .filter(pk=int(issue_id), project__organization__members__user=user)
+        .first()
+    )
+    if issue is None:
+        raise Http404("No such issue")
+    return issue
+
+
+@router.get("/issues/{issue_id}/", response={200: dict[str, Any]})
+def issue_detail(request: HttpRequest, issue_id: str) -> dict[str, Any]:
+    """One issue: the list's fields, first and last release, and 24 hours of stats."""
+    require_scope(request, "event")
+    issue = visible_issue(signed_in_user(request), issue_id)
+    data = serialize_issue_detail(issue)
+    data["stats"] = {"24h": issue_stats([issue.pk], "24h", timezone.now())[issue.pk]}
+    return data
