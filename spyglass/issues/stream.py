@@ -72,6 +72,8 @@ def _encode(value: object) -> str:
 
 def _decode(column: str, text: str) -> object:
     number = int(text)
+    if not -(2**63) <= number < 2**63:
+        raise OverflowError("beyond a database integer")  # the cursor was made up
     if column in ("last_seen", "first_seen"):
         return _EPOCH + timedelta(microseconds=number)
     return number

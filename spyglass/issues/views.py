@@ -74,7 +74,8 @@ def _filters(query: StreamQuery) -> str:
 def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) -> HttpResponse:
     """A short issue page until the full one is built (the stream links here)."""
     project, _member = get_project(request, org_slug, project_slug)
-    issue = Issue.objects.filter(project=project, number=number).first()
+    # A guessed number beyond the column's range is as absent as any other.
+    issue = Issue.objects.filter(project=project, number=number).first() if number < 2**63 else None
     if issue is None:
         raise Http404("No such issue")
     issue.project = project
