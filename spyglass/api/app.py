@@ -9,7 +9,7 @@ from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, ValidationError
 
 from spyglass.api.auth import TokenAuth
-from spyglass.api.errors import NOT_FOUND, ApiError
+from spyglass.lib.restapi import NOT_FOUND, ApiError
 
 api = NinjaAPI(
     title="Spyglass API",
@@ -58,8 +58,8 @@ def _register() -> None:
     from spyglass.events.api import router as events_router
     from spyglass.issues.api import router as issues_router
 
-    api.add_router("", issues_router)
-    api.add_router("", events_router)
+    api.add_router("", issues_router, auth=TokenAuth("event"))
+    api.add_router("", events_router, auth=TokenAuth("event"))
 
 
 _register()

@@ -1,7 +1,8 @@
 """Bearer tokens (``Authorization: Bearer sntryu_…``): the SHA-256 of the token is looked up
 in ApiToken; an unknown, expired or inactive user's token is a 401. The request then runs as
 the token's user (``request.user``), so the web UI's access rules (spyglass.projects.access)
-apply unchanged; the token's scopes are checked per endpoint (``require_scope``)."""
+apply unchanged. Each router is mounted with the scope resource it reads (``event`` for
+issues and events): a token without ``<resource>:read``, ``:write`` or ``:admin`` is a 403."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.utils import timezone
 from ninja.security import HttpBearer
 
 from spyglass.accounts.models import ApiToken, hash_token
-from spyglass.api.errors import ApiError
+from spyglass.lib.restapi import ApiError
 
 # last_used_at is written at most this often per token (a write per request would not do).
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -20,6 +21,10 @@ NO_PERMISSION = "You do not have permission to perform this action."
 
 
 class TokenAuth(HttpBearer):
+    def __init__(self, resource: str | None = None) -> None:
+        super().__init__()
+        self.resource = resource
+
     def authenticate(self, request: HttpRequest, token: str) -> ApiToken:
         if not token or len(token) > 200:
             raise ApiError(401, "Invalid token")
@@ -31,14 +36,12 @@ class TokenAuth(HttpBearer):
             raise ApiError(401, "Token expired")
         if row.last_used_at is None or now - row.last_used_at >= LAST_USED_RESOLUTION:
             ApiToken.objects.filter(pk=row.pk).update(last_used_at=now)
+        if self.resource is not None and not has_scope(row, self.resource):
+            raise ApiError(403, NO_PERMISSION)
         request.user = row.user
         return row
 
 
-def require_scope(request: HttpRequest, resource: str) -> None:
-    """403 unless the request's token holds ``<resource>:read`` (or a stronger one)."""
-    token = getattr(request, "auth", None)
-    assert isinstance(token, ApiToken), "endpoints run behind TokenAuth"
-    held = set(token.scopes)
-    if not held & {f"{resource}:read", f"{resource}:write", f"{resource}:admin"}:
-        raise ApiError(403, NO_PERMISSION)
+def has_scope(token: ApiToken, resource: str) -> bool:
+    """Whether the token holds ``<resource>:read`` or a stronger scope of it."""
+    return bool(set(token.scopes) & {f"{resource}:{level}" for level in ("read", "write", "admin")})

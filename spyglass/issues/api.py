@@ -26,12 +26,17 @@ from django.utils import timezone
 from ninja import Query, Router
 
 from spyglass.accounts.models import User
-from spyglass.api.auth import require_scope
-from spyglass.api.errors import BadRequest
-from spyglass.api.pagination import Cursor, add_headers, json_response, paginate, parse_limit
 from spyglass.events.models import IssueCount
 from spyglass.issues.models import Issue, Priority, Status, Substatus
 from spyglass.issues.search import issue_queryset, order_issues
+from spyglass.lib.restapi import (
+    BadRequest,
+    Cursor,
+    add_headers,
+    json_response,
+    paginate,
+    parse_limit,
+)
 from spyglass.projects.access import get_membership, get_project, signed_in_user
 from spyglass.projects.models import Project
 from spyglass.search import Scope, SearchSyntaxError, parse
@@ -168,7 +173,6 @@ def _search(
     cursor: str | None,
     limit: str | None,
 ) -> HttpResponse:
-    require_scope(request, "event")
     user = signed_in_user(request)
     now = timezone.now()
     text = DEFAULT_QUERY if query is None else query
@@ -292,7 +296,6 @@ def visible_issue(user: User, issue_id: str) -> Issue:
 @router.get("/issues/{issue_id}/", response={200: dict[str, Any]})
 def issue_detail(request: HttpRequest, issue_id: str) -> dict[str, Any]:
     """One issue: the list's fields, first and last release, and 24 hours of stats."""
-    require_scope(request, "event")
     issue = visible_issue(signed_in_user(request), issue_id)
     data = serialize_issue_detail(issue)
     data["stats"] = {"24h": issue_stats([issue.pk], "24h", timezone.now())[issue.pk]}

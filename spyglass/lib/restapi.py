@@ -1,9 +1,11 @@
-"""Sentry's cursor pagination: ``?cursor=<value>:<offset>:<is_prev>`` in, a ``Link`` header
-with a previous and a next cursor (each saying whether it has results) and ``X-Hits`` out.
+"""Helpers for the /api/0/ endpoints that live in the domain apps (``<app>/api.py``), which
+may not import ``spyglass.api``: errors in Sentry's shape (``{"detail": "…"}``, answered by
+the handlers ``spyglass.api.app`` installs) and Sentry's cursor pagination.
 
-Spyglass's cursors are offsets into the sorted results (value 0): ``0:100:0`` is the second
-page of 100. A previous cursor points at the previous page's start (``is_prev`` 1, read the
-same way)."""
+Cursors are ``?cursor=<value>:<offset>:<is_prev>`` in, a ``Link`` header with a previous and a
+next cursor (each saying whether it has results) and ``X-Hits`` out. Spyglass's cursors are
+offsets into the sorted results (value 0): ``0:100:0`` is the second page of 100. A previous
+cursor points at the previous page's start (``is_prev`` 1, read the same way)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,20 @@ from django.conf import settings
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse
 
-from spyglass.api.errors import BadRequest
+
+class ApiError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class BadRequest(ApiError):
+    def __init__(self, detail: str) -> None:
+        super().__init__(400, detail)
+
+
+NOT_FOUND = "The requested resource does not exist"
 
 M = TypeVar("M", bound=Model)
 
