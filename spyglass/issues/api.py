@@ -50,6 +50,14 @@ STATS_PERIODS = {"24h": (24, 3600), "14d": (14, 86400)}  # buckets, seconds per 
 _PERIOD = re.compile(r"([0-9]{1,6})([smhdw])\Z")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 MAX_PERIOD = timedelta(days=3650)
+MAX_ID = 2**63 - 1
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}\Z")
+
+
+def _slugs(*slugs: str) -> None:
+    """404 for a path segment no slug could be (NUL and other text PostgreSQL refuses)."""
+    if not all(_SLUG.match(slug) for slug in slugs):
+        raise Http404("No such organization or project")
 
 
 # --- serialization -----------------------------------------------------------------------
@@ -153,6 +161,20 @@ def parse_period(text: str) -> timedelta:
     return min(period, MAX_PERIOD)
 
 
+def _storable(text: str) -> bool:
+    """Whether a stored name could be this text (PostgreSQL refuses NUL; neither database
+    takes unpaired surrogates)."""
+    return "\x00" not in text and text.isprintable() and len(text) <= 200 and _encodes(text)
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _stats_period(text: str | None) -> str:
     if text is None or text == "auto":
         return "24h"
@@ -183,6 +205,7 @@ def _search(
     except UnknownSortError as exc:
         raise BadRequest(str(exc)) from None
     page_cursor, page_limit = Cursor.parse(cursor), parse_limit(limit)
+    wanted = [e for e in environments or () if e]
     try:
         ast = parse(text, now=now, scope=Scope.ISSUE)
         qs = issue_queryset(
@@ -190,13 +213,15 @@ def _search(
             project_ids=[p.pk for p in projects],
             user=user,
             now=now,
-            environment=[e for e in environments or () if e] or None,
+            environment=[e for e in wanted if _storable(e)] or None,
             period=period,
         )
     except SearchSyntaxError as exc:
         raise BadRequest(
             f"Error parsing search query: {exc.message} (at position {exc.position})"
         ) from None
+    if wanted and not any(_storable(e) for e in wanted):
+        qs = qs.none()  # no stored environment can be named so
     ordered: QuerySet[Issue] = order_issues(
         qs.select_related("project__organization"), order, now=now
     )
@@ -227,7 +252,7 @@ def project_issues(
     limit: str | None = None,
 ) -> HttpResponse:
     """A project's issues, newest seen first (Sentry's project issues endpoint)."""
-    signed_in_user(request)
+    _slugs(org, project)
     found, _member = get_project(request, org, project)
     return _search(
         request,
@@ -257,9 +282,12 @@ def organization_issues(
 ) -> HttpResponse:
     """Issues of several projects of an organization (all the user's when no ``project`` is
     given, or ``-1``). ``statsPeriod`` limits the search to issues seen within it."""
+    _slugs(org)
     member = get_membership(request, org)
     projects = Project.objects.filter(organization=member.organization).order_by("id")
     wanted = {p for p in project or () if p != -1}
+    if any(not 0 < p <= MAX_ID for p in wanted):
+        raise Http404("No such project")
     if wanted:
         chosen = list(projects.filter(pk__in=wanted))
         if len(chosen) != len(wanted):

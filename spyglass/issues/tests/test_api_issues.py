@@ -253,3 +253,43 @@ def test_hostile_queries_never_500(world: World, query: str) -> None:
     body = response.json()
     if response.status_code == 400:
         assert set(body) == {"detail"}
+
+
+HOSTILE = ["\x00", "a\x00b", "\ud800", "%", "_", "\\", "'", '"', "x" * 5000, "../..", "é"]
+
+
+@pytest.mark.parametrize("value", HOSTILE)
+def test_hostile_parameters_are_400s_or_404s_never_500s(world: World, value: str) -> None:
+    token = token_for(world.bob)
+    events = f"/api/0/issues/{make_issue(world.project, 'ValueError: x').pk}/events/"
+    quoted = value.encode("utf-8", "surrogatepass").decode("latin-1")
+    urls = [
+        (f"/api/0/projects/{quoted}/backend/issues/", {}),
+        (f"/api/0/projects/acme/{quoted}/issues/", {}),
+        (f"/api/0/organizations/{quoted}/issues/", {}),
+        (f"/api/0/issues/{quoted}/", {}),
+        (f"/api/0/issues/{quoted}/events/latest/", {}),
+        (LIST, {"environment": value}),
+        (events, {"query": value}),
+        (events, {"query": f"environment:{value}"}),
+        (events, {"cursor": value}),
+        (LIST, {"query": value}),
+        (LIST, {"sort": value}),
+        (LIST, {"cursor": value}),
+        (LIST, {"limit": value}),
+        (LIST, {"statsPeriod": value}),
+        ("/api/0/organizations/acme/issues/", {"project": value}),
+        ("/api/0/organizations/acme/issues/", {"statsPeriod": value}),
+    ]
+    for url, params in urls:
+        try:
+            response = Client().get(url, params, headers=auth(token))
+        except UnicodeEncodeError:
+            continue  # the test client cannot even send it
+        assert response.status_code in (200, 400, 404), (url, params, response.content[:300])
+
+
+@pytest.mark.parametrize("project", ["99999999999999999999999", "-99999999999999999999"])
+def test_huge_project_ids_are_404s_or_400s(world: World, project: str) -> None:
+    status, _, _ = get(world, "/api/0/organizations/acme/issues/", project=project)
+    assert status in (400, 404)
