@@ -7,8 +7,11 @@ from typing import Any
 
 import pytest
 from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from spyglass.api.tests.factory import NOW, H, add_event, auth, make_issue, token_for
+from spyglass.issues.models import Issue
 from spyglass.test import World
 
 pytestmark = pytest.mark.django_db
@@ -86,3 +89,26 @@ def test_an_issue_without_events_has_no_latest(world: World) -> None:
     status, body, _ = get(world, f"/api/0/issues/{issue.pk}/events/latest/")
     assert status == 404
     assert body == {"detail": "The requested resource does not exist"}
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    query=st.text(
+        alphabet=st.sampled_from(list("environment:level!*%_\\\"'()[],<>=-0h aORAND\u00e9\x00")),
+        max_size=40,
+    )
+)
+def test_hostile_event_queries_never_500(world: World, query: str) -> None:
+    issue = Issue.objects.filter(project=world.project).first() or make_issue(
+        world.project, "ValueError: bad"
+    )
+    response = Client().get(
+        f"/api/0/issues/{issue.pk}/events/", {"query": query}, headers=auth(token_for(world.bob))
+    )
+    assert response.status_code in (200, 400), (query, response.content)
+    if response.status_code == 400:
+        assert set(response.json()) == {"detail"}
