@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 from django.utils.text import slugify
@@ -19,11 +20,22 @@ from spyglass.projects.validators import (
     validate_stacktrace_rules,
 )
 
+# Top-level paths that belong to something else (the admin, sign-in, static files, the API
+# and ingest, health checks): an organization's pages live at /<slug>/, so never these.
+RESERVED_ORGANIZATION_SLUGS = ("admin", "accounts", "static", "api", "_health", "_ready")
 
-def _unique_slug(model: type[models.Model], base: str, **scope: object) -> str:
+
+def _not_reserved(slug: str) -> None:
+    if slug.lower() in RESERVED_ORGANIZATION_SLUGS:
+        raise ValidationError(f"“{slug}” is a path Spyglass uses itself; choose another slug.")
+
+
+def _unique_slug(
+    model: type[models.Model], base: str, reserved: tuple[str, ...] = (), **scope: object
+) -> str:
     root = slugify(base)[:45] or "item"
     slug, n = root, 1
-    while model._default_manager.filter(slug=slug, **scope).exists():
+    while slug in reserved or model._default_manager.filter(slug=slug, **scope).exists():
         n += 1
         slug = f"{root}-{n}"
     return slug
@@ -31,7 +43,7 @@ def _unique_slug(model: type[models.Model], base: str, **scope: object) -> str:
 
 class Organization(models.Model):
     name = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=50, unique=True)
+    slug = models.SlugField(max_length=50, unique=True, validators=[_not_reserved])
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -43,7 +55,8 @@ class Organization(models.Model):
         found = cls.objects.filter(models.Q(slug=slugify(name)) | models.Q(name=name)).first()
         if found is not None:
             return found
-        return cls.objects.create(name=name, slug=_unique_slug(cls, name))
+        slug = _unique_slug(cls, name, RESERVED_ORGANIZATION_SLUGS)
+        return cls.objects.create(name=name, slug=slug)
 
 
 class Team(models.Model):

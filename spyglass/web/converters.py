@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-# Top-level paths that belong to something else (the admin, sign-in, static files, the API
-# and ingest, health checks): never an organization, so unknown paths below them stay 404s.
-RESERVED = ("admin", "accounts", "static", "api", "_health", "_ready")
+from spyglass.projects.models import RESERVED_ORGANIZATION_SLUGS
+
+# Never an organization (they aren't allowed as slugs), so unknown paths below them stay 404s.
+RESERVED = RESERVED_ORGANIZATION_SLUGS
 
 
 class OrganizationSlug:
