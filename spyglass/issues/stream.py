@@ -1,4 +1,5 @@
-"""The issue stream's query: tabs, sorts, free text and keyset (cursor) pagination.
+"""The issue stream's query: tabs, sorts, a search in Spyglass's search language (see
+docs/search.md) and keyset (cursor) pagination.
 
 Every sort is descending and ends with the id, so a cursor (the last row's sort values) names
 one position exactly and the next page is an index range scan, as fast on page 1,000 as on
@@ -14,10 +15,14 @@ from typing import Any
 from django.db import connection
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
+from spyglass.accounts.models import User
 from spyglass.events.models import IssueTagValue
 from spyglass.issues.models import Issue, Status, Substatus
+from spyglass.issues.search import issue_queryset
+from spyglass.search import Scope, parse
 
 PAGE_SIZE = 25
+MAX_QUERY = 2000  # characters of a search typed into the box
 
 # tab: (label, filter)
 TABS: dict[str, tuple[str, Q]] = {
@@ -54,7 +59,7 @@ class StreamQuery:
         return cls(
             tab=tab if tab in TABS else "unresolved",
             sort=sort if sort in SORTS else "last-seen",
-            text=str(params.get("query", "")).strip()[:200],
+            text=str(params.get("query", "")).strip()[:MAX_QUERY],
             environment=str(params.get("environment", ""))[:64],
             cursor=str(params.get("cursor", ""))[:100],
         )
@@ -108,11 +113,13 @@ class Page:
     previous_cursor: str | None  # None on the first page
 
 
-def page(project_id: int, query: StreamQuery) -> Page:
-    """One page of issues, with the cursors of the pages around it."""
+def page(project_id: int, query: StreamQuery, *, user: User, now: datetime) -> Page:
+    """One page of issues, with the cursors of the pages around it. A search that doesn't
+    parse or can't be run raises SearchSyntaxError (with the position of the bad part)."""
     issues: QuerySet[Issue] = Issue.objects.filter(TABS[query.tab][1], project_id=project_id)
     if query.text:
-        issues = issues.filter(Q(title__icontains=query.text) | Q(culprit__icontains=query.text))
+        ast = parse(query.text, now=now, scope=Scope.ISSUE)
+        issues &= issue_queryset(ast, project_ids=[project_id], user=user, now=now)
     if query.environment:
         # Per candidate row, one probe of the (issue, key, value) unique index.
         seen_in = IssueTagValue.objects.filter(

@@ -18,8 +18,9 @@ from spyglass.accounts.models import User
 from spyglass.issues import state
 from spyglass.issues.models import Issue, Priority, Status, Substatus
 from spyglass.issues.series import hourly_by_issue
-from spyglass.issues.stream import SORTS, TABS, StreamQuery, environments, page
+from spyglass.issues.stream import SORTS, TABS, Page, StreamQuery, environments, page
 from spyglass.projects.access import get_project, signed_in_user
+from spyglass.search import SearchSyntaxError
 
 BADGES = {
     Substatus.NEW: "new",
@@ -40,7 +41,11 @@ def badge(issue: Issue) -> str:
 def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
     project, _member = get_project(request, org_slug, project_slug)
     query = StreamQuery.parse(request.GET)
-    found = page(project.id, query)
+    error: SearchSyntaxError | None = None
+    try:
+        found = page(project.id, query, user=signed_in_user(request), now=timezone.now())
+    except SearchSyntaxError as exc:
+        error, found = exc, Page([], None, None)
     issues = found.issues
     series = hourly_by_issue([issue.id for issue in issues])
     for issue in issues:
@@ -60,8 +65,16 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
             "sorts": [(key, label) for key, (label, _) in SORTS.items()],
             "environments": environments(project.id),
             "filters": _filters(query),
+            "search_error": error,
+            "search_error_at": _marked(query.text, error) if error else None,
         },
     )
+
+
+def _marked(text: str, error: SearchSyntaxError) -> tuple[str, str, str]:
+    """The query around the part the error is about: (before, the part, after)."""
+    end = max(error.end, error.position + 1)
+    return text[: error.position], text[error.position : end], text[end:]
 
 
 def _filters(query: StreamQuery) -> str:

@@ -138,7 +138,7 @@ def test_a_developer_signs_in_finds_the_issues_switches_tabs_sorts_and_resolves(
     expect(page.locator(".empty")).to_be_visible()
 
     page.get_by_role("link", name="Unresolved", exact=True).click()
-    page.get_by_label("Search title and culprit").fill("payment")
+    page.get_by_label("Search", exact=True).fill("payment")
     page.keyboard.press("Enter")
     expect(titles).to_have_count(1)
     page.locator(".issue input[type=checkbox]").check()
@@ -200,6 +200,9 @@ def test_screenshots_of_every_page(
     page.screenshot(path=str(shots / "stream-archive-menu.png"))
     page.goto(f"{server.base_url}/acme/web/issues/?tab=escalating")
     page.screenshot(path=str(shots / "stream-empty.png"), full_page=True)
+    page.goto(f"{server.base_url}/acme/web/issues/?query=level:error+timesSeen:>lots")
+    expect(page.locator(".search-error mark")).to_have_text("lots")
+    page.screenshot(path=str(shots / "stream-search-error.png"), full_page=True)
     page.locator(".user-menu summary").click()
     page.screenshot(path=str(shots / "user-menu.png"))
     page.goto(f"{server.base_url}/accounts/password/")

@@ -167,6 +167,40 @@ def test_the_search_box_matches_title_or_culprit_in_any_case(client: Client, wor
     assert ids(client.get(STREAM, {"query": "KEYE"})) == [1, 2]
 
 
+def test_the_search_box_speaks_the_search_language(client: Client, world: World) -> None:
+    make_issue(world.project, 1, title="KeyError: 'user'", level="error")
+    make_issue(world.project, 2, title="Slow checkout", level="warning", times_seen=50)
+    make_issue(world.project, 3, title="KeyError: 'cart'", level="warning", times_seen=3)
+    client.force_login(world.bob)
+    assert ids(client.get(STREAM, {"query": "level:warning"})) == [2, 3]
+    assert ids(client.get(STREAM, {"query": "KeyError timesSeen:>2"})) == [3]
+    assert ids(client.get(STREAM, {"query": "level:error OR timesSeen:>10"})) == [1, 2]
+    assert ids(client.get(STREAM, {"query": "!level:warning"})) == [1]
+
+
+def test_a_search_that_does_not_parse_says_where_and_shows_no_issues(
+    client: Client, world: World
+) -> None:
+    make_issue(world.project, 1)
+    client.force_login(world.bob)
+    response = client.get(STREAM, {"query": "timesSeen:>abc"})
+    assert response.status_code == 200
+    assert ids(response) == []
+    error = response.context["search_error"]
+    assert "timesSeen" in error.message
+    assert response.context["search_error_at"] == ("timesSeen:>", "abc", "")
+    assert b'aria-invalid="true"' in response.content
+    assert b"<mark>abc</mark>" in response.content
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_a_hostile_search_is_shown_escaped(client: Client, world: World, text: str) -> None:
+    client.force_login(world.bob)
+    response = client.get(STREAM, {"query": f"level:{text}"})
+    assert response.status_code == 200
+    assert text.encode() not in response.content
+
+
 def seen_in(issue: Issue, environment: str) -> None:
     IssueTagValue.objects.create(
         issue=issue, key="environment", value=environment, first_seen=NOW, last_seen=NOW
