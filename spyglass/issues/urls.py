@@ -1,5 +1,6 @@
 from django.urls import path
 
+from spyglass.events import views as event_views
 from spyglass.issues import views
 
 app_name = "issues"
@@ -7,4 +8,9 @@ urlpatterns = [
     path("<org:org_slug>/<slug:project_slug>/issues/", views.stream, name="stream"),
     path("<org:org_slug>/<slug:project_slug>/issues/bulk/", views.bulk, name="bulk"),
     path("<org:org_slug>/<slug:project_slug>/issues/<int:number>/", views.detail, name="detail"),
+    path(
+        "<org:org_slug>/<slug:project_slug>/issues/<int:number>/events/<str:event_id>/json/",
+        event_views.raw,
+        name="event_json",
+    ),
 ]

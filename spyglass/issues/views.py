@@ -4,10 +4,12 @@ page."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count, F, Q, Window
+from django.db.models.functions import RowNumber
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
@@ -15,9 +17,11 @@ from django.utils.http import url_has_allowed_host_and_scheme, urlencode
 from django.views.decorators.http import require_POST
 
 from spyglass.accounts.models import User
+from spyglass.events.models import Event, IssueCount, IssueTagValue
+from spyglass.events.views import event_context
 from spyglass.issues import state
 from spyglass.issues.models import Issue, Priority, Status, Substatus
-from spyglass.issues.series import hourly_by_issue
+from spyglass.issues.series import HOUR, hourly_by_issue
 from spyglass.issues.stream import SORTS, TABS, Page, StreamQuery, environments, page
 from spyglass.projects.access import get_project, signed_in_user
 from spyglass.search import SearchSyntaxError
@@ -85,19 +89,124 @@ def _filters(query: StreamQuery) -> str:
 
 @login_required
 def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) -> HttpResponse:
-    """A short issue page until the full one is built (the stream links here)."""
+    """The issue page: header, actions, charts, tag distributions and one event (the latest,
+    or ``?event=<event_id>``) with links to the older and newer ones."""
     project, _member = get_project(request, org_slug, project_slug)
     # A guessed number beyond the column's range is as absent as any other.
     issue = Issue.objects.filter(project=project, number=number).first() if number < 2**63 else None
     if issue is None:
         raise Http404("No such issue")
     issue.project = project
+    events = Event.objects.filter(issue=issue).defer("tags")
+    wanted = request.GET.get("event", "")
+    if wanted:
+        event = events.filter(event_id=wanted[:32]).first()
+        if event is None:
+            raise Http404("No such event")
+    else:
+        event = events.order_by("-timestamp", "-id").first()
+    hours, days = _charts(issue.id, timezone.now())
     return render(
         request,
         "issues/detail.html",
-        {"organization": project.organization, "project": project, "issue": issue},
+        {
+            "organization": project.organization,
+            "project": project,
+            "issue": issue,
+            "badge": badge(issue),
+            "hours": hours,
+            "days": days,
+            "tags": tag_distributions(issue),
+            "event": event,
+            "view": event_context(event) if event else None,
+            "nav": _navigation(issue, event) if event else {},
+        },
     )
 
+
+def _navigation(issue: Issue, event: Event) -> dict[str, str | None]:
+    """Event ids of the oldest, older, newer and latest events (by timestamp, then id)."""
+    events = Event.objects.filter(issue=issue)
+    same = Q(timestamp=event.timestamp)
+    older = events.filter(Q(timestamp__lt=event.timestamp) | same & Q(id__lt=event.id))
+    newer = events.filter(Q(timestamp__gt=event.timestamp) | same & Q(id__gt=event.id))
+    first = older.order_by("-timestamp", "-id").values_list("event_id", flat=True).first()
+    later = newer.order_by("timestamp", "id").values_list("event_id", flat=True).first()
+    return {
+        "older": first,
+        "newer": later,
+        "oldest": events.order_by("timestamp", "id").values_list("event_id", flat=True).first()
+        if first
+        else None,
+    }
+
+
+TOP_VALUES = 5
+
+
+def tag_distributions(issue: Issue) -> list[dict[str, object]]:
+    """Per key, the most frequent values with their share of the issue's events, in one
+    query (a window ranks values within their key)."""
+    rows = (
+        IssueTagValue.objects.filter(issue=issue)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("key")],
+                order_by=[F("times_seen").desc(), F("value").asc()],
+            ),
+            values=Window(Count("id"), partition_by=[F("key")]),
+        )
+        .filter(rank__lte=TOP_VALUES)
+        .order_by("key", "rank")
+        .values_list("key", "value", "times_seen", "values")
+    )
+    total = max(issue.times_seen, 1)
+    keys: dict[str, dict[str, object]] = {}
+    for key, value, seen, count in rows:
+        entry = keys.setdefault(key, {"key": key, "count": count, "values": []})
+        share = min(100, round(seen * 100 / total))
+        search = (
+            f'{key}:"{value.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+        )
+        entry["values"].append(  # type: ignore[attr-defined]
+            {"value": value, "times_seen": seen, "percent": share, "query": search}
+        )
+    order = {key: n for n, key in enumerate(KNOWN_TAGS)}
+    return sorted(keys.values(), key=lambda e: (order.get(str(e["key"]), len(order)), e["key"]))
+
+
+KNOWN_TAGS = ["environment", "release", "level", "handled", "browser", "os", "device", "url"]
+KNOWN_TAGS += ["transaction", "server_name", "user", "runtime", "mechanism"]
+
+
+def _charts(issue_id: int, now: datetime) -> tuple[dict[str, object], dict[str, object]]:
+    """24 hourly and 30 daily counts (oldest first) from the hourly buckets, in one query."""
+    hour = int(now.timestamp()) // HOUR * HOUR
+    day = hour - hour % DAY
+    start = day - 29 * DAY
+    hourly, daily = [0] * 24, [0] * 30
+    rows = IssueCount.objects.filter(issue_id=issue_id, resolution=HOUR, bucket__gte=start)
+    for bucket, count in rows.values_list("bucket", "count"):
+        if 0 <= (h := (bucket - hour) // HOUR + 23) < 24:
+            hourly[h] += count
+        if 0 <= (d := (bucket - start) // DAY) < 30:
+            daily[d] += count
+    zone = timezone.get_current_timezone()
+
+    def label(seconds: int, fmt: str) -> str:
+        return datetime.fromtimestamp(seconds, zone).strftime(fmt)
+
+    return (
+        {
+            "values": hourly,
+            "labels": [label(hour - (23 - n) * HOUR, "%b %d %H:00") for n in range(24)],
+        },
+        {"values": daily, "labels": [label(start + n * DAY, "%b %d") for n in range(30)]},
+    )
+
+
+DAY = 24 * HOUR
 
 Change = Callable[[Issue, User], None]
 
