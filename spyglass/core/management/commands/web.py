@@ -10,11 +10,16 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from uvicorn.supervisors import Multiprocess
 
+from spyglass import checks
+
 APP = "spyglass.asgi:application"
 
 
 class Command(BaseCommand):
     help = "Serve the web UI, the API and the ingest edge."
+    # Only Spyglass's own checks: Django's would import every URL module (and with them the
+    # API's ≈ 15 MB of django-ninja and pydantic) in a process that may never need them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--host", default="127.0.0.1")
@@ -25,6 +30,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.check(tags=[checks.TAG])
         config = uvicorn.Config(
             APP,
             host=options["host"],

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from spyglass import checks
 from spyglass.core.scheduler import run_scheduler
 from spyglass.lib.signals import stop_event_on_signals
 from spyglass.queue.worker import run_worker
@@ -14,6 +15,9 @@ from spyglass.queue.worker import run_worker
 
 class Command(BaseCommand):
     help = "Digest envelopes from the queue (stops cleanly on SIGTERM)."
+    # Only Spyglass's own checks: Django's would import every URL module (and with them the
+    # API's ≈ 15 MB of django-ninja and pydantic) in a process that may never need them.
+    requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--batch-size", type=int, default=100)
@@ -24,6 +28,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
+        self.check(tags=[checks.TAG])
         stop = stop_event_on_signals()
         scheduler = None
         if options["with_scheduler"]:
