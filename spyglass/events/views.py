@@ -7,6 +7,7 @@ templates, which escape it; links are made only from http(s) URLs (``web_url``).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -122,7 +123,13 @@ def exceptions(body: dict[str, Any]) -> list[Exception_]:
     chain = []
     for data in map(_dict, _values(body.get("exception"))):
         mechanism = _dict(data.get("mechanism"))
-        frames = [frame(_dict(f)) for f in _list(_dict(data.get("stacktrace")).get("frames"))]
+        raw_frames = [_dict(f) for f in _list(_dict(data.get("stacktrace")).get("frames"))]
+        frames = [frame(f) for f in raw_frames]
+        if not any(f.get("in_app") is True for f in raw_frames):
+            # No frame claims to be app code (SDKs leave in_app unset outside a project root):
+            # every frame not marked as a library's counts as the app's, as Sentry shows it.
+            for shown, f in zip(frames, raw_frames, strict=True):
+                shown.in_app = f.get("in_app") is not False
         # Sentry stores frames oldest call first; show the crash frame on top.
         frames.reverse()
         if frames:
@@ -146,7 +153,7 @@ def breadcrumbs(body: dict[str, Any]) -> list[dict[str, Any]]:
     for crumb in map(_dict, _values(body.get("breadcrumbs"))):
         rows.append(
             {
-                "timestamp": _text(crumb.get("timestamp")),
+                "timestamp": _clock(crumb.get("timestamp")),
                 "category": _text(crumb.get("category") or crumb.get("type") or ""),
                 "level": _text(crumb.get("level") or "info"),
                 "message": _text(crumb.get("message")),
@@ -154,6 +161,22 @@ def breadcrumbs(body: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _clock(value: object) -> str:
+    """A breadcrumb's time as HH:MM:SS.mmm UTC (SDKs send unix seconds or RFC 3339)."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC).strftime("%H:%M:%S.%f")[:-3]
+        except (OverflowError, OSError, ValueError):
+            return str(value)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+        return parsed.astimezone(UTC).strftime("%H:%M:%S.%f")[:-3] if parsed.tzinfo else value
+    return ""
 
 
 def request_of(body: dict[str, Any]) -> dict[str, Any] | None:
@@ -215,7 +238,8 @@ def event_context(event: Event) -> dict[str, Any]:
         "request": request_of(body),
         "user": pairs(body.get("user")),
         "contexts": [(str(k), pairs(v)) for k, v in _dict(body.get("contexts")).items()],
-        "tags": pairs(body.get("tags")),
+        # The tags as derived at digest (environment, release, level…), else as sent.
+        "tags": pairs(event.tags) or pairs(body.get("tags")),
         "extra": pairs(body.get("extra")),
         "sdk": {
             "name": _text(sdk.get("name")),

@@ -97,7 +97,7 @@ def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
     if issue is None:
         raise Http404("No such issue")
     issue.project = project
-    events = Event.objects.filter(issue=issue).defer("tags")
+    events = Event.objects.filter(issue=issue)
     wanted = request.GET.get("event", "")
     if wanted:
         event = events.filter(event_id=wanted[:32]).first()
