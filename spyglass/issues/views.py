@@ -4,7 +4,7 @@ page."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -202,7 +202,13 @@ def _charts(issue_id: int, now: datetime) -> tuple[dict[str, object], dict[str, 
             "values": hourly,
             "labels": [label(hour - (23 - n) * HOUR, "%b %d %H:00") for n in range(24)],
         },
-        {"values": daily, "labels": [label(start + n * DAY, "%b %d") for n in range(30)]},
+        # Days are UTC days, so their labels are too.
+        {
+            "values": daily,
+            "labels": [
+                datetime.fromtimestamp(start + n * DAY, UTC).strftime("%b %d") for n in range(30)
+            ],
+        },
     )
 
 

@@ -268,6 +268,23 @@ def test_the_event_view_shows_the_chain_frames_context_vars_and_every_section(
     assert 'href="https://shop.example/checkout"' in page
 
 
+def test_frames_are_app_code_when_the_sdk_marks_none_and_tags_are_the_derived_ones(
+    client: Client, world: World
+) -> None:
+    data = body(breadcrumbs=[{"timestamp": 1795379591.5, "message": "tick"}])
+    for frame in data["exception"]["values"][1]["stacktrace"]["frames"]:
+        del frame["in_app"]
+    event = make_event(make_issue(world.project), "a" * 32, NOW, data)
+    event.tags = [["environment", "production"], ["level", "error"]]
+    event.save()
+    client.force_login(world.bob)
+    response = client.get(PAGE)
+    frames = response.context["view"]["exceptions"][0].frames
+    assert [f.in_app for f in frames] == [True, True]
+    assert response.context["view"]["tags"] == [("environment", "production"), ("level", "error")]
+    assert response.context["view"]["breadcrumbs"][0]["timestamp"] == "20:33:11.500"
+
+
 def test_older_and_newer_links_walk_the_issues_events_by_time(client: Client, world: World) -> None:
     issue = make_issue(world.project)
     for n, event_id in enumerate(("1" * 32, "2" * 32, "3" * 32)):
