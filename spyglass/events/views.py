@@ -32,6 +32,13 @@ def web_url(value: object) -> str:
     return value if parts.scheme.lower() in ("http", "https") and parts.netloc else ""
 
 
+def tag_query(key: str, value: str) -> str:
+    """The stream search for exactly one tag value: ``key:"value"`` with quotes, backslashes
+    and wildcards escaped."""
+    quoted = value.replace("\\", "\\\\").replace('"', '\\"').replace("*", "\\*")
+    return f'{key}:"{quoted}"'
+
+
 def _dict(value: object) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
@@ -239,7 +246,10 @@ def event_context(event: Event) -> dict[str, Any]:
         "user": pairs(body.get("user")),
         "contexts": [(str(k), pairs(v)) for k, v in _dict(body.get("contexts")).items()],
         # The tags as derived at digest (environment, release, level…), else as sent.
-        "tags": pairs(event.tags) or pairs(body.get("tags")),
+        "tags": [
+            (key, value, tag_query(key, value))
+            for key, value in pairs(event.tags) or pairs(body.get("tags"))
+        ],
         "extra": pairs(body.get("extra")),
         "sdk": {
             "name": _text(sdk.get("name")),

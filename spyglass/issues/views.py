@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from spyglass.accounts.models import User
 from spyglass.events.models import Event, IssueCount, IssueTagValue
-from spyglass.events.views import event_context
+from spyglass.events.views import event_context, tag_query
 from spyglass.issues import state
 from spyglass.issues.models import Issue, Priority, Status, Substatus
 from spyglass.issues.series import HOUR, hourly_by_issue
@@ -166,9 +166,7 @@ def tag_distributions(issue: Issue) -> list[dict[str, object]]:
     for key, value, seen, count in rows:
         entry = keys.setdefault(key, {"key": key, "count": count, "values": []})
         share = min(100, round(seen * 100 / total))
-        search = (
-            f'{key}:"{value.replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
-        )
+        search = tag_query(key, value)
         entry["values"].append(  # type: ignore[attr-defined]
             {"value": value, "times_seen": seen, "percent": share, "query": search}
         )

@@ -14,7 +14,7 @@ from django.test.utils import CaptureQueriesContext
 
 from spyglass.events.bodies import compress
 from spyglass.events.models import Event, IssueCount, IssueTagValue
-from spyglass.events.views import web_url
+from spyglass.events.views import tag_query, web_url
 from spyglass.issues.models import Issue, Status
 from spyglass.projects.models import Organization, Project
 from spyglass.test import World, make_project
@@ -281,7 +281,10 @@ def test_frames_are_app_code_when_the_sdk_marks_none_and_tags_are_the_derived_on
     response = client.get(PAGE)
     frames = response.context["view"]["exceptions"][0].frames
     assert [f.in_app for f in frames] == [True, True]
-    assert response.context["view"]["tags"] == [("environment", "production"), ("level", "error")]
+    assert [tag[:2] for tag in response.context["view"]["tags"]] == [
+        ("environment", "production"),
+        ("level", "error"),
+    ]
     assert response.context["view"]["breadcrumbs"][0]["timestamp"] == "20:33:11.500"
 
 
@@ -373,6 +376,10 @@ def test_hostile_event_data_is_escaped_everywhere_and_never_a_script_link(
     assert "javascript:alert(1)" in page  # shown as text
 
 
+def test_tag_searches_escape_quotes_backslashes_and_wildcards() -> None:
+    assert tag_query("url", 'say "hi" \\o/*') == r'url:"say \"hi\" \\o/\*"'
+
+
 @pytest.mark.parametrize(
     ("url", "link"),
     [
@@ -392,3 +399,17 @@ def test_hostile_event_data_is_escaped_everywhere_and_never_a_script_link(
 )
 def test_only_absolute_http_urls_become_links(url: object, link: bool) -> None:
     assert (web_url(url) != "") is link
+
+
+def test_a_tag_link_finds_its_issue_even_for_values_with_quotes_and_stars(
+    client: Client, world: World
+) -> None:
+    value = 'GET "/x"* \\ y'
+    issue = make_issue(world.project)
+    IssueTagValue.objects.create(
+        issue=issue, key="transaction", value=value, times_seen=1, first_seen=NOW, last_seen=NOW
+    )
+    make_issue(world.project, 2)
+    client.force_login(world.bob)
+    response = client.get("/acme/backend/issues/", {"query": tag_query("transaction", value)})
+    assert [row["issue"].number for row in response.context["rows"]] == [1]
