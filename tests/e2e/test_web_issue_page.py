@@ -160,6 +160,9 @@ def test_screenshots_of_the_issue_page(
     page.goto(f"{server.base_url}/acme/web/issues/1/")
     expect(page.locator(".frame.crashed").first).to_be_visible()
     page.screenshot(path=str(shots / "issue.png"), full_page=True)
+    page.screenshot(path=str(shots / "issue-top.png"))
+    page.locator(".crumbs").scroll_into_view_if_needed()
+    page.screenshot(path=str(shots / "issue-breadcrumbs.png"))
     assert dialogs == [] and page.evaluate("window.__xss") is None
     context.close()
     print(f"screenshots in {shots}")
