@@ -11,13 +11,15 @@ from __future__ import annotations
 import ipaddress
 import json
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 
-from spyglass.grouping import parse_enhancements, parse_fingerprint_rules
-from spyglass.grouping.config import CONFIGS
-from spyglass.grouping.rules_syntax import RuleSyntaxError
+if TYPE_CHECKING:
+    from spyglass.grouping.rules_syntax import RuleSyntaxError
+
+# spyglass.grouping (≈ 6 MB once its built-in rules are compiled) is imported by the
+# validators when they run, not with the models: web processes load the models at start.
 
 _QUOTED_LINE_MAX = 200
 
@@ -33,6 +35,8 @@ def rules_error_message(text: str, error: RuleSyntaxError) -> str:
 
 
 def _validate_rules(text: str, parse: Callable[[str], object]) -> None:
+    from spyglass.grouping.rules_syntax import RuleSyntaxError
+
     try:
         parse(text)
     except RuleSyntaxError as exc:
@@ -41,15 +45,21 @@ def _validate_rules(text: str, parse: Callable[[str], object]) -> None:
 
 def validate_fingerprint_rules(text: str) -> None:
     """Server-side fingerprint rules in Sentry's syntax."""
+    from spyglass.grouping import parse_fingerprint_rules
+
     _validate_rules(text, parse_fingerprint_rules)
 
 
 def validate_stacktrace_rules(text: str) -> None:
     """Stack trace rules (Sentry's grouping enhancements)."""
+    from spyglass.grouping import parse_enhancements
+
     _validate_rules(text, parse_enhancements)
 
 
 def validate_grouping_config(value: str) -> None:
+    from spyglass.grouping.config import CONFIGS
+
     if value not in CONFIGS:
         known = ", ".join(sorted(CONFIGS))
         raise ValidationError(

@@ -1,4 +1,5 @@
-"""A web process imports django-ninja only when the API is first asked for."""
+"""A web process imports django-ninja only when the API is first asked for, and the grouping
+rules only when project settings are validated."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ client = Client(HTTP_HOST="127.0.0.1")
 assert client.get(reverse("accounts:login")).status_code == 200
 assert client.get("/acme/").status_code in (302, 404)
 assert "ninja" not in sys.modules, "a page loaded django-ninja"
+assert "spyglass.grouping" not in sys.modules, "a page loaded the grouping rules"
 assert client.get("/api/0/openapi.json").status_code == 200
 assert "ninja" in sys.modules
 assert reverse("api:openapi-json") == "/api/0/openapi.json"
@@ -24,7 +26,7 @@ print("ok")
 """
 
 
-def test_pages_and_reversing_urls_leave_the_api_unloaded_until_it_is_asked_for(
+def test_pages_and_reversing_urls_leave_the_api_and_grouping_unloaded_until_needed(
     tmp_path: Path,
 ) -> None:
     # A fresh interpreter: this test process has imported the API long ago.
