@@ -76,6 +76,7 @@ def pairs(value: object) -> list[tuple[str, str]]:
 @dataclass
 class Frame:
     filename: str
+    module: str  # shown beside the file name when the SDK sends both (Python, Java)
     function: str
     lineno: object
     in_app: bool
@@ -110,6 +111,7 @@ def frame(data: dict[str, Any]) -> Frame:
     context = data.get("context_line")
     return Frame(
         filename=_text(data.get("filename") or data.get("abs_path") or data.get("module") or "?"),
+        module=_text(data.get("module")) if data.get("filename") else "",
         function=_text(data.get("function") or "?"),
         lineno=lineno,
         in_app=data.get("in_app") is True,

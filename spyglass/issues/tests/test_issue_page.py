@@ -255,6 +255,7 @@ def test_the_event_view_shows_the_chain_frames_context_vars_and_every_section(
     assert page.index("app/views.py") < page.index("django/core/handlers.py")
     assert "crashed here" in page
     assert '<details open>\n          <summary><span class="mono">app/views.py' in page
+    assert '<span class="muted mono">(app.views)</span> in' in page
     assert '<details>\n          <summary><span class="mono">django/core/handlers.py' in page
     assert '<span class="ln">10</span><code>def checkout(request):</code>' in page
     assert 'class="current"><span class="ln">12</span>' in page
