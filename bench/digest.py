@@ -97,10 +97,13 @@ def count(data_dir: Path, db: str, sql: str) -> int:
         return int(conn.execute(sql).fetchone()[0])
 
 
-def run_workers(data_dir: Path, expected_events: int, workers: int) -> dict[str, Any]:
+def run_workers(
+    data_dir: Path, expected_events: int, workers: int, batch_size: int = 100
+) -> dict[str, Any]:
     env = dict(os.environ, SPYGLASS_DATA_DIR=str(data_dir), SPYGLASS_LOG_LEVEL="WARNING")
     spyglass = str(Path(sys.executable).parent / "spyglass")
-    procs = [subprocess.Popen([spyglass, "worker"], env=env, cwd=ROOT) for _ in range(workers)]
+    command = [spyglass, "worker", "--batch-size", str(batch_size)]
+    procs = [subprocess.Popen(command, env=env, cwd=ROOT) for _ in range(workers)]
     start, peak_rss, peak_pss, cpu = time.monotonic(), 0, 0, 0.0
     try:
         while True:
@@ -209,6 +212,7 @@ def main() -> None:
     parser.add_argument("--envelopes", type=int, default=20_000)
     parser.add_argument("--profile", type=int, default=2_000, help="0 to skip")
     parser.add_argument("--workers", type=int, default=1, help="spyglass worker processes")
+    parser.add_argument("--batch-size", type=int, default=100, help="envelopes per batch")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="spyglass-digest-bench-") as tmp:
         data_dir = Path(tmp)
@@ -216,7 +220,7 @@ def main() -> None:
         pool = build_pool(args.envelopes, project_id, public_key)
         errors = sum(1 for b in pool if b.kind == "error")
         fill_queue(data_dir, project_id, pool)
-        run = run_workers(data_dir, errors, args.workers)
+        run = run_workers(data_dir, errors, args.workers, args.batch_size)
         disk = disk_per_event(data_dir)
         issues = count(data_dir, "spyglass.sqlite3", "SELECT count(*) FROM issues_issue")
         rate = args.envelopes / run["seconds"]
