@@ -20,6 +20,7 @@ pytestmark = pytest.mark.anyio
 
 ADMIN_STATIC = Path(django.contrib.admin.__file__).parent / "static"
 QUEUE_STATIC = Path(__file__).resolve().parents[2] / "queue" / "static"
+WEB_STATIC = Path(__file__).resolve().parents[2] / "web" / "static"
 
 
 @dataclass
@@ -89,6 +90,8 @@ def app() -> SpyglassApp:
         ),
         ("/static/queue/status.css", QUEUE_STATIC / "queue/status.css", "text/css"),
         ("/static/admin/img/search.svg", ADMIN_STATIC / "admin/img/search.svg", "image/svg+xml"),
+        # Every page's icon (so browsers don't ask for a missing /favicon.ico).
+        ("/static/web/favicon.svg", WEB_STATIC / "web/favicon.svg", "image/svg+xml"),
     ],
 )
 async def test_it_serves_the_installed_apps_static_files_with_their_type_and_cache_headers(

@@ -38,6 +38,7 @@ def test_the_base_template_has_no_inline_script_or_style(client: Client, world: 
     assert "<script>" not in html and "<style" not in html and " style=" not in html
     assert '<script src="/static/web/spyglass.js" defer></script>' in html
     assert '<link rel="stylesheet" href="/static/web/spyglass.css">' in html
+    assert '<link rel="icon" href="/static/web/favicon.svg" type="image/svg+xml">' in html
 
 
 @pytest.mark.parametrize(
