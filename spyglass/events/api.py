@@ -9,9 +9,8 @@
   title, message, tags as ``[{key, value}]``, user) and ``entries`` built from the
   interfaces present: exception, message, request, breadcrumbs, threads.
 
-The events list's ``query`` takes free text (title or message) and these keys on the
-event's own columns: environment, release, level, transaction, message, platform, dist,
-trace, sdk.name, event.type. Other keys (tags among them) answer 400 for now.
+The events list's ``query`` is the event query of ``events/query.py``: free text and the
+event's column keys; other keys (tags among them) answer 400 for now.
 """
 
 from __future__ import annotations
@@ -19,15 +18,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
-from django.utils import timezone
 from ninja import Router
 
 from spyglass.events.bodies import read_body
 from spyglass.events.models import Event
+from spyglass.events.query import MAX_QUERY_LENGTH, filter_events
 from spyglass.issues.api import iso, visible_issue
-from spyglass.issues.search import SearchNotSupported, _contains, _text_q
 from spyglass.lib.restapi import (
     BadRequest,
     Cursor,
@@ -37,73 +35,11 @@ from spyglass.lib.restapi import (
     parse_limit,
 )
 from spyglass.projects.access import signed_in_user
-from spyglass.search import Scope, SearchSyntaxError, parse
-from spyglass.search.nodes import And, EnumValue, Filter, FreeText, Has, Node, Or, TextValue
+from spyglass.search import SearchSyntaxError
 
 router = Router(tags=["events"])
 
-MAX_QUERY_LENGTH = 10_000
-# Search keys (canonical names) answered from the event's own columns.
-COLUMNS = {
-    "environment": "environment",
-    "release": "release",
-    "level": "level",
-    "transaction": "transaction",
-    "message": "message",
-    "platform": "platform",
-    "dist": "dist",
-    "trace": "trace_id",
-    "trace.id": "trace_id",
-    "sdk.name": "sdk_name",
-    "event.type": "type",
-    "type": "type",
-}
 USER_FIELDS = {"id": "id", "email": "email", "username": "username", "ip": "ip_address"}
-
-
-# --- the events list's query ------------------------------------------------------------------
-
-
-def _column_q(column: str, node: Filter) -> Q:
-    result = Q(pk__in=[])
-    for value in node.values:
-        if isinstance(value, TextValue):
-            result |= _text_q(column, value, node)
-        elif isinstance(value, EnumValue):
-            result |= Q(**{column: value.value})
-        else:
-            raise SearchNotSupported(
-                f'"{node.key.written or node.key.name}" takes text here', node.start, node.end
-            )
-    return result
-
-
-def event_q(node: Node) -> Q:
-    """The events matching a parsed query (the subset of keys the columns answer)."""
-    if isinstance(node, And):
-        result = Q()
-        for child in node.children:
-            result &= event_q(child)
-        return result
-    if isinstance(node, Or):
-        result = Q(pk__in=[])
-        for child in node.children:
-            result |= event_q(child)
-        return result
-    if isinstance(node, FreeText):
-        pattern = _contains(node.value)
-        return _text_q("title", pattern, node) | _text_q("message", pattern, node)
-    column = None if node.key.tag else COLUMNS.get(node.key.name)
-    if column is None:
-        name = node.key.written or node.key.name
-        raise SearchNotSupported(
-            f'"{name}" is not searchable in an issue\'s events yet', node.start, node.end
-        )
-    if isinstance(node, Has):
-        present = ~Q(**{column: ""})
-        return ~present if node.negated else present
-    q = _column_q(column, node)
-    return ~q if node.negated else q
 
 
 # --- serialization ----------------------------------------------------------------------------
@@ -212,7 +148,7 @@ def issue_events(
     if len(text) > MAX_QUERY_LENGTH:
         raise BadRequest(f"The query is longer than {MAX_QUERY_LENGTH} characters")
     try:
-        events = events.filter(event_q(parse(text, now=timezone.now(), scope=Scope.EVENT)))
+        events = filter_events(events, text)
     except SearchSyntaxError as exc:
         raise BadRequest(
             f"Error parsing search query: {exc.message} (at position {exc.position})"

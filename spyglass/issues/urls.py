@@ -9,6 +9,11 @@ urlpatterns = [
     path("<org:org_slug>/<slug:project_slug>/issues/bulk/", views.bulk, name="bulk"),
     path("<org:org_slug>/<slug:project_slug>/issues/<int:number>/", views.detail, name="detail"),
     path(
+        "<org:org_slug>/<slug:project_slug>/issues/<int:number>/events/",
+        views.events,
+        name="events",
+    ),
+    path(
         "<org:org_slug>/<slug:project_slug>/issues/<int:number>/events/<str:event_id>/json/",
         event_views.raw,
         name="event_json",

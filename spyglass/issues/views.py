@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 
 from spyglass.accounts.models import User
 from spyglass.events.models import Event, IssueCount, IssueTagValue
+from spyglass.events.query import MAX_QUERY_LENGTH, filter_events
 from spyglass.events.views import event_context, tag_query
 from spyglass.issues import state
 from spyglass.issues.models import Issue, Priority, Status, Substatus
@@ -139,6 +140,81 @@ def _navigation(issue: Issue, event: Event) -> dict[str, str | None]:
         if first
         else None,
     }
+
+
+EVENTS_PER_PAGE = 50
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _event_cursor(event: Event) -> str:
+    micros = (event.timestamp - EPOCH) // timedelta(microseconds=1)
+    return f"{micros}.{event.id}"
+
+
+def _after(cursor: str) -> Q | None:
+    """The rows after a cursor (timestamp, id) in descending order; None for a bad one."""
+    micros, _, pk = cursor.partition(".")
+    try:
+        at, last = EPOCH + timedelta(microseconds=int(micros)), int(pk)
+    except (ValueError, OverflowError):
+        return None
+    return Q(timestamp__lt=at) | Q(timestamp=at, id__lt=last)
+
+
+def _tag_values(issue: Issue, key: str) -> list[str]:
+    rows = IssueTagValue.objects.filter(issue=issue, key=key).order_by("value")
+    return list(rows.values_list("value", flat=True)[:200])
+
+
+@login_required
+def events(request: HttpRequest, org_slug: str, project_slug: str, number: int) -> HttpResponse:
+    """An issue's events, newest first, 50 a page by (timestamp, id), filtered by environment,
+    release and the event query (free text and the event's column keys)."""
+    project, _member = get_project(request, org_slug, project_slug)
+    issue = Issue.objects.filter(project=project, number=number).first() if number < 2**63 else None
+    if issue is None:
+        raise Http404("No such issue")
+    issue.project = project
+    environment = request.GET.get("environment", "")[:64]
+    release = request.GET.get("release", "")[:250]
+    text = request.GET.get("query", "")[:MAX_QUERY_LENGTH]
+    rows = Event.objects.filter(issue=issue).defer("body", "tags")
+    if environment:
+        rows = rows.filter(environment=environment)
+    if release:
+        rows = rows.filter(release=release)
+    error: SearchSyntaxError | None = None
+    try:
+        rows = filter_events(rows, text)
+    except SearchSyntaxError as exc:
+        error, rows = exc, rows.none()
+    after = _after(request.GET.get("cursor", ""))
+    if after is not None:
+        rows = rows.filter(after)
+    found = list(rows.order_by("-timestamp", "-id")[: EVENTS_PER_PAGE + 1])
+    more = len(found) > EVENTS_PER_PAGE
+    found = found[:EVENTS_PER_PAGE]
+    params = {"environment": environment, "release": release, "query": text}
+    return render(
+        request,
+        "issues/events.html",
+        {
+            "organization": project.organization,
+            "project": project,
+            "issue": issue,
+            "events": [{"event": e, "user": e.user_key.partition(":")[2]} for e in found],
+            "environment": environment,
+            "release": release,
+            "text": text,
+            "environments": _tag_values(issue, "environment"),
+            "releases": _tag_values(issue, "release"),
+            "filters": urlencode({k: v for k, v in params.items() if v}),
+            "paged": after is not None,
+            "next_cursor": _event_cursor(found[-1]) if more else None,
+            "search_error": error,
+            "search_error_at": _marked(text, error) if error else None,
+        },
+    )
 
 
 TOP_VALUES = 5
