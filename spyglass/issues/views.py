@@ -158,7 +158,8 @@ def _after(cursor: str) -> Q | None:
         at, last = EPOCH + timedelta(microseconds=int(micros)), int(pk)
     except (ValueError, OverflowError):
         return None
-    return Q(timestamp__lt=at) | Q(timestamp=at, id__lt=last)
+    # The plain bound first, so the (issue, timestamp) index scan starts at the cursor.
+    return Q(timestamp__lte=at) & (Q(timestamp__lt=at) | Q(id__lt=last))
 
 
 def _tag_values(issue: Issue, key: str) -> list[str]:
