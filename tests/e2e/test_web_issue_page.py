@@ -167,3 +167,30 @@ def test_screenshots_of_the_issue_page(
     context.close()
     print(f"screenshots in {shots}")
     assert Path(shots / "issue.png").exists()
+
+
+def test_the_events_list_opens_from_the_issue_page_and_leads_back_to_the_event(
+    server: SpyglassServer, browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    shots = tmp_path_factory.mktemp("issue-events", numbered=False)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    dialogs = watch_for_script(page)
+    sign_in(page, server)
+    page.goto(f"{server.base_url}/acme/web/issues/1/")
+    page.get_by_role("link", name="All events of this issue").click()
+    row = page.locator(".event-list tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("RuntimeError: checkout failed")
+    expect(row).to_contain_text("production")
+    expect(row).to_contain_text("shop@1.2.0")
+    expect(row).to_contain_text("42")
+    page.screenshot(path=str(shots / "events.png"), full_page=True)
+    page.get_by_label("Search", exact=True).fill("nothing-matches-this")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".empty")).to_contain_text("No events match")
+    page.go_back()
+    row.locator("a").first.click()
+    expect(page.locator("#event h2")).to_be_visible()
+    assert "?event=" in page.url
+    assert dialogs == [] and page.evaluate("window.__xss") is None
+    print(f"screenshots in {shots}")
