@@ -81,9 +81,7 @@ def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
         for item_type, contexts in others.items():
             HANDLERS.get(item_type, count_only)(batch, contexts)
         counters.write_outcomes(batch.outcomes, now)
-    # After the commit and after the writer's turn, so slow hooks never hold up other workers
-    # (at once in autocommit; at the outer commit when a caller holds a transaction).
-    transaction.on_commit(lambda: hooks.run(result))
+        transaction.on_commit(lambda: hooks.run(result))
     return result
 
 
