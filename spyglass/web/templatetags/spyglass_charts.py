@@ -9,6 +9,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 
 from spyglass.events.views import web_url
+from spyglass.web.templatetags.spyglass_web import bar_geometry
 
 register = template.Library()
 
@@ -21,20 +22,11 @@ def barchart(values: Sequence[int], labels: Sequence[str], period: str) -> SafeS
     forbids inline style); each bar says its label and count on hover."""
     if not values:
         return format_html("{}", "")
-    top = max(values) or 1
-    step = WIDTH / len(values)
-    bars = []
-    for n, (value, label) in enumerate(zip(values, labels, strict=False)):
-        height = 0.0 if value == 0 else max(1.0, value / top * (HEIGHT - 2))
-        bars.append(
-            (
-                f"{n * step:.2f}",
-                f"{HEIGHT - height:.2f}",
-                f"{max(step - 2, 1):.2f}",
-                f"{height:.2f}",
-                f"{label}: {value}",
-            )
-        )
+    geometry = bar_geometry(values, WIDTH, HEIGHT, gap=2)
+    bars = [
+        (f"{x:.2f}", f"{y:.2f}", f"{w:.2f}", f"{h:.2f}", f"{label}: {value}")
+        for (x, y, w, h), value, label in zip(geometry, values, labels, strict=False)
+    ]
     rects = format_html_join(
         "",
         '<rect class="bar" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>',

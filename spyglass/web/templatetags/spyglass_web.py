@@ -47,20 +47,29 @@ def reltime(when: datetime | None) -> SafeString:
 WIDTH, HEIGHT = 96, 24
 
 
+def bar_geometry(
+    values: Sequence[int], width: float, height: float, gap: float
+) -> list[tuple[float, float, float, float]]:
+    """(x, y, width, height) of one bar per value, scaled to the largest; a non-zero value
+    gets at least a pixel."""
+    top = max(values) or 1
+    step = width / len(values)
+    bars = []
+    for n, value in enumerate(values):
+        tall = 0.0 if value == 0 else max(1.0, value / top * (height - 2))
+        bars.append((n * step, height - tall, max(step - gap, 1.0), tall))
+    return bars
+
+
 @register.simple_tag
 def sparkline(values: Sequence[int], label: str = "events") -> SafeString:
     """Bars as an inline SVG (presentation attributes only: the CSP forbids inline style)."""
     if not values:
         return format_html("{}", "")
-    top = max(values) or 1
-    step = WIDTH / len(values)
-    bars = []
-    for n, value in enumerate(values):
-        height = 0.0 if value == 0 else max(1.0, value / top * (HEIGHT - 2))
-        bars.append(
-            f'<rect x="{n * step:.2f}" y="{HEIGHT - height:.2f}" '
-            f'width="{max(step - 1, 1):.2f}" height="{height:.2f}"></rect>'
-        )
+    bars = [
+        f'<rect x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}"></rect>'
+        for x, y, w, h in bar_geometry(values, WIDTH, HEIGHT, gap=1)
+    ]
     # A hairline baseline, so quiet hours read as zero rather than as nothing drawn.
     bars.insert(
         0, f'<rect class="baseline" x="0" y="{HEIGHT - 1}" width="{WIDTH}" height="1"></rect>'
