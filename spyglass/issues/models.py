@@ -192,3 +192,96 @@ class IssueCounter(models.Model):
 
     def __str__(self) -> str:
         return f"{self.project_id}: {self.value}"
+
+
+# -- triage: who works on an issue, who follows it, where it is tracked -----------------------
+class IssueAssignee(models.Model):
+    """Who owns an issue (Sentry's GroupAssignee): a member or a team, exactly one."""
+
+    issue = models.OneToOneField(Issue, on_delete=models.CASCADE, related_name="assignee")
+    user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    team = models.ForeignKey(
+        "projects.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(
+                    models.Q(user__isnull=False, team__isnull=True)
+                    | models.Q(user__isnull=True, team__isnull=False)
+                ),
+                name="issue_assignee_user_xor_team",
+            )
+        ]
+        indexes = [
+            models.Index(fields=["user"], name="issue_assignee_user"),
+            models.Index(fields=["team"], name="issue_assignee_team"),
+        ]
+
+    def __str__(self) -> str:
+        who = f"user {self.user_id}" if self.user_id else f"team {self.team_id}"
+        return f"{self.issue_id} -> {who}"
+
+
+class IssueBookmark(models.Model):
+    """A user's bookmark on an issue (Sentry's GroupBookmark)."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="bookmarks")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "user"], name="issue_bookmark_unique")
+        ]
+        indexes = [models.Index(fields=["user", "issue"], name="issue_bookmark_user")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} bookmarked {self.issue_id}"
+
+
+class SubscriptionReason(models.TextChoices):
+    MANUAL = "manual"
+    COMMENTED = "commented"
+    ASSIGNED = "assigned"
+    BOOKMARKED = "bookmarked"
+
+
+class IssueSubscription(models.Model):
+    """Whether a user follows an issue's workflow notifications (Sentry's
+    GroupSubscription); ``is_active=False`` is an explicit unsubscribe that sticks."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="subscriptions")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    is_active = models.BooleanField(default=True)
+    reason = models.CharField(
+        max_length=16, choices=SubscriptionReason.choices, default=SubscriptionReason.MANUAL
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issue", "user"], name="issue_subscription_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {'follows' if self.is_active else 'ignores'} {self.issue_id}"
+
+
+class IssueLink(models.Model):
+    """A ticket about the issue in an external tracker (what ``is:linked`` means)."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="links")
+    url = models.URLField(max_length=2048)
+    title = models.CharField(max_length=200, blank=True)
+    user = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"{self.issue_id} -> {self.url}"

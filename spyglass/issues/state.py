@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from spyglass.accounts.models import User
+from spyglass.issues import signals
 from spyglass.issues.models import (
-    Activity,
     Issue,
     Priority,
     Resolution,
@@ -41,7 +41,7 @@ def initial_priority(level: str) -> int:
 
 
 def _record(issue: Issue, kind: str, user: User | None = None, **data: object) -> None:
-    Activity.objects.create(issue=issue, kind=kind, user=user, data=data)
+    signals.record(issue, kind, user, **data)
 
 
 # -- users' actions -------------------------------------------------------------------------
