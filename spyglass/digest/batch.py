@@ -81,6 +81,7 @@ def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
         for item_type, contexts in others.items():
             HANDLERS.get(item_type, count_only)(batch, contexts)
         counters.write_outcomes(batch.outcomes, now)
+        result.transactions = batch.transactions
         transaction.on_commit(lambda: hooks.run(result))
     return result
 

@@ -39,3 +39,5 @@ class BatchContext:
     event_issues: dict[tuple[int, str], int] = field(default_factory=dict)
     # (project, event id) of the events an inbound filter dropped, so their attachments go too.
     filtered_events: set[tuple[int, str]] = field(default_factory=set)
+    # Transactions stored by the batch, for the after-commit hooks (StoreResult.transactions).
+    transactions: list[Any] = field(default_factory=list)

@@ -141,6 +141,7 @@ def _store_transactions(batch: BatchContext, rows: Iterable[Transaction]) -> lis
     """Idempotent on (project, event id): what is stored already is skipped, not counted.
     Returns the rows stored."""
     stored = store_new(rows, "event_id")
+    batch.transactions.extend(stored)
     for row in stored:
         batch.outcomes.add(row.project_id, "transaction", "accepted")
     return stored

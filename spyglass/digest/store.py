@@ -33,6 +33,7 @@ from spyglass.issues.models import (
     Status,
     Substatus,
 )
+from spyglass.performance.models import Transaction as StoredTransaction
 from spyglass.projects.models import Project
 from spyglass.releases import ordering
 from spyglass.releases.models import Release
@@ -63,6 +64,8 @@ class StoreResult:
     new_issues: list[int] = field(default_factory=list)
     state_changes: list[tuple[int, str]] = field(default_factory=list)  # (issue id, activity)
     duplicates: int = 0
+    # Transactions stored by the batch (performance-issue detectors read them after commit).
+    transactions: list[StoredTransaction] = field(default_factory=list)
 
 
 def compress_event(project_id: int, event: dict[str, object]) -> bytes:
