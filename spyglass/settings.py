@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "spyglass.logs",
     "spyglass.feedback",
     "spyglass.attachments",
+    "spyglass.alerts",
     "spyglass.web",
     "django.contrib.admin",
     "django.contrib.auth",

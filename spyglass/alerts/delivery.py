@@ -1,0 +1,107 @@
+"""The one place alerts reach the notifications app (its ``send`` / ``email_users``
+interface): channels by slug, email to users, and the ``Notification`` they take."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.apps import apps
+
+from spyglass.projects.models import Member, Organization, Project, Team
+
+log = logging.getLogger(__name__)
+
+EMAIL_ACTION = "sentry.mail.actions.NotifyEmailAction"
+SERVICE_ACTION = "sentry.rules.actions.notify_event_service.NotifyEventServiceAction"
+# Notification levels by event level.
+LEVELS = {"fatal": "critical", "error": "error", "warning": "warning"}
+
+
+def _notifications() -> Any:
+    return importlib.import_module("spyglass.notifications")
+
+
+def notification(**fields: Any) -> Any:
+    """A ``spyglass.notifications.Notification``."""
+    return _notifications().Notification(**fields)
+
+
+def channel(organization: Organization, slug: str) -> Any | None:
+    """The organization's channel with this slug, or None (deleted since the rule named it)."""
+    if not apps.is_installed("spyglass.notifications"):
+        return None
+    model = apps.get_model("notifications", "Channel")
+    return model.objects.filter(organization=organization, slug=slug).first()
+
+
+def channels(organization: Organization) -> list[tuple[str, str]]:
+    """(slug, name) of the organization's channels, for the forms."""
+    if not apps.is_installed("spyglass.notifications"):
+        return []
+    model = apps.get_model("notifications", "Channel")
+    return [
+        (str(slug), str(name))
+        for slug, name in model.objects.filter(organization=organization)
+        .order_by("name")
+        .values_list("slug", "name")
+    ]
+
+
+def send_to_channel(organization: Organization, slug: str, message: Any) -> str | None:
+    """Enqueue to the channel; its label for the history, or None when it is gone."""
+    found = channel(organization, slug)
+    if found is None:
+        log.warning("alert names channel %r, which %s doesn't have", slug, organization)
+        return None
+    _notifications().send(found, message)
+    return f"channel {slug}"
+
+
+def email(user_ids: Iterable[int], message: Any) -> str | None:
+    ids = sorted(set(user_ids))
+    if not ids:
+        return None
+    _notifications().email_users(ids, message)
+    return f"email to {len(ids)} user{'s' if len(ids) != 1 else ''}"
+
+
+def team_user_ids(team_id: int) -> list[int]:
+    return list(Member.objects.filter(teams=team_id).values_list("user_id", flat=True))
+
+
+def project_user_ids(project: Project, everyone: bool = False) -> list[int]:
+    """The members of the project's teams; the organization's members when it has no team
+    (or ``everyone``)."""
+    teams = list(Team.objects.filter(projects=project).values_list("id", flat=True))
+    members = Member.objects.filter(organization_id=project.organization_id)
+    if teams and not everyone:
+        members = members.filter(teams__in=teams)
+    return list(members.values_list("user_id", flat=True).distinct())
+
+
+def member_user_ids(organization: Organization, identifier: object) -> list[int]:
+    """The user (by id) when it is a member of the organization."""
+    try:
+        user_id = int(str(identifier))
+    except ValueError:
+        return []
+    return list(
+        Member.objects.filter(organization=organization, user_id=user_id).values_list(
+            "user_id", flat=True
+        )
+    )
+
+
+def describe(action: Mapping[str, Any]) -> str:
+    """An action as a sentence (rule lists, forms)."""
+    if action.get("id") == SERVICE_ACTION or action.get("type") not in (None, "email"):
+        return f"Send a notification via {action.get('service') or action.get('targetIdentifier')}"
+    target = action.get("targetType")
+    if target in ("IssueOwners", None):
+        return "Email the issue's assignee (or the project's team)"
+    if target in ("Team", "team"):
+        return f"Email team {action.get('targetIdentifier')}"
+    return f"Email member {action.get('targetIdentifier')}"
