@@ -21,12 +21,12 @@ LEVELS = {"fatal": "critical", "error": "error", "warning": "warning"}
 
 
 def _notifications() -> Any:
-    return importlib.import_module("spyglass.notifications")
+    return importlib.import_module("spyglass.notifications.send")
 
 
 def notification(**fields: Any) -> Any:
-    """A ``spyglass.notifications.Notification``."""
-    return _notifications().Notification(**fields)
+    """A ``spyglass.notifications.message.Notification``."""
+    return importlib.import_module("spyglass.notifications.message").Notification(**fields)
 
 
 def channel(organization: Organization, slug: str) -> Any | None:
