@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "spyglass.logs",
     "spyglass.feedback",
     "spyglass.attachments",
+    "spyglass.notifications",
     "spyglass.alerts",
     "spyglass.web",
     "django.contrib.admin",
@@ -164,6 +165,25 @@ QUEUE_MAX_DEPTH = env_int("SPYGLASS_QUEUE_MAX_DEPTH", 200_000, minimum=1)
 QUEUE_COMMIT_WINDOW = env_float("SPYGLASS_QUEUE_COMMIT_WINDOW_MS", 1.0) / 1000.0
 QUEUE_LEASE_SECONDS = env_float("SPYGLASS_QUEUE_LEASE_SECONDS", 300.0, minimum=1.0)
 QUEUE_MAX_ATTEMPTS = env_int("SPYGLASS_QUEUE_MAX_ATTEMPTS", 5, minimum=1)
+
+# --- notifications and outbound HTTP ---------------------------------------------------------
+# Hosts or networks (CIDR) outbound requests may reach although private or loopback.
+OUTBOUND_ALLOWLIST = env_str("SPYGLASS_OUTBOUND_ALLOWLIST", "")
+NOTIFY_TIMEOUT = env_float("SPYGLASS_NOTIFY_TIMEOUT", 10.0, minimum=0.1)
+NOTIFY_MAX_ATTEMPTS = env_int("SPYGLASS_NOTIFY_MAX_ATTEMPTS", 6, minimum=1)
+NOTIFY_RETRY_SECONDS = env_float("SPYGLASS_NOTIFY_RETRY_SECONDS", 30.0)
+NOTIFY_RETRY_MAX_SECONDS = env_float("SPYGLASS_NOTIFY_RETRY_MAX_SECONDS", 3600.0)
+PAGERDUTY_EVENTS_URL = env_str(
+    "SPYGLASS_PAGERDUTY_EVENTS_URL", "https://events.pagerduty.com/v2/enqueue"
+)
+EMAIL_HOST = env_str("SPYGLASS_SMTP_HOST", "localhost")
+EMAIL_PORT = env_int("SPYGLASS_SMTP_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("SPYGLASS_SMTP_USER", "")
+EMAIL_HOST_PASSWORD = env_str("SPYGLASS_SMTP_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("SPYGLASS_SMTP_STARTTLS", False)
+EMAIL_USE_SSL = env_bool("SPYGLASS_SMTP_SSL", False)
+DEFAULT_FROM_EMAIL = env_str("SPYGLASS_EMAIL_FROM", "Spyglass <spyglass@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- processes -------------------------------------------------------------------------------
 WEB_WORKERS = env_int("SPYGLASS_WEB_WORKERS", 2, minimum=1)

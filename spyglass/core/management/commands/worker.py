@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from spyglass import checks
 from spyglass.core.scheduler import run_scheduler
 from spyglass.lib.signals import stop_event_on_signals
+from spyglass.notifications.outbox import run_outbox
 from spyglass.queue.worker import run_worker
 
 
@@ -34,6 +35,10 @@ class Command(BaseCommand):
         if options["with_scheduler"]:
             scheduler = threading.Thread(target=run_scheduler, args=(stop,), name="scheduler")
             scheduler.start()
+        # Notifications wait on receivers' HTTP and SMTP, so they get a thread of their own.
+        outbox = threading.Thread(target=run_outbox, args=(stop,), name="outbox")
+        outbox.start()
         run_worker(stop, batch_size=options["batch_size"])
+        outbox.join()
         if scheduler is not None:
             scheduler.join()
