@@ -166,6 +166,12 @@ QUEUE_COMMIT_WINDOW = env_float("SPYGLASS_QUEUE_COMMIT_WINDOW_MS", 1.0) / 1000.0
 QUEUE_LEASE_SECONDS = env_float("SPYGLASS_QUEUE_LEASE_SECONDS", 300.0, minimum=1.0)
 QUEUE_MAX_ATTEMPTS = env_int("SPYGLASS_QUEUE_MAX_ATTEMPTS", 5, minimum=1)
 
+# --- retention (performance) -----------------------------------------------------------------
+RETENTION_TRANSACTIONS_DAYS = env_int("SPYGLASS_RETENTION_TRANSACTIONS_DAYS", 30, minimum=1)
+RETENTION_SPANS_DAYS = env_int("SPYGLASS_RETENTION_SPANS_DAYS", 30, minimum=1)
+RETENTION_ROLLUPS_DAYS = env_int("SPYGLASS_RETENTION_ROLLUPS_DAYS", 395, minimum=1)
+RETENTION_MINUTE_ROLLUPS_DAYS = env_int("SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS", 7, minimum=1)
+
 # --- notifications and outbound HTTP ---------------------------------------------------------
 # Hosts or networks (CIDR) outbound requests may reach although private or loopback.
 OUTBOUND_ALLOWLIST = env_str("SPYGLASS_OUTBOUND_ALLOWLIST", "")

@@ -28,6 +28,7 @@ from spyglass.digest.items_common import (
     user_key,
 )
 from spyglass.digest.types import OutcomeCounts
+from spyglass.performance import rollups
 from spyglass.performance.models import Span, SpanStatus, Transaction, new_row, store_new
 
 # Sentry's statuses for HTTP codes (what SDKs set when they know the response).
@@ -144,6 +145,7 @@ def _store_transactions(batch: BatchContext, rows: Iterable[Transaction]) -> lis
     batch.transactions.extend(stored)
     for row in stored:
         batch.outcomes.add(row.project_id, "transaction", "accepted")
+    rollups.record(stored)
     return stored
 
 

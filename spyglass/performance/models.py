@@ -85,6 +85,9 @@ class Transaction(models.Model):
             models.Index(fields=["project", "start"], name="transaction_project_start"),
             models.Index(fields=["project", "name", "start"], name="transaction_name_start"),
             models.Index(fields=["project", "trace_id"], name="transaction_trace"),
+            # What transaction searches filter on most (`op:process_events status:…`).
+            models.Index(fields=["project", "op", "start"], name="transaction_op_start"),
+            models.Index(fields=["project", "status", "start"], name="transaction_status_start"),
         ]
 
     def __str__(self) -> str:
@@ -124,6 +127,75 @@ class Span(models.Model):
 
     def __str__(self) -> str:
         return f"{self.op} {self.name[:60]} ({self.duration_ms:.1f} ms)"
+
+
+DEFAULT_APDEX_THRESHOLD_MS = 300
+
+
+class ProjectPerformanceSettings(models.Model):
+    """A project's performance options. No row: the defaults."""
+
+    project = models.OneToOneField(
+        Project, on_delete=models.CASCADE, related_name="performance_settings"
+    )
+    # Apdex T (ms): satisfied ≤ T, tolerable ≤ 4T, frustrated (and a miserable user) above.
+    apdex_threshold_ms = models.PositiveIntegerField(default=DEFAULT_APDEX_THRESHOLD_MS)
+
+    class Meta:
+        verbose_name_plural = "project performance settings"
+
+    def __str__(self) -> str:
+        return f"performance settings of {self.project_id}"
+
+
+def apdex_thresholds(project_ids: Iterable[int]) -> dict[int, float]:
+    """Apdex T (ms) of each project (the default for those without settings)."""
+    ids = set(project_ids)
+    found = dict(
+        ProjectPerformanceSettings.objects.filter(project_id__in=ids).values_list(
+            "project_id", "apdex_threshold_ms"
+        )
+    )
+    return {pid: float(found.get(pid, DEFAULT_APDEX_THRESHOLD_MS)) for pid in ids}
+
+
+class TransactionRollup(models.Model):
+    """Transactions per (project, name, environment) per minute and per hour: counts, Apdex
+    buckets, sketches of distinct and miserable users and of durations. Written by the digest
+    (``rollups.record``), read by ``rollups`` queries; see docs/performance.md."""
+
+    project = models.ForeignKey(  # indexed by transaction_rollup_unique
+        Project, on_delete=models.CASCADE, related_name="transaction_rollups", db_index=False
+    )
+    resolution = models.PositiveIntegerField()  # seconds: 60 or 3600
+    bucket = models.BigIntegerField()  # unix seconds at the start of the bucket
+    name = models.CharField(max_length=200)
+    environment = models.CharField(max_length=64, blank=True)
+    op = models.CharField(max_length=64, blank=True)  # of the latest transaction
+    count = models.PositiveBigIntegerField(default=0)
+    failures = models.PositiveBigIntegerField(default=0)
+    satisfied = models.PositiveBigIntegerField(default=0)
+    tolerable = models.PositiveBigIntegerField(default=0)
+    duration_sum = models.FloatField(default=0.0)  # ms
+    histogram = models.BinaryField(default=b"")  # sketches.encode_histogram
+    users = models.BinaryField(default=b"")  # sketches.encode_registers
+    miserable_users = models.BinaryField(default=b"")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "resolution", "bucket", "name", "environment"],
+                name="transaction_rollup_unique",
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["project", "name", "resolution", "bucket"], name="transaction_rollup_name"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} @{self.bucket}/{self.resolution}s: {self.count}"
 
 
 _Row = TypeVar("_Row", Transaction, Span)

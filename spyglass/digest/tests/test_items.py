@@ -903,8 +903,9 @@ def test_a_batch_of_transactions_spans_and_logs_costs_a_few_queries(
     for n, ctx in enumerate(ctx for group in items.values() for ctx in group):
         ctx.queue_id = n + 1
     # transactions: look up, insert, and the same for their spans; spans: look up, insert,
-    # and the same for their segments; logs: record in the ledger, insert
-    with django_assert_num_queries(10):
+    # and the same for their segments; logs: record in the ledger, insert; rollups of each
+    # set of transactions stored: Apdex thresholds, insert, read (and lock), update
+    with django_assert_num_queries(18):
         run(items)
     assert (Transaction.objects.count(), Span.objects.count(), LogEntry.objects.count()) == (
         6,

@@ -1,0 +1,759 @@
+"""Transaction rollups: written per digest batch (``record``), read by the performance pages,
+metric alerts and the Discover API (``transaction_table``, ``series``, ``aggregate``,
+``histogram``).
+
+Rows are per (project, transaction name, environment) per minute and per hour
+(``TransactionRollup``). A window is read from hour rows for its whole hours and from minute
+rows for the rest (windows longer than a day are widened to whole hours instead). A ``query``
+the rollups can't answer (anything but ``event.type:transaction``, ``transaction:x`` and
+``environment:x``) is computed from the raw ``Transaction`` rows instead, with the same
+sketches, so results have the same shape and error bounds. See docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.utils import timezone
+
+from spyglass.performance import sketches
+from spyglass.performance.models import (
+    NOT_FAILED,
+    Transaction,
+    TransactionRollup,
+    apdex_thresholds,
+)
+
+MINUTE = 60
+HOUR = 3600
+# Sentry's user misery prior (alpha, beta): few users read as ≈ 0.05, not 0 or 1.
+MISERY_ALPHA = 5.8875
+MISERY_BETA = 111.8625
+# Longer windows are read from hour rows only, widened to whole hours.
+EXACT_EDGES_UP_TO = timedelta(days=1)
+QUANTILES = {"p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99, "p100": 1.0}
+
+
+# --- accumulating ----------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Totals:
+    """What rollup rows (or raw transactions) of one group add up to."""
+
+    op: str = ""
+    op_bucket: int = -1
+    count: int = 0
+    failures: int = 0
+    satisfied: int = 0
+    tolerable: int = 0
+    duration_sum: float = 0.0
+    histogram: sketches.Histogram = field(default_factory=dict)
+    users: sketches.Registers = field(default_factory=dict)
+    miserable: sketches.Registers = field(default_factory=dict)
+    last_bucket: int = -1
+
+    def add_transaction(
+        self, op: str, status: str, duration: float, user: str, threshold: float, at: int
+    ) -> None:
+        if at >= self.op_bucket:
+            self.op, self.op_bucket = op, at
+        self.last_bucket = max(self.last_bucket, at)
+        self.count += 1
+        if status not in NOT_FAILED:
+            self.failures += 1
+        if duration <= threshold:
+            self.satisfied += 1
+        elif duration <= 4 * threshold:
+            self.tolerable += 1
+        self.duration_sum += duration
+        bucket = sketches.bucket_of(duration)
+        self.histogram[bucket] = self.histogram.get(bucket, 0) + 1
+        if user:
+            hashed = sketches.user_hash(user)
+            sketches.add_user(self.users, hashed)
+            if duration > 4 * threshold:
+                sketches.add_user(self.miserable, hashed)
+
+    def add_totals(self, other: Totals) -> None:
+        if other.op_bucket >= self.op_bucket:
+            self.op, self.op_bucket = other.op, other.op_bucket
+        self.last_bucket = max(self.last_bucket, other.last_bucket)
+        self.count += other.count
+        self.failures += other.failures
+        self.satisfied += other.satisfied
+        self.tolerable += other.tolerable
+        self.duration_sum += other.duration_sum
+        sketches.merge_histogram(self.histogram, other.histogram)
+        sketches.merge_registers(self.users, other.users)
+        sketches.merge_registers(self.miserable, other.miserable)
+
+    def add_row(self, row: Sequence[Any]) -> None:
+        """A row of ``_ROW_COLUMNS``."""
+        bucket, op, count, failures, satisfied, tolerable, duration_sum, hist, users, mis = row
+        if bucket >= self.op_bucket:
+            self.op, self.op_bucket = op, bucket
+        self.last_bucket = max(self.last_bucket, bucket)
+        self.count += count
+        self.failures += failures
+        self.satisfied += satisfied
+        self.tolerable += tolerable
+        self.duration_sum += duration_sum
+        sketches.decode_histogram(hist, self.histogram)
+        sketches.decode_registers(users, self.users)
+        sketches.decode_registers(mis, self.miserable)
+
+    # What Sentry's functions compute from these.
+    def percentile(self, quantile: float) -> float | None:
+        return sketches.percentiles(self.histogram, [quantile])[0]
+
+    @property
+    def avg(self) -> float | None:
+        return self.duration_sum / self.count if self.count else None
+
+    @property
+    def failure_rate(self) -> float | None:
+        return self.failures / self.count if self.count else None
+
+    @property
+    def apdex(self) -> float | None:
+        return (self.satisfied + self.tolerable / 2) / self.count if self.count else None
+
+    @property
+    def unique_users(self) -> int:
+        return sketches.estimate(self.users)
+
+    @property
+    def miserable_users(self) -> int:
+        return min(sketches.estimate(self.miserable), self.unique_users)
+
+    @property
+    def user_misery(self) -> float | None:
+        if not self.count:
+            return None
+        return (self.miserable_users + MISERY_ALPHA) / (
+            self.unique_users + MISERY_ALPHA + MISERY_BETA
+        )
+
+
+# --- writing (the digest) ------------------------------------------------------------------
+
+_Key = tuple[int, int, int, str, str]  # project, resolution, bucket, name, environment
+_TABLE = TransactionRollup._meta.db_table
+_KEY_COLUMNS = "project_id, resolution, bucket, name, environment"
+_INSERT = (
+    f"INSERT INTO {_TABLE} ({_KEY_COLUMNS}, op, count, failures, satisfied, tolerable,"
+    " duration_sum, histogram, users, miserable_users)"
+    " VALUES (%s, %s, %s, %s, %s, '', 0, 0, 0, 0, 0, %s, %s, %s)"
+    f" ON CONFLICT ({_KEY_COLUMNS}) DO NOTHING"
+)
+_UPDATE = (
+    f"UPDATE {_TABLE} SET op = %s, count = count + %s, failures = failures + %s,"
+    " satisfied = satisfied + %s, tolerable = tolerable + %s,"
+    " duration_sum = duration_sum + %s, histogram = %s, users = %s, miserable_users = %s"
+    " WHERE id = %s"
+)
+
+
+def record(transactions: Sequence[Transaction]) -> None:
+    """Add newly stored transactions to their minute and hour rows: aggregated here first,
+    then one upsert per row for the whole batch (inside the digest's write transaction)."""
+    if not transactions:
+        return
+    thresholds = apdex_thresholds({tx.project_id for tx in transactions})
+    minutes: dict[_Key, Totals] = {}
+    for tx in transactions:
+        minute = int(tx.start.timestamp()) // MINUTE * MINUTE
+        key = (tx.project_id, MINUTE, minute, tx.name, tx.environment)
+        totals = minutes.get(key)
+        if totals is None:
+            totals = minutes[key] = Totals()
+        totals.add_transaction(
+            tx.op, tx.status, tx.duration_ms, tx.user_key, thresholds[tx.project_id], minute
+        )
+    rows = dict(minutes)
+    for (project_id, _, minute, name, environment), totals in minutes.items():
+        hour_key = (project_id, HOUR, minute - minute % HOUR, name, environment)
+        hour = rows.get(hour_key)
+        if hour is None:
+            hour = rows[hour_key] = Totals()
+        hour.add_totals(totals)
+    _upsert(rows)
+
+
+def _upsert(rows: dict[_Key, Totals]) -> None:
+    empty = (b"", b"", b"")
+    with connection.cursor() as cursor:
+        cursor.executemany(_INSERT, [key + empty for key in rows])
+        stored = _stored_rows(cursor, rows)
+        updates = []
+        for key, (row_id, hist, users, miserable) in stored.items():
+            totals = rows[key]
+            sketches.decode_histogram(hist, totals.histogram)
+            sketches.decode_registers(users, totals.users)
+            sketches.decode_registers(miserable, totals.miserable)
+            updates.append(
+                (
+                    totals.op,
+                    totals.count,
+                    totals.failures,
+                    totals.satisfied,
+                    totals.tolerable,
+                    totals.duration_sum,
+                    sketches.encode_histogram(totals.histogram),
+                    sketches.encode_registers(totals.users),
+                    sketches.encode_registers(totals.miserable),
+                    row_id,
+                )
+            )
+        cursor.executemany(_UPDATE, updates)
+
+
+def _stored_rows(cursor: Any, rows: dict[_Key, Totals]) -> dict[_Key, tuple[int, Any, Any, Any]]:
+    """The rows of these keys (locked on PostgreSQL: other digest workers wait for them)."""
+    found: dict[_Key, tuple[int, Any, Any, Any]] = {}
+    projects = sorted({key[0] for key in rows})
+    buckets = sorted({key[2] for key in rows})
+    names = sorted({key[3] for key in rows})
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    for start in range(0, len(names), 200):
+        chunk = names[start : start + 200]
+        cursor.execute(
+            f"SELECT id, {_KEY_COLUMNS}, histogram, users, miserable_users FROM {_TABLE}"
+            f" WHERE project_id IN ({_marks(projects)}) AND bucket IN ({_marks(buckets)})"
+            f" AND name IN ({_marks(chunk)}) ORDER BY id{lock}",
+            [*projects, *buckets, *chunk],
+        )
+        for row_id, project_id, resolution, bucket, name, env, hist, users, mis in cursor:
+            key = (project_id, resolution, bucket, name, env)
+            if key in rows:
+                found[key] = (row_id, hist, users, mis)
+    return found
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+_ROW_COLUMNS = (
+    "bucket",
+    "op",
+    "count",
+    "failures",
+    "satisfied",
+    "tolerable",
+    "duration_sum",
+    "histogram",
+    "users",
+    "miserable_users",
+)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The [start, end) actually read: the asked window, to the minute (or the hour)."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def minutes(self) -> float:
+        return max(1.0, (self.end - self.start).total_seconds() / 60)
+
+
+def _epoch(moment: datetime) -> int:
+    return math.floor(moment.timestamp())
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _spans(start: datetime, end: datetime) -> tuple[Window, list[tuple[int, int, int]]]:
+    """(the window read, [(resolution, first bucket, end bucket)]) covering [start, end)."""
+    first, last = _epoch(start), math.ceil(end.timestamp())
+    # Minute rows older than their retention are gone: such windows are read to the hour.
+    if end - start > EXACT_EDGES_UP_TO or start < minute_rollup_cutoff():
+        first, last = first // HOUR * HOUR, -(-last // HOUR) * HOUR
+        return Window(_at(first), _at(last)), [(HOUR, first, last)]
+    first, last = first // MINUTE * MINUTE, -(-last // MINUTE) * MINUTE
+    hour_first, hour_last = -(-first // HOUR) * HOUR, last // HOUR * HOUR
+    window = Window(_at(first), _at(last))
+    if hour_first >= hour_last:
+        return window, [(MINUTE, first, last)]
+    parts = [(HOUR, hour_first, hour_last)]
+    if first < hour_first:
+        parts.append((MINUTE, first, hour_first))
+    if hour_last < last:
+        parts.append((MINUTE, hour_last, last))
+    return window, parts
+
+
+def _rows(
+    project_ids: Iterable[int],
+    parts: list[tuple[int, int, int]],
+    *,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+    group: Sequence[str],
+) -> Iterator[tuple[Any, ...]]:
+    """(group values…, _ROW_COLUMNS…) of the rollup rows in ``parts``."""
+    ids = list(project_ids)
+    for resolution, first, last in parts:
+        rows = TransactionRollup.objects.filter(
+            project_id__in=ids, resolution=resolution, bucket__gte=first, bucket__lt=last
+        )
+        if environment is not None:
+            envs = [environment] if isinstance(environment, str) else list(environment)
+            rows = rows.filter(environment__in=envs)
+        if names is not None:
+            rows = rows.filter(name__in=list(names))
+        yield from rows.values_list(*group, *_ROW_COLUMNS).iterator(chunk_size=2000)
+
+
+def _totals_from_rows(
+    project_ids: Iterable[int],
+    start: datetime,
+    end: datetime,
+    *,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+    group: Sequence[str],
+) -> tuple[Window, dict[tuple[Any, ...], Totals]]:
+    window, parts = _spans(start, end)
+    found: dict[tuple[Any, ...], Totals] = {}
+    width = len(group)
+    for row in _rows(project_ids, parts, environment=environment, names=names, group=group):
+        key = tuple(row[:width])
+        totals = found.get(key)
+        if totals is None:
+            totals = found[key] = Totals()
+        totals.add_row(row[width:])
+    return window, found
+
+
+# Raw transactions: what the rollup dimensions are called there.
+_RAW_COLUMNS = {"name": "name", "project_id": "project_id", "environment": "environment"}
+
+
+def totals_from_transactions(
+    project_ids: Iterable[int],
+    query: str,
+    start: datetime,
+    end: datetime,
+    *,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+    group: Sequence[str],
+    bucket_seconds: int = MINUTE,
+) -> dict[tuple[Any, ...], Totals]:
+    """The same totals computed from raw transactions (for queries rollups can't answer).
+    ``group`` may include "bucket" (the start of a ``bucket_seconds`` bucket, in seconds)."""
+    from spyglass.performance.search import transaction_queryset
+
+    ids = list(project_ids)
+    rows = transaction_queryset(ids, query, start=start, end=end, environment=environment)
+    if names is not None:
+        rows = rows.filter(name__in=list(names))
+    thresholds = apdex_thresholds(ids)
+    columns = [_RAW_COLUMNS[g] for g in group if g != "bucket"]
+    found: dict[tuple[Any, ...], Totals] = {}
+    values = rows.values_list(
+        "project_id", "op", "status", "duration_ms", "user_key", "start", *columns
+    )
+    for project_id, op, status, duration, user, started, *dims in values.iterator(2000):
+        at = _epoch(started) // bucket_seconds * bucket_seconds
+        key = tuple(at if g == "bucket" else dims.pop(0) for g in group)
+        totals = found.get(key)
+        if totals is None:
+            totals = found[key] = Totals()
+        totals.add_transaction(op, status, duration, user, thresholds[project_id], at)
+    return found
+
+
+def rollups_answer(query: str | None) -> bool:
+    """Whether rollups can answer this query: nothing but `event.type:transaction`, exact
+    `transaction:…` and `environment:…` filters, AND-ed."""
+    if not query or not query.strip():
+        return True
+    from spyglass.search import And, Filter, Scope, TextValue, parse
+
+    node = parse(query, now=timezone.now(), scope=Scope.TRANSACTION)
+    children = node.children if isinstance(node, And) else (node,)
+    for child in children:
+        if not isinstance(child, Filter) or child.negated or child.key.tag:
+            return False
+        values = child.values
+        if not all(isinstance(v, TextValue) and not v.has_wildcards for v in values):
+            return False
+        texts = [v.text for v in values if isinstance(v, TextValue)]
+        if child.key.name == "event.type":
+            if texts != ["transaction"]:
+                return False
+        elif child.key.name not in ("transaction", "environment"):
+            return False
+    return True
+
+
+def _query_filters(query: str | None) -> tuple[list[str] | None, list[str] | None]:
+    """(names, environments) a rollup-answerable query restricts to (None: any)."""
+    if not query or not query.strip():
+        return None, None
+    from spyglass.search import And, Filter, Scope, TextValue, parse
+
+    node = parse(query, now=timezone.now(), scope=Scope.TRANSACTION)
+    names: list[str] | None = None
+    envs: list[str] | None = None
+    for child in node.children if isinstance(node, And) else (node,):
+        if not isinstance(child, Filter):
+            continue
+        texts = [v.text for v in child.values if isinstance(v, TextValue)]
+        if child.key.name == "transaction":
+            names = texts if names is None else [n for n in names if n in texts]
+        elif child.key.name == "environment":
+            envs = texts if envs is None else [e for e in envs if e in texts]
+    return names, envs
+
+
+def _narrow(given: Sequence[str] | None, extra: list[str] | None) -> list[str] | None:
+    if extra is None:
+        return None if given is None else list(given)
+    if given is None:
+        return extra
+    return [value for value in given if value in extra]
+
+
+def totals(
+    project_ids: Iterable[int],
+    *,
+    start: datetime,
+    end: datetime,
+    group: Sequence[str] = (),
+    environment: str | Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+    query: str | None = None,
+) -> tuple[Window, dict[tuple[Any, ...], Totals]]:
+    """Totals per group (of "name", "project_id", "environment"), from rollups when they can
+    answer the query, else from raw transactions. The Discover API builds on this."""
+    ids = list(project_ids)
+    if not rollups_answer(query):
+        found = totals_from_transactions(
+            ids, query or "", start, end, environment=environment, names=names, group=group
+        )
+        return Window(start, end), found
+    extra_names, extra_envs = _query_filters(query)
+    envs: str | Sequence[str] | None = environment
+    if extra_envs is not None:
+        given = [environment] if isinstance(environment, str) else environment
+        envs = _narrow(given, extra_envs)
+    return _totals_from_rows(
+        ids, start, end, environment=envs, names=_narrow(names, extra_names), group=group
+    )
+
+
+# --- the query API ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TransactionSummary:
+    name: str
+    op: str
+    count: int
+    tpm: float
+    p50: float | None
+    p75: float | None
+    p95: float | None
+    p99: float | None
+    avg: float | None
+    failure_rate: float | None
+    apdex: float | None
+    user_misery: float | None
+    users: int
+    failures: int = 0
+    miserable_users: int = 0
+
+
+_SORTS = {
+    "count",
+    "tpm",
+    "p50",
+    "p75",
+    "p95",
+    "p99",
+    "avg",
+    "failure_rate",
+    "apdex",
+    "user_misery",
+    "users",
+    "name",
+}
+
+
+def _summary(name: str, found: Totals, window: Window) -> TransactionSummary:
+    p50, p75, p95, p99 = sketches.percentiles(found.histogram, [0.5, 0.75, 0.95, 0.99])
+    return TransactionSummary(
+        name=name,
+        op=found.op,
+        count=found.count,
+        tpm=found.count / window.minutes,
+        p50=p50,
+        p75=p75,
+        p95=p95,
+        p99=p99,
+        avg=found.avg,
+        failure_rate=found.failure_rate,
+        apdex=found.apdex,
+        user_misery=found.user_misery,
+        users=found.unique_users,
+        failures=found.failures,
+        miserable_users=found.miserable_users,
+    )
+
+
+def transaction_table(
+    project_ids: Iterable[int],
+    *,
+    start: datetime,
+    end: datetime,
+    environment: str | Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+    sort: str = "-count",
+    limit: int = 50,
+    offset: int = 0,
+    query: str | None = None,
+) -> list[TransactionSummary]:
+    """One row per transaction name in [start, end), sorted by ``sort`` (a field of
+    TransactionSummary, "-" for descending; unknown values for a field sort last)."""
+    field_name = sort.lstrip("-")
+    if field_name not in _SORTS:
+        raise ValueError(f"unknown sort {sort!r}")
+    window, found = totals(
+        project_ids,
+        start=start,
+        end=end,
+        group=("name",),
+        environment=environment,
+        names=names,
+        query=query,
+    )
+    rows = [_summary(name, t, window) for (name,), t in found.items()]
+    descending = sort.startswith("-")
+
+    def order(row: TransactionSummary) -> tuple[bool, Any, str]:
+        value = getattr(row, field_name)
+        missing = value is None
+        if descending and not missing and field_name != "name":
+            value = -value
+        return (missing, value if not missing else 0, row.name)
+
+    rows.sort(key=order)
+    if descending and field_name == "name":
+        rows.reverse()
+    return rows[offset : offset + limit]
+
+
+@dataclass(frozen=True)
+class SeriesPoint:
+    start: datetime
+    count: int
+    failures: int
+    p50: float | None
+    p95: float | None
+    p99: float | None
+    apdex: float | None
+    p75: float | None = None
+    avg: float | None = None
+    failure_rate: float | None = None
+
+
+def series(
+    project_ids: Iterable[int],
+    *,
+    start: datetime,
+    end: datetime,
+    interval_seconds: int,
+    environment: str | Sequence[str] | None = None,
+    name: str | None = None,
+    query: str | None = None,
+) -> list[SeriesPoint]:
+    """Points every ``interval_seconds`` (rounded up to a minute; buckets aligned to the
+    epoch, like Sentry's) from the bucket holding ``start`` to ``end``, empty ones included.
+    Intervals of whole hours read hour rows, shorter ones minute rows."""
+    interval = max(MINUTE, -(-int(interval_seconds) // MINUTE) * MINUTE)
+    first = _epoch(start) // interval * interval
+    last = math.ceil(end.timestamp())
+    names = None if name is None else [name]
+    buckets: dict[int, Totals] = {}
+    if not rollups_answer(query):
+        found = totals_from_transactions(
+            project_ids,
+            query or "",
+            _at(first),
+            end,
+            environment=environment,
+            names=names,
+            group=("bucket",),
+            bucket_seconds=interval,
+        )
+        buckets = {key[0]: t for key, t in found.items()}
+    else:
+        extra_names, extra_envs = _query_filters(query)
+        envs: str | Sequence[str] | None = environment
+        if extra_envs is not None:
+            envs = _narrow(
+                [environment] if isinstance(environment, str) else environment, extra_envs
+            )
+        resolution = HOUR if interval % HOUR == 0 else MINUTE
+        parts = [(resolution, first, last)]
+        rows = _rows(
+            project_ids, parts, environment=envs, names=_narrow(names, extra_names), group=()
+        )
+        for row in rows:
+            at = row[0] // interval * interval
+            point = buckets.get(at)
+            if point is None:
+                point = buckets[at] = Totals()
+            point.add_row(row)
+    points = []
+    for at in range(first, last, interval):
+        found_totals = buckets.get(at) or Totals()
+        p50, p75, p95, p99 = sketches.percentiles(found_totals.histogram, [0.5, 0.75, 0.95, 0.99])
+        points.append(
+            SeriesPoint(
+                start=_at(at),
+                count=found_totals.count,
+                failures=found_totals.failures,
+                p50=p50,
+                p95=p95,
+                p99=p99,
+                apdex=found_totals.apdex,
+                p75=p75,
+                avg=found_totals.avg,
+                failure_rate=found_totals.failure_rate,
+            )
+        )
+    return points
+
+
+AGGREGATE_FIELDS = (
+    "count()",
+    "failure_count()",
+    "failure_rate()",
+    "p50()",
+    "p75()",
+    "p95()",
+    "p99()",
+    "p100()",
+    "avg(transaction.duration)",
+    "apdex()",
+    "count_unique(user)",
+    "count_miserable(user)",
+    "user_misery()",
+    "tpm()",
+    "epm()",
+)
+
+
+def field_value(found: Totals, name: str, window: Window) -> float | None:
+    """The value of one of Sentry's functions (AGGREGATE_FIELDS; `pNN(transaction.duration)`
+    is `pNN()`) over these totals."""
+    canonical = name.replace("(transaction.duration)", "()").replace(" ", "")
+    if canonical in ("p50()", "p75()", "p95()", "p99()", "p100()"):
+        return found.percentile(QUANTILES[canonical[:-2]])
+    if canonical == "count()":
+        return float(found.count)
+    if canonical == "failure_count()":
+        return float(found.failures)
+    if canonical == "failure_rate()":
+        return found.failure_rate if found.count else 0.0
+    if canonical in ("avg()", "avg(transaction.duration)"):
+        return found.avg
+    if canonical == "apdex()":
+        return found.apdex if found.count else 0.0
+    if canonical == "count_unique(user)":
+        return float(found.unique_users)
+    if canonical == "count_miserable(user)":
+        return float(found.miserable_users)
+    if canonical == "user_misery()":
+        return found.user_misery
+    if canonical in ("tpm()", "epm()"):
+        return found.count / window.minutes
+    if canonical in ("tps()", "eps()"):
+        return found.count / window.minutes / 60
+    raise ValueError(f"unknown field {name!r}")
+
+
+def aggregate(
+    project_ids: Iterable[int],
+    *,
+    start: datetime,
+    end: datetime,
+    environment: str | Sequence[str] | None = None,
+    name: str | None = None,
+    fields: Sequence[str] = ("count()",),
+    query: str | None = None,
+) -> dict[str, float | None]:
+    """Sentry's functions over one window, for metric alerts: {field: value}. Percentiles and
+    averages are None when there is no transaction; counts and rates 0."""
+    window, found = totals(
+        project_ids,
+        start=start,
+        end=end,
+        environment=environment,
+        names=None if name is None else [name],
+        query=query,
+    )
+    merged = found.get((), Totals())
+    return {f: field_value(merged, f, window) for f in fields}
+
+
+@dataclass(frozen=True)
+class HistogramBin:
+    start_ms: float
+    end_ms: float
+    count: int
+
+
+def histogram(
+    project_ids: Iterable[int],
+    *,
+    start: datetime,
+    end: datetime,
+    name: str,
+    environment: str | Sequence[str] | None = None,
+    buckets: int = 40,
+    query: str | None = None,
+) -> list[HistogramBin]:
+    """Durations of one transaction as ``buckets`` bins of equal width from the shortest to
+    the longest (each sketch bucket counted in the bin holding its reported value)."""
+    _, found = totals(
+        project_ids, start=start, end=end, environment=environment, names=[name], query=query
+    )
+    merged = found.get((), Totals()).histogram
+    return bins_of(merged, buckets)
+
+
+def bins_of(merged: sketches.Histogram, buckets: int) -> list[HistogramBin]:
+    if not merged:
+        return []
+    buckets = max(1, buckets)
+    values = {b: sketches.value_of(b) for b in merged}
+    low, high = min(values.values()), max(values.values())
+    width = (high - low) / buckets if high > low else 1.0
+    counts = [0] * buckets
+    for bucket, count in merged.items():
+        index = min(buckets - 1, int((values[bucket] - low) / width))
+        counts[index] += count
+    return [HistogramBin(low + i * width, low + (i + 1) * width, counts[i]) for i in range(buckets)]
+
+
+def minute_rollup_cutoff(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(days=settings.RETENTION_MINUTE_ROLLUPS_DAYS)

@@ -1,0 +1,186 @@
+"""Small mergeable sketches the rollups keep per (project, transaction, environment, minute or
+hour): a log-linear duration histogram (DDSketch-like) for percentiles, and a HyperLogLog for
+distinct users. Both merge by plain addition / maximum, so any window and any set of rows is
+one merge. Pure: no models. Error bounds are stated (and tested) in docs/performance.md."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import struct
+from array import array
+from collections.abc import Iterable
+
+# --- Duration histogram --------------------------------------------------------------------
+# Bucket i holds durations in (GAMMA**(i-1), GAMMA**i] ms; reporting 2·GAMMA**i/(GAMMA+1) for
+# it is off by at most RELATIVE_ERROR of any value in the bucket.
+RELATIVE_ERROR = 0.01
+GAMMA = (1 + RELATIVE_ERROR) / (1 - RELATIVE_ERROR)
+_LOG_GAMMA = math.log(GAMMA)
+_MIDPOINT = 2 / (GAMMA + 1)
+# Durations at or below this (ms) share one bucket, reported as 0.
+MIN_DURATION_MS = 0.001
+ZERO_BUCKET = -32768
+_MAX_BUCKET = 32767
+_HEADER = struct.Struct("<I")
+
+
+def bucket_of(duration_ms: float) -> int:
+    if not duration_ms > MIN_DURATION_MS:  # also NaN
+        return ZERO_BUCKET
+    return min(_MAX_BUCKET, math.ceil(math.log(duration_ms) / _LOG_GAMMA))
+
+
+def value_of(bucket: int) -> float:
+    """The value reported for a bucket: within RELATIVE_ERROR of every duration in it."""
+    if bucket == ZERO_BUCKET:
+        return 0.0
+    return float(_MIDPOINT * GAMMA**bucket)
+
+
+def bounds_of(bucket: int) -> tuple[float, float]:
+    if bucket == ZERO_BUCKET:
+        return 0.0, MIN_DURATION_MS
+    return float(GAMMA ** (bucket - 1)), float(GAMMA**bucket)
+
+
+Histogram = dict[int, int]  # bucket -> count
+
+
+def add_durations(histogram: Histogram, durations: Iterable[float]) -> None:
+    for duration in durations:
+        bucket = bucket_of(duration)
+        histogram[bucket] = histogram.get(bucket, 0) + 1
+
+
+def merge_histogram(into: Histogram, other: Histogram) -> None:
+    for bucket, count in other.items():
+        into[bucket] = into.get(bucket, 0) + count
+
+
+def encode_histogram(histogram: Histogram) -> bytes:
+    """Count of buckets, then the bucket numbers (int16), then their counts (uint32)."""
+    buckets = sorted(histogram)
+    keys = array("h", buckets)
+    counts = array("I", [histogram[b] for b in buckets])
+    if keys.itemsize != 2 or counts.itemsize != 4:  # pragma: no cover - exotic platforms
+        raise RuntimeError("unexpected array item sizes")
+    return _HEADER.pack(len(buckets)) + keys.tobytes() + counts.tobytes()
+
+
+def decode_histogram(data: bytes | memoryview | None, into: Histogram | None = None) -> Histogram:
+    histogram: Histogram = {} if into is None else into
+    if not data:
+        return histogram
+    data = bytes(data)
+    (size,) = _HEADER.unpack_from(data)
+    keys = array("h")
+    keys.frombytes(data[4 : 4 + 2 * size])
+    counts = array("I")
+    counts.frombytes(data[4 + 2 * size : 4 + 6 * size])
+    if into is None:
+        return dict(zip(keys, counts, strict=True))
+    for bucket, count in zip(keys, counts, strict=True):
+        histogram[bucket] = histogram.get(bucket, 0) + count
+    return histogram
+
+
+def percentiles(histogram: Histogram, quantiles: Iterable[float]) -> list[float | None]:
+    """For each q, the value of the bucket holding the duration of rank floor(q * (n - 1))
+    (0-based) in sorted order: within RELATIVE_ERROR of that duration (absolute
+    MIN_DURATION_MS at the bottom). None when the histogram is empty."""
+    wanted = list(quantiles)
+    total = sum(histogram.values())
+    if total == 0:
+        return [None] * len(wanted)
+    ranks = sorted((math.floor(q * (total - 1)), i) for i, q in enumerate(wanted))
+    found: list[float | None] = [None] * len(wanted)
+    seen = 0
+    position = 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        while position < len(ranks) and ranks[position][0] < seen:
+            found[ranks[position][1]] = value_of(bucket)
+            position += 1
+        if position == len(ranks):
+            break
+    return found
+
+
+# --- Distinct users: HyperLogLog ----------------------------------------------------------
+# 2**11 registers: a standard error of 1.04/√2048 ≈ 2.3 % for large counts; small counts are
+# estimated by linear counting, exact in practice up to a few hundred. Sparse while few
+# registers are set (minute rows usually see a handful of users).
+HLL_BITS = 11
+HLL_REGISTERS = 1 << HLL_BITS
+_SPARSE_LIMIT = HLL_REGISTERS // 4
+_REST_BITS = 64 - HLL_BITS
+_ALPHA = 0.7213 / (1 + 1.079 / HLL_REGISTERS)
+
+Registers = dict[int, int]  # register index -> rank (only the non-zero ones)
+
+
+def user_hash(key: str) -> int:
+    return int.from_bytes(hashlib.blake2b(key.encode(), digest_size=8).digest(), "little")
+
+
+def add_user(registers: Registers, hashed: int) -> None:
+    index = hashed >> _REST_BITS
+    rest = hashed & ((1 << _REST_BITS) - 1)
+    rank = _REST_BITS - rest.bit_length() + 1
+    if registers.get(index, 0) < rank:
+        registers[index] = rank
+
+
+def merge_registers(into: Registers, other: Registers) -> None:
+    for index, rank in other.items():
+        if into.get(index, 0) < rank:
+            into[index] = rank
+
+
+def encode_registers(registers: Registers) -> bytes:
+    if not registers:
+        return b""
+    if len(registers) <= _SPARSE_LIMIT:
+        indexes = sorted(registers)
+        return (
+            b"S"
+            + array("H", indexes).tobytes()
+            + bytes(registers[i] for i in indexes)  # ranks fit a byte (≤ 54)
+        )
+    dense = bytearray(HLL_REGISTERS)
+    for index, rank in registers.items():
+        dense[index] = rank
+    return b"D" + bytes(dense)
+
+
+def decode_registers(data: bytes | memoryview | None, into: Registers | None = None) -> Registers:
+    registers: Registers = {} if into is None else into
+    if not data:
+        return registers
+    data = bytes(data)
+    pairs: Iterable[tuple[int, int]]
+    if data[:1] == b"S":
+        size = (len(data) - 1) // 3
+        indexes = array("H")
+        indexes.frombytes(data[1 : 1 + 2 * size])
+        pairs = zip(indexes, data[1 + 2 * size :], strict=True)
+    else:
+        pairs = ((i, rank) for i, rank in enumerate(data[1:]) if rank)
+    if into is None:
+        return dict(pairs)
+    for index, rank in pairs:
+        if registers.get(index, 0) < rank:
+            registers[index] = rank
+    return registers
+
+
+def estimate(registers: Registers) -> int:
+    if not registers:
+        return 0
+    zeros = HLL_REGISTERS - len(registers)
+    total = zeros + sum(2.0**-rank for rank in registers.values())
+    raw = _ALPHA * HLL_REGISTERS * HLL_REGISTERS / total
+    if raw <= 2.5 * HLL_REGISTERS and zeros:
+        return round(HLL_REGISTERS * math.log(HLL_REGISTERS / zeros))
+    return round(raw)
