@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "spyglass.issues",
     "spyglass.events",
     "spyglass.performance",
+    "spyglass.perfissues",
     "spyglass.monitors",
     "spyglass.logs",
     "spyglass.feedback",

@@ -1,0 +1,139 @@
+"""After a digest batch commits: run the detectors on the transactions it stored."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+from spyglass.events.bodies import decompress, read_body
+from spyglass.perfissues.detectors import Thresholds, detect
+from spyglass.perfissues.models import DetectorSettings, effective_settings
+from spyglass.perfissues.record import record
+from spyglass.perfissues.spans import SpanInfo, TransactionInfo, span_from_json
+from spyglass.performance.models import Span, Transaction
+
+if TYPE_CHECKING:
+    from spyglass.digest.store import StoreResult
+
+log = logging.getLogger(__name__)
+
+
+def detect_after_commit(result: StoreResult) -> None:
+    # Transactions without child spans have nothing to detect (and cost nothing more).
+    candidates = [tx for tx in result.transactions if tx.span_count > 0]
+    if candidates:
+        detect_in(candidates)
+
+
+def detect_in(transactions: list[Transaction]) -> list[int]:
+    """Detect and record problems in stored transactions; returns the issues touched."""
+    settings = _settings({tx.project_id for tx in transactions})
+    streamed = _streamed_spans([tx for tx in transactions if is_streamed(tx)])
+    touched: list[int] = []
+    for tx in transactions:
+        project_settings = settings.get(tx.project_id) or effective_settings([], {})
+        if all(value is None for value in project_settings.values()):
+            continue
+        root: SpanInfo | None
+        if is_streamed(tx):
+            info, root = _info(tx, streamed.get((tx.project_id, tx.span_id), [])), _root(tx)
+        else:
+            info, root = _classic(tx)
+        problems = detect(info, root, project_settings)
+        if problems:
+            touched.extend(record(tx, problems, project_settings))
+    return touched
+
+
+def is_streamed(tx: Transaction) -> bool:
+    """A span v2 segment (its id derives from trace and span id; its spans are rows)."""
+    return bool(tx.span_id) and tx.event_id == tx.trace_id[:16] + tx.span_id
+
+
+def _settings(project_ids: set[int]) -> dict[int, dict[str, Thresholds | None]]:
+    return {
+        row.project_id: row.effective()
+        for row in DetectorSettings.objects.filter(project_id__in=project_ids)
+    }
+
+
+def _info(tx: Transaction, spans: list[SpanInfo]) -> TransactionInfo:
+    measurements = {
+        name: float(m["value"])
+        for name, m in tx.measurements.items()
+        if isinstance(m, dict) and isinstance(m.get("value"), int | float)
+    }
+    return TransactionInfo(
+        event_id=tx.event_id,
+        name=tx.name,
+        op=tx.op,
+        start=tx.start.timestamp(),
+        duration_ms=tx.duration_ms,
+        measurements=measurements,
+        platform=tx.platform,
+        spans=spans,
+    )
+
+
+def _root(tx: Transaction) -> SpanInfo:
+    start = tx.start.timestamp()
+    return SpanInfo(
+        tx.span_id, tx.parent_span_id, tx.op, tx.name, start, start + tx.duration_ms / 1000
+    )
+
+
+def _classic(tx: Transaction) -> tuple[TransactionInfo, SpanInfo | None]:
+    payload = read_body(tx.body)
+    raw = payload.get("spans")
+    spans = [s for s in map(span_from_json, raw if isinstance(raw, list) else []) if s]
+    return _info(tx, spans), _root(tx) if tx.span_id else None
+
+
+def _streamed_spans(segments: list[Transaction]) -> dict[tuple[int, str], list[SpanInfo]]:
+    """The child spans of span v2 segments, one query per project."""
+    by_project: dict[int, list[str]] = defaultdict(list)
+    for tx in segments:
+        by_project[tx.project_id].append(tx.span_id)
+    found: dict[tuple[int, str], list[SpanInfo]] = defaultdict(list)
+    for project_id, ids in by_project.items():
+        rows = Span.objects.filter(
+            project_id=project_id, segment_id__in=ids, is_segment=False
+        ).values_list(
+            "segment_id",
+            "span_id",
+            "parent_span_id",
+            "op",
+            "name",
+            "start",
+            "duration_ms",
+            "attributes",
+        )
+        for segment, span_id, parent, op, name, start, duration, attributes in rows:
+            found[(project_id, segment)].append(
+                _row_span(span_id, parent, op, name, start, duration, attributes)
+            )
+    return found
+
+
+def _row_span(
+    span_id: str, parent: str, op: str, name: str, start: datetime, duration: float, attrs: Any
+) -> SpanInfo:
+    try:
+        data = orjson.loads(decompress(attrs)) if attrs else {}
+    except Exception:  # a damaged row is a span without data, not a failed batch
+        log.warning("unreadable span attributes of %s", span_id)
+        data = {}
+    begin = start.timestamp()
+    return SpanInfo(
+        span_id,
+        parent,
+        op,
+        name,
+        begin,
+        begin + duration / 1000,
+        data if isinstance(data, dict) else {},
+    )

@@ -1,0 +1,136 @@
+"""Findings in digested transactions become performance issues grouped by pattern."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import sentry_sdk
+
+from spyglass.digest.batch import process_batch
+from spyglass.digest.tests.sdk import queued, sdk
+from spyglass.events.models import IssueCount
+from spyglass.issues import state
+from spyglass.issues.models import Category, Issue, IssueHash, Status, Substatus
+from spyglass.perfissues.models import DetectorSettings, Occurrence, PatternCount
+from spyglass.test import World
+
+pytestmark = pytest.mark.django_db
+
+BOOKS = "SELECT id, title FROM books WHERE author_id = ?"
+
+
+def n_plus_one(name: str = "GET /authors", repeats: int = 6, each_ms: float = 12) -> None:
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    with sentry_sdk.start_transaction(op="http.server", name=name, start_timestamp=start) as tx:
+        at = start
+        first = tx.start_child(op="db", name="SELECT id, name FROM authors", start_timestamp=at)
+        at += timedelta(milliseconds=5)
+        first.finish(end_timestamp=at)
+        for _ in range(repeats):
+            span = tx.start_child(op="db", name=BOOKS, start_timestamp=at)
+            at += timedelta(milliseconds=each_ms)
+            span.finish(end_timestamp=at)
+        tx.finish(end_timestamp=at + timedelta(milliseconds=3))
+
+
+def slow_query() -> None:
+    start = datetime.now(UTC) - timedelta(seconds=5)
+    with sentry_sdk.start_transaction(op="task", name="nightly", start_timestamp=start) as tx:
+        span = tx.start_child(op="db", name="SELECT * FROM big", start_timestamp=start)
+        span.finish(end_timestamp=start + timedelta(milliseconds=700))
+        tx.finish(end_timestamp=start + timedelta(milliseconds=800))
+
+
+def digest(world: World, capture: Callable[..., Any], times: int, commits: Any, **kw: Any) -> None:
+    with sdk(traces_sample_rate=1.0) as sent:
+        for _ in range(times):
+            capture(**kw)
+    with commits(execute=True):
+        process_batch(queued(world.project.id, sent.envelopes, key_id=world.key.id))
+
+
+def test_a_true_n_plus_one_becomes_one_performance_issue_with_evidence(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    digest(world, n_plus_one, 3, django_capture_on_commit_callbacks)
+    issue = Issue.objects.get()
+    assert (issue.category, issue.title, issue.culprit) == (
+        Category.PERFORMANCE,
+        "N+1 Query",
+        "GET /authors",
+    )
+    assert issue.metadata["issue_type"] == "performance_n_plus_one_db_queries"
+    assert issue.metadata["value"] == BOOKS
+    assert issue.times_seen == 3 and issue.number == 1
+    assert issue.short_id == f"{world.project.slug.upper()}-1"
+    occurrences = list(Occurrence.objects.filter(issue=issue))
+    assert len(occurrences) == 3
+    evidence = occurrences[0].evidence
+    assert [s["description"] for s in evidence["offenders"]] == [BOOKS] * 6
+    assert evidence["causes"][0]["description"] == "SELECT id, name FROM authors"
+    assert evidence["parent"]["op"] == "http.server"
+    assert IssueHash.objects.get(issue=issue).grouping_config.startswith("performance")
+    assert IssueCount.objects.filter(issue=issue, resolution=3600).get().count == 3
+
+
+def test_the_same_pattern_in_another_transaction_is_another_issue_but_values_are_not(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    digest(world, n_plus_one, 1, django_capture_on_commit_callbacks, repeats=5, each_ms=11)
+    digest(world, n_plus_one, 1, django_capture_on_commit_callbacks, repeats=9)
+    assert Issue.objects.count() == 1
+    digest(world, n_plus_one, 1, django_capture_on_commit_callbacks, name="GET /books")
+    # The parent differs (the transaction's span): grouped apart, as Sentry does.
+    assert Issue.objects.count() == 2
+
+
+def test_below_the_thresholds_nothing_is_recorded(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    digest(world, n_plus_one, 2, django_capture_on_commit_callbacks, repeats=4)
+    assert not Issue.objects.exists() and not Occurrence.objects.exists()
+
+
+def test_a_detector_turned_off_in_the_project_settings_records_nothing(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    DetectorSettings.objects.create(project=world.project, disabled=["n_plus_one_db_queries"])
+    digest(world, n_plus_one, 1, django_capture_on_commit_callbacks)
+    assert not Issue.objects.exists()
+    DetectorSettings.objects.filter(project=world.project).update(
+        disabled=[], thresholds={"n_plus_one_db_queries": {"count": 7}}
+    )
+    digest(world, n_plus_one, 1, django_capture_on_commit_callbacks)
+    assert not Issue.objects.exists()
+    digest(world, n_plus_one, 1, django_capture_on_commit_callbacks, repeats=7)
+    assert Issue.objects.count() == 1
+
+
+def test_a_slow_query_becomes_an_issue_only_once_seen_often_within_a_day(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    DetectorSettings.objects.create(
+        project=world.project, thresholds={"slow_db_query": {"occurrences": 3}}
+    )
+    digest(world, slow_query, 2, django_capture_on_commit_callbacks)
+    assert not Issue.objects.exists()
+    assert PatternCount.objects.get().count == 2
+    digest(world, slow_query, 2, django_capture_on_commit_callbacks)
+    issue = Issue.objects.get()
+    assert issue.title == "Slow DB Query" and issue.times_seen == 2
+
+
+def test_a_resolved_performance_issue_regresses_when_seen_again(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    digest(world, n_plus_one, 1, django_capture_on_commit_callbacks)
+    issue = Issue.objects.get()
+    state.resolve(issue)
+    issue.save()
+    digest(world, n_plus_one, 1, django_capture_on_commit_callbacks)
+    issue.refresh_from_db()
+    assert (issue.status, issue.substatus) == (Status.UNRESOLVED, Substatus.REGRESSED)
+    assert issue.times_seen == 2
