@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import (
+    BooleanField,
     Expression,
     F,
     Func,
@@ -110,6 +111,69 @@ def _storable(text: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+# --- tags kept on a row: a JSON list of [key, value] pairs ----------------------------------
+
+
+class JsonTagMatch(Expression):
+    """EXISTS a pair [key, value] in the JSON list column with that key and the value equal
+    to `value` (or LIKE the pattern, case-insensitive, when `pattern`); with `value` None,
+    any pair with that key. Key and value travel as parameters."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: Any, key: str, value: str | None, *, pattern: bool) -> None:
+        super().__init__()
+        self.column = column
+        self.key = key
+        self.value = value
+        self.pattern = pattern
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.column,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.column)
+        postgres = connection.vendor == "postgresql"
+        if postgres:
+            source = f"jsonb_array_elements({column}) AS spyglass_tag(pair)"
+            key_sql, value_sql = "spyglass_tag.pair->>0", "spyglass_tag.pair->>1"
+        else:
+            source = f"json_each({column}) AS spyglass_tag"
+            key_sql = "json_extract(spyglass_tag.value, '$[0]')"
+            value_sql = "json_extract(spyglass_tag.value, '$[1]')"
+        where = f"{key_sql} = %s"
+        args: list[Any] = [*params, self.key]
+        if self.value is not None:
+            if self.pattern:
+                operator = "ILIKE" if postgres else "LIKE"
+                where += f" AND {value_sql} {operator} %s ESCAPE '\\'"
+            else:
+                where += f" AND {value_sql} = %s"
+            args.append(self.value)
+        return f"EXISTS (SELECT 1 FROM {source} WHERE {where})", args
+
+
+def json_tag_q(column: str, key: str, value: TextValue, node: Filter | FreeText) -> Q:
+    """Rows whose JSON tag list `column` has the tag `key` with this value."""
+    if not _storable(key) or not all(_storable(part) for part in value.parts):
+        return NEVER
+    if not value.has_wildcards:
+        return Q(JsonTagMatch(F(column), key, value.text, pattern=False))
+    check_pattern(value, node)
+    return Q(JsonTagMatch(F(column), key, like_pattern(value.parts), pattern=True))
+
+
+def json_tag_exists(column: str, key: str) -> Q:
+    """Rows whose JSON tag list `column` has the tag `key`."""
+    if not _storable(key):
+        return NEVER
+    return Q(JsonTagMatch(F(column), key, None, pattern=False))
 
 
 # --- the compiler -----------------------------------------------------------------------------
@@ -206,6 +270,12 @@ def _text_q(lhs: str | Expression, value: TextValue, node: Filter | FreeText) ->
         if isinstance(lhs, str):
             return Q(**{lhs: value.text})
         return Q(Exact(expression, value.text))
+    check_pattern(value, node)
+    return Q(_Like(expression, like_pattern(value.parts)))
+
+
+def check_pattern(value: TextValue, node: Filter | FreeText) -> None:
+    """Refuse (positioned) a value with too many wildcards or too much text to match."""
     if len(value.parts) - 1 > MAX_WILDCARDS:
         raise SearchNotSupported(
             f"a value takes at most {MAX_WILDCARDS} wildcards", node.start, node.end
@@ -216,7 +286,6 @@ def _text_q(lhs: str | Expression, value: TextValue, node: Filter | FreeText) ->
             node.start,
             node.end,
         )
-    return Q(_Like(expression, like_pattern(value.parts)))
 
 
 def _any_text(lhs: str | Expression, node: Filter) -> Q:

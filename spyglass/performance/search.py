@@ -14,17 +14,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any
 
-from django.db.models import BooleanField, Expression, F, FloatField, Q, QuerySet
+from django.db.models import F, FloatField, Q, QuerySet
 from django.db.models.fields.json import HasKey, KeyTextTransform, KeyTransform
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from spyglass.issues.search import (
     ALWAYS,
-    MAX_PATTERN_LENGTH,
-    MAX_WILDCARDS,
     NEVER,
     SearchNotSupported,
     _contains,
@@ -32,7 +29,8 @@ from spyglass.issues.search import (
     _integer_q,
     _storable,
     _text_q,
-    like_pattern,
+    json_tag_exists,
+    json_tag_q,
     newest_releases,
 )
 from spyglass.performance.models import Transaction
@@ -92,76 +90,6 @@ def transaction_q(node: Node, project_ids: Sequence[int]) -> Q:
     """The condition on `Transaction` rows of a parsed query (`project_ids` resolve
     `release:latest`)."""
     return _Compiler(tuple(project_ids)).compile(node)
-
-
-# --- tags: a JSON list of [key, value] pairs -------------------------------------------------
-
-
-class _TagMatch(Expression):
-    """EXISTS a pair [key, value] in the JSON list column with that key and the value equal
-    to `value` (or LIKE the pattern, case-insensitive, when `pattern`); with `value` None,
-    any pair with that key. Key and value travel as parameters."""
-
-    output_field = BooleanField()
-    conditional = True
-
-    def __init__(self, column: Any, key: str, value: str | None, *, pattern: bool) -> None:
-        super().__init__()
-        self.column = column
-        self.key = key
-        self.value = value
-        self.pattern = pattern
-
-    def get_source_expressions(self) -> list[Any]:
-        return [self.column]
-
-    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
-        (self.column,) = exprs
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        column, params = compiler.compile(self.column)
-        postgres = connection.vendor == "postgresql"
-        if postgres:
-            source = f"jsonb_array_elements({column}) AS spyglass_tag(pair)"
-            key_sql, value_sql = "spyglass_tag.pair->>0", "spyglass_tag.pair->>1"
-        else:
-            source = f"json_each({column}) AS spyglass_tag"
-            key_sql = "json_extract(spyglass_tag.value, '$[0]')"
-            value_sql = "json_extract(spyglass_tag.value, '$[1]')"
-        where = f"{key_sql} = %s"
-        args: list[Any] = [*params, self.key]
-        if self.value is not None:
-            if self.pattern:
-                operator = "ILIKE" if postgres else "LIKE"
-                where += f" AND {value_sql} {operator} %s ESCAPE '\\'"
-            else:
-                where += f" AND {value_sql} = %s"
-            args.append(self.value)
-        return f"EXISTS (SELECT 1 FROM {source} WHERE {where})", args
-
-
-def _tag_value_q(key: str, value: TextValue, node: Filter | FreeText) -> Q:
-    if not _storable(key) or not all(_storable(part) for part in value.parts):
-        return NEVER
-    if not value.has_wildcards:
-        return Q(_TagMatch(F("tags"), key, value.text, pattern=False))
-    if len(value.parts) - 1 > MAX_WILDCARDS:
-        raise SearchNotSupported(
-            f"a value takes at most {MAX_WILDCARDS} wildcards", node.start, node.end
-        )
-    if sum(len(part) for part in value.parts) > MAX_PATTERN_LENGTH:
-        raise SearchNotSupported(
-            f"a value with wildcards is limited to {MAX_PATTERN_LENGTH} characters",
-            node.start,
-            node.end,
-        )
-    return Q(_TagMatch(F("tags"), key, like_pattern(value.parts), pattern=True))
-
-
-def _tag_exists(key: str) -> Q:
-    if not _storable(key):
-        return NEVER
-    return Q(_TagMatch(F("tags"), key, None, pattern=False))
 
 
 # --- the compiler ----------------------------------------------------------------------------
@@ -258,7 +186,7 @@ class _Compiler:
     def has(self, node: Has) -> Q:
         name = node.key.name
         if node.key.tag:
-            return ~Q(user_key="") if name == "user" else _tag_exists(name)
+            return ~Q(user_key="") if name == "user" else json_tag_exists("tags", name)
         if name in ALWAYS_SET:
             return ALWAYS
         if name.startswith(MEASUREMENT_PREFIX):
@@ -267,7 +195,7 @@ class _Compiler:
         if name in TEXT_COLUMNS:
             return ~Q(**{TEXT_COLUMNS[name]: ""})
         if name in TAG_KEYS:
-            return _tag_exists(TAG_KEYS[name])
+            return json_tag_exists("tags", TAG_KEYS[name])
         if name in USER_KEYS:
             return Q(user_key__startswith=USER_KEYS[name])
         simple = {
@@ -324,7 +252,7 @@ class _Compiler:
                 value = TextValue((_number_text(value.value),))
             if not isinstance(value, TextValue):
                 raise _unsupported(node, "only = and lists can be searched here")
-            result |= _tag_value_q(tag, value, node)
+            result |= json_tag_q("tags", tag, value, node)
         return result
 
     def event_type(self, node: Filter) -> Q:

@@ -1,6 +1,6 @@
 """Any AST the parser can produce, and any text that parses, compiles to a query that runs on
-the database: it finds issues or fails with a positioned `SearchNotSupported`, never a
-database error."""
+the database: issue search, event search and transaction search each find rows or fail with
+a positioned `SearchNotSupported`, never a database error."""
 
 from __future__ import annotations
 
@@ -8,8 +8,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from spyglass.events.query import event_queryset
 from spyglass.issues.search import SearchNotSupported, issue_queryset, order_issues
 from spyglass.issues.tests.test_search import NOW, seed_issues
+from spyglass.performance.search import transaction_queryset
+from spyglass.performance.tests.test_search import seed_transactions
 from spyglass.search import Node, SearchSyntaxError, Sort, parse
 from spyglass.search.tests.test_roundtrip import trees
 from spyglass.test import World
@@ -37,6 +40,13 @@ PIECES = [
     "1k",
     "-24h",
     "latest",
+    "transaction.duration:",
+    "measurements.lcp:",
+    "op:",
+    "status:",
+    "browser.name:",
+    "event.type:",
+    "1.5s",
 ]
 LANGUAGE = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
 
@@ -44,6 +54,7 @@ LANGUAGE = st.lists(st.sampled_from(PIECES), max_size=20).map("".join)
 @pytest.fixture
 def seeded(world: World) -> World:
     seed_issues(world)
+    seed_transactions(world)
     return world
 
 
@@ -53,8 +64,15 @@ def run(world: World, ast: Node) -> None:
         issues = issue_queryset(ast, project_ids=projects, user=world.alice, now=NOW)
     except SearchNotSupported as error:
         assert 0 <= error.position <= error.end
-        return
-    list(order_issues(issues, Sort.PRIORITY, now=NOW).values_list("id", flat=True))
+    else:
+        list(order_issues(issues, Sort.PRIORITY, now=NOW).values_list("id", flat=True))
+    for search in (event_queryset, transaction_queryset):
+        try:
+            rows = search(projects, ast)
+        except SearchNotSupported as error:
+            assert 0 <= error.position <= error.end
+            continue
+        list(rows.values_list("id", flat=True))
 
 
 @FUZZ

@@ -142,7 +142,7 @@ SEEDS = [
 ]
 
 
-def _store(world: World) -> dict[str, Transaction]:
+def seed_transactions(world: World) -> dict[str, Transaction]:
     rows: dict[str, Transaction] = {}
     for number, seed in enumerate(SEEDS):
         project = world.other_project if seed.frontend else world.project
@@ -182,7 +182,7 @@ def seeded(world: World) -> tuple[World, dict[str, Transaction]]:
     ]:
         release = Release.objects.create(organization=world.org, version=version)
         release.projects.add(world.other_project if frontend else world.project)
-    return world, _store(world)
+    return world, seed_transactions(world)
 
 
 ALL = {seed.label for seed in SEEDS}
