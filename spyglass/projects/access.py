@@ -6,10 +6,11 @@ tell whether it exists.
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest
 
 from spyglass.accounts.models import User
-from spyglass.projects.models import Member, Organization, Project
+from spyglass.projects.models import Member, Organization, Project, Role
 
 
 def signed_in_user(request: HttpRequest) -> User:
@@ -45,3 +46,23 @@ def get_project(request: HttpRequest, org_slug: str, project_slug: str) -> tuple
 
 def organizations_of(user: User) -> list[Organization]:
     return list(Organization.objects.filter(members__user=user).order_by("name", "id"))
+
+
+# Sentry's roles that may change settings; a plain member sees them read-only.
+WRITE_ROLES = frozenset({Role.OWNER, Role.MANAGER, Role.ADMIN})
+# Who may add, remove and change members (an admin manages teams and projects, not people).
+MEMBER_ADMIN_ROLES = frozenset({Role.OWNER, Role.MANAGER})
+
+
+def can_write(member: Member) -> bool:
+    return member.role in WRITE_ROLES
+
+
+def can_manage_members(member: Member) -> bool:
+    return member.role in MEMBER_ADMIN_ROLES
+
+
+def require_write(member: Member) -> None:
+    """A write by a member who may only read: 403 (they can see the page, so it exists)."""
+    if not can_write(member):
+        raise PermissionDenied("Only owners, managers and admins change settings.")

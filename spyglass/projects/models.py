@@ -22,7 +22,17 @@ from spyglass.projects.validators import (
 
 # Top-level paths that belong to something else (the admin, sign-in, static files, the API
 # and ingest, health checks): an organization's pages live at /<slug>/, so never these.
-RESERVED_ORGANIZATION_SLUGS = ("admin", "accounts", "static", "api", "_health", "_ready")
+RESERVED_ORGANIZATION_SLUGS = (
+    "admin",
+    "accounts",
+    "static",
+    "api",
+    "_health",
+    "_ready",
+    "manage",
+)
+# A project's pages live at /<org>/<slug>/, beside the organization's /<org>/settings/.
+RESERVED_PROJECT_SLUGS = ("settings",)
 
 
 def _not_reserved(slug: str) -> None:
@@ -153,7 +163,7 @@ class Project(models.Model):
         project = cls.objects.create(
             organization=organization,
             name=name,
-            slug=_unique_slug(cls, name, organization=organization),
+            slug=_unique_slug(cls, name, RESERVED_PROJECT_SLUGS, organization=organization),
             platform=platform,
         )
         ProjectKey.objects.create(project=project, label="Default")
