@@ -9,7 +9,7 @@ from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
 from spyglass.accounts import ratelimit
-from spyglass.accounts.models import User
+from spyglass.accounts.models import ALL_SCOPES, User
 
 
 class SignInForm(AuthenticationForm):
@@ -53,4 +53,27 @@ class ProfileForm(forms.ModelForm[User]):
 
     class Meta:
         model = User
-        fields = ("name", "time_zone")
+        fields = ("name", "email", "time_zone")
+        help_texts = {"email": "You sign in with it; password resets go to it."}
+
+    def clean_email(self) -> str:
+        email = str(self.cleaned_data["email"]).strip().lower()
+        if User.objects.filter(email=email).exclude(pk=self.instance.pk).exists():
+            raise forms.ValidationError("Another account uses this address.")
+        return email
+
+
+SCOPE_CHOICES = [(scope, scope) for scope in ALL_SCOPES]
+DEFAULT_SCOPES = ("org:read", "project:read", "project:releases", "event:read")
+
+
+class TokenForm(forms.Form):
+    name = forms.CharField(
+        max_length=200, required=False, help_text="What the token is for: “CI releases”."
+    )
+    scopes = forms.MultipleChoiceField(
+        choices=SCOPE_CHOICES,
+        initial=DEFAULT_SCOPES,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Sentry's scopes: a token can do what its scopes and your role both allow.",
+    )

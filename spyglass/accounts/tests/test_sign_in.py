@@ -151,7 +151,10 @@ def test_a_user_sets_their_name_and_time_zone_and_pages_show_times_in_it(
     client.force_login(world.bob)
     page = client.get("/accounts/settings/")
     assert b'<option value="Europe/Berlin">Europe/Berlin</option>' in page.content
-    response = client.post("/accounts/settings/", {"name": "Bob B.", "time_zone": "Asia/Tokyo"})
+    response = client.post(
+        "/accounts/settings/",
+        {"name": "Bob B.", "email": "bob@example.com", "time_zone": "Asia/Tokyo"},
+    )
     assert response["Location"] == "/accounts/settings/"
     bob = User.objects.get(pk=world.bob.pk)
     assert (bob.name, bob.time_zone) == ("Bob B.", "Asia/Tokyo")
