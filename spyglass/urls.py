@@ -12,6 +12,7 @@ urlpatterns = [
     # django-ninja is imported on the first API request (see spyglass/lib/lazyurls.py).
     LazyInclude("api/0/", "spyglass.api.urls", app_name="ninja", namespace="api"),
     path("accounts/", include("spyglass.accounts.urls")),
+    path("manage/", include("spyglass.queue.urls")),
     path("", include("spyglass.issues.urls")),
     path("", include("spyglass.projects.urls")),
 ]

@@ -180,14 +180,14 @@ def test_data_scrubbing_saves_fields_and_checks_the_advanced_rules(
 
 
 def test_the_form_defaults_are_the_digests_defaults() -> None:
-    assert FILTER_DEFAULTS == {
+    assert {
         f.name: list(f.default) if isinstance(f.default, tuple) else f.default
         for f in fields(FilterSettings)
-    }
-    assert SCRUBBING_DEFAULTS == {
+    } == FILTER_DEFAULTS
+    assert {
         f.name: list(f.default) if isinstance(f.default, tuple) else f.default
         for f in fields(ScrubbingConfig)
-    }
+    } == SCRUBBING_DEFAULTS
 
 
 def test_a_rules_syntax_error_points_at_its_line_and_column_and_nothing_is_saved(
