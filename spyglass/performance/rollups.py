@@ -195,9 +195,6 @@ def _upsert(rows: dict[_Key, Totals]) -> None:
         updates = []
         for key, (row_id, hist, users, miserable) in stored.items():
             totals = rows[key]
-            sketches.decode_histogram(hist, totals.histogram)
-            sketches.decode_registers(users, totals.users)
-            sketches.decode_registers(miserable, totals.miserable)
             updates.append(
                 (
                     totals.op,
@@ -206,9 +203,9 @@ def _upsert(rows: dict[_Key, Totals]) -> None:
                     totals.satisfied,
                     totals.tolerable,
                     totals.duration_sum,
-                    sketches.encode_histogram(totals.histogram),
-                    sketches.encode_registers(totals.users),
-                    sketches.encode_registers(totals.miserable),
+                    sketches.add_to_encoded_histogram(hist, totals.histogram),
+                    sketches.add_to_encoded(users, totals.users),
+                    sketches.add_to_encoded(miserable, totals.miserable),
                     row_id,
                 )
             )
