@@ -141,3 +141,11 @@ def post(
     # Throttled or a server error: try again later. Anything else the receiver refused.
     temporary = response.status in (408, 425, 429) or response.status >= 500
     raise TransportError(message, permanent=not temporary, status_code=response.status)
+
+
+def plain_text(facts: Facts) -> str:
+    """The message as plain text (the template every chat kind starts from)."""
+    from django.template.loader import render_to_string
+
+    context = {"n": facts.notification, "rows": facts.field_rows(), "top_tags": facts.top_tags}
+    return render_to_string("notifications/plain.txt", context).strip()

@@ -13,6 +13,8 @@ if TYPE_CHECKING:
     from spyglass.issues.models import Issue
 
 TOP_TAG_KEYS = 5
+# Notification.fields keys that steer delivery and are not shown.
+HIDDEN_FIELDS = frozenset({"project_id", "workflow"})
 
 
 @dataclass
@@ -65,7 +67,7 @@ class Facts:
             rows.append(("First seen", self.issue.first_seen.strftime("%Y-%m-%d %H:%M UTC")))
         shown = {label.lower() for label, _ in rows}
         for key, value in self.notification.fields.items():
-            if key.lower() not in shown:
+            if key.lower() not in shown and key not in HIDDEN_FIELDS:
                 rows.append((key.replace("_", " ").capitalize(), value))
         return rows
 

@@ -7,7 +7,7 @@ import importlib
 from spyglass.notifications.base import Kind
 
 # Order is the order of the "add a channel" menu.
-KIND_MODULES = ("email", "webhook")
+KIND_MODULES = ("email", "slack", "discord", "msteams", "pagerduty", "webhook", "apprise")
 
 _loaded: dict[str, Kind] = {}
 
