@@ -84,7 +84,7 @@ def tokens(request: HttpRequest) -> HttpResponse:
     """Personal API tokens: the list, and (POST) a new one, whose value is shown once, on
     this response only (never stored, never put in the session)."""
     user = _user(request)
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     created: str | None = None
     if request.method == "POST" and form.is_valid():
         _token, created = ApiToken.issue(
