@@ -41,10 +41,22 @@ from django.utils import timezone
 
 from spyglass.accounts.models import User
 from spyglass.events.models import Event, IssueCount, IssueTagValue
-from spyglass.issues.models import Issue, Priority, Status, Substatus
+from spyglass.issues.models import (
+    Issue,
+    IssueAssignee,
+    IssueBookmark,
+    IssueLink,
+    IssueSubscription,
+    Priority,
+    Status,
+    Substatus,
+)
+from spyglass.projects.models import Member, Project, Team
 from spyglass.releases import ordering
 from spyglass.releases.models import Release
 from spyglass.search import (
+    ActorKind,
+    ActorValue,
     And,
     BoolValue,
     DateValue,
@@ -423,9 +435,91 @@ def _is(node: Filter, ctx: _Context) -> Q:
         assert isinstance(value, EnumValue)
         q = IS_STATUS.get(value.value)
         if q is None:
+            q = _is_triage(value.value, ctx)
+        if q is None:
             raise _unsupported(node, f"is:{value.value} is not supported yet")
         result |= q
     return result
+
+
+IS_TRIAGE = frozenset({"assigned", "unassigned", "bookmarked", "linked", "unlinked"})
+
+
+def _is_triage(name: str, ctx: _Context) -> Q | None:
+    """`is:assigned|unassigned|bookmarked|linked|unlinked` (bookmarked: by the searching
+    user, as in Sentry)."""
+    if name in ("assigned", "unassigned"):
+        q = Q(pk__in=IssueAssignee.objects.values("issue_id"))
+        return q if name == "assigned" else ~q
+    if name in ("linked", "unlinked"):
+        q = Q(pk__in=IssueLink.objects.values("issue_id"))
+        return q if name == "linked" else ~q
+    if name == "bookmarked":
+        if ctx.user is None:
+            return NEVER
+        return Q(pk__in=IssueBookmark.objects.filter(user=ctx.user).values("issue_id"))
+    return None
+
+
+def _named_users(ctx: _Context, value: ActorValue) -> Q | None:
+    """The users an actor value names: `me`, or an email or a name; None for nobody."""
+    if value.kind == ActorKind.ME:
+        return None if ctx.user is None else Q(user=ctx.user)
+    if value.kind == ActorKind.USER:
+        if not _storable(value.name):
+            return None
+        return Q(user__email__iexact=value.name) | Q(user__name__iexact=value.name)
+    return None
+
+
+def _organization_ids(ctx: _Context) -> QuerySet[Project, Any]:
+    return Project.objects.filter(pk__in=ctx.project_ids).values("organization_id")
+
+
+def _assigned(node: Filter, ctx: _Context) -> Q:
+    """`assigned:me|my_teams|none|#team|email` (and `assigned_or_suggested`, the same here:
+    Spyglass suggests no owners)."""
+    result = NEVER
+    for value in node.values:
+        assert isinstance(value, ActorValue)
+        assignees = IssueAssignee.objects.all()
+        if value.kind == ActorKind.NONE:
+            result |= ~Q(pk__in=assignees.values("issue_id"))
+            continue
+        if value.kind == ActorKind.MY_TEAMS:
+            if ctx.user is None:
+                continue
+            condition = Q(team__in=Member.objects.filter(user=ctx.user).values("teams"))
+        elif value.kind == ActorKind.TEAM:
+            if not _storable(value.name):
+                continue
+            teams = Team.objects.filter(
+                slug__iexact=value.name, organization__in=_organization_ids(ctx)
+            )
+            condition = Q(team__in=teams.values("pk"))
+        else:
+            named = _named_users(ctx, value)
+            if named is None:
+                continue
+            condition = named
+        result |= Q(pk__in=assignees.filter(condition).values("issue_id"))
+    return result
+
+
+def _user_rows(model: Any, **extra: Any) -> Callable[[Filter, _Context], Q]:
+    """`bookmarks:me` / `subscribed:me` (or a user's email or name)."""
+
+    def compile_(node: Filter, ctx: _Context) -> Q:
+        result = NEVER
+        for value in node.values:
+            assert isinstance(value, ActorValue)
+            named = _named_users(ctx, value)
+            if named is not None:
+                rows = model.objects.filter(named, **extra)
+                result |= Q(pk__in=rows.values("issue_id"))
+        return result
+
+    return compile_
 
 
 def _enum_filter(column: str, mapping: dict[str, Any] | None = None) -> Callable[..., Q]:
@@ -557,6 +651,10 @@ USER_KEYS["user.ip"] = "ip:"
 
 FILTERS: dict[str, Callable[[Filter, _Context], Q]] = {
     "is": _is,
+    "assigned": _assigned,
+    "assigned_or_suggested": _assigned,
+    "bookmarks": _user_rows(IssueBookmark),
+    "subscribed": _user_rows(IssueSubscription, is_active=True),
     "firstSeen": _date_filter("first_seen"),
     "lastSeen": _date_filter("last_seen"),
     "timesSeen": _number_filter("times_seen"),
