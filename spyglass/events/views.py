@@ -19,6 +19,8 @@ from spyglass.events.bodies import read_body
 from spyglass.events.models import Event
 from spyglass.issues.models import Issue
 from spyglass.projects.access import get_project
+from spyglass.search.nodes import Filter, Key, Op, TextValue
+from spyglass.search.render import render
 
 
 def web_url(value: object) -> str:
@@ -33,10 +35,11 @@ def web_url(value: object) -> str:
 
 
 def tag_query(key: str, value: str) -> str:
-    """The stream search for exactly one tag value: ``key:"value"`` with quotes, backslashes
-    and wildcards escaped."""
-    quoted = value.replace("\\", "\\\\").replace('"', '\\"').replace("*", "\\*")
-    return f'{key}:"{quoted}"'
+    """The stream search for exactly one tag value, rendered by the search language itself:
+    the key as ``tags[…]`` when it is not a plain name (spaces, colons) or is a built-in
+    key, the value quoted and escaped when it needs it (quotes, wildcards, spaces)."""
+    node = Filter(Key(key, tag=True), Op.EQ, (TextValue.literal(value),))
+    return render(node)
 
 
 def _dict(value: object) -> dict[str, Any]:

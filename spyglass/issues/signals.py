@@ -20,7 +20,7 @@ from spyglass.issues.models import Activity, Issue
 issue_activity = Signal()  # kwargs: activity
 
 
-def record(issue: Issue, kind: str, user: User | None = None, **data: object) -> Activity:
+def record(issue: Issue, kind: str, user: User | None = None, /, **data: object) -> Activity:
     """Record what happened to ``issue``; ``issue_activity`` follows after commit."""
     return Activity.objects.create(issue=issue, kind=kind, user=user, data=data)
 

@@ -116,10 +116,15 @@ class Page:
 def page(project_id: int, query: StreamQuery, *, user: User, now: datetime) -> Page:
     """One page of issues, with the cursors of the pages around it. A search that doesn't
     parse or can't be run raises SearchSyntaxError (with the position of the bad part)."""
-    issues: QuerySet[Issue] = Issue.objects.filter(TABS[query.tab][1], project_id=project_id)
+    return page_across([project_id], query, user=user, now=now)
+
+
+def page_across(project_ids: list[int], query: StreamQuery, *, user: User, now: datetime) -> Page:
+    """``page`` over several projects (the organization's stream)."""
+    issues: QuerySet[Issue] = Issue.objects.filter(TABS[query.tab][1], project_id__in=project_ids)
     if query.text:
         ast = parse(query.text, now=now, scope=Scope.ISSUE)
-        issues &= issue_queryset(ast, project_ids=[project_id], user=user, now=now)
+        issues &= issue_queryset(ast, project_ids=project_ids, user=user, now=now)
     if query.environment:
         # Per candidate row, one probe of the (issue, key, value) unique index.
         seen_in = IssueTagValue.objects.filter(

@@ -20,11 +20,13 @@ from spyglass.accounts.models import User
 from spyglass.events.models import Event, IssueCount, IssueTagValue
 from spyglass.events.query import MAX_QUERY_LENGTH, filter_events
 from spyglass.events.views import event_context, tag_query
-from spyglass.issues import state
-from spyglass.issues.models import Issue, Priority, Status, Substatus
+from spyglass.issues import actions, state, triage
+from spyglass.issues.actions import ActionError
+from spyglass.issues.models import Issue, Priority, Resolution, Status, Substatus
 from spyglass.issues.series import HOUR, hourly_by_issue
 from spyglass.issues.stream import SORTS, TABS, Page, StreamQuery, environments, page
 from spyglass.projects.access import get_project, signed_in_user
+from spyglass.releases.models import Release
 from spyglass.search import SearchSyntaxError
 
 BADGES = {
@@ -55,7 +57,20 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
     series = hourly_by_issue([issue.id for issue in issues])
     for issue in issues:
         issue.project = project  # short_id reads the slug: no query per row
-    rows = [{"issue": i, "badge": badge(i), "series": series[i.id]} for i in issues]
+    user = signed_in_user(request)
+    assigned = triage.assignee_labels(issues)
+    bookmarked = triage.bookmarked_ids(issues, user)
+    rows = [
+        {
+            "issue": i,
+            "badge": badge(i),
+            "series": series[i.id],
+            "assignee": assigned.get(i.id),
+            "bookmarked": i.id in bookmarked,
+        }
+        for i in issues
+    ]
+    members, teams = actions.assignable(project)
     return render(
         request,
         "issues/stream.html",
@@ -72,6 +87,9 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
             "filters": _filters(query),
             "search_error": error,
             "search_error_at": _marked(query.text, error) if error else None,
+            "members": members,
+            "teams": teams,
+            "releases": Release.objects.filter(projects=project).exists(),
         },
     )
 
@@ -107,6 +125,8 @@ def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
     else:
         event = events.order_by("-timestamp", "-id").first()
     hours, days = _charts(issue.id, timezone.now())
+    user = signed_in_user(request)
+    members, teams = actions.assignable(project)
     return render(
         request,
         "issues/detail.html",
@@ -121,6 +141,20 @@ def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
             "event": event,
             "view": event_context(event) if event else None,
             "nav": _navigation(issue, event) if event else {},
+            "assignee": actions.assignee_of(issue),
+            "members": members,
+            "teams": teams,
+            "bookmarked": actions.is_bookmarked(issue, user),
+            "subscribed": actions.is_subscribed(issue, user),
+            "releases": triage.project_releases(project),
+            "resolution": Resolution.objects.filter(issue=issue).first(),
+            "activities": triage.activity_rows(issue, user),
+            "feedback": triage.feedback_of(issue),
+            "links": list(issue.links.order_by("created_at", "id")),
+            "hashes": triage.hashes_of(issue),
+            "max_comment": actions.MAX_COMMENT,
+            "archive_choices": ARCHIVE_CHOICES,
+            "priorities": [(p.value, p.label) for p in Priority],
         },
     )
 
@@ -320,23 +354,43 @@ ACTIONS: dict[str, tuple[str, Change]] = {
 }
 
 
+ARCHIVE_CHOICES = [
+    ("archive-escalating", "Until escalating"),
+    ("archive-10-events", "Until 10 more events"),
+    ("archive-24h", "For 24 hours"),
+    ("archive", "Forever"),
+]
+
+
 @login_required
 @require_POST
 def bulk(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
-    """Resolve, archive, reopen or set the priority of the selected issues of this project."""
+    """Resolve, archive, reopen, set the priority, assign, bookmark, merge or delete the
+    selected issues of this project (the triage ones are in triage.bulk_triage)."""
     project, _member = get_project(request, org_slug, project_slug)
     user = signed_in_user(request)
     action = request.POST.get("action", "")
-    if action not in ACTIONS:
-        return HttpResponse("Unknown action", status=400)
-    ids = [int(i) for i in request.POST.getlist("issue") if i.isdigit()][:1000]
+    ids = [int(i) for i in request.POST.getlist("issue") if i.isdigit() and len(i) < 19][:1000]
     # Only this project's issues: ids of other projects are ignored, never acted on.
-    issues = list(Issue.objects.filter(project=project, id__in=ids))
-    done, change = ACTIONS[action]
-    for issue in issues:
-        change(issue, user)
-    count = len(issues)
-    messages.success(request, f"{count} issue{'' if count == 1 else 's'} {done}.")
+    issues = list(Issue.objects.filter(project=project, id__in=ids).order_by("id"))
+    if action in ACTIONS:
+        done, change = ACTIONS[action]
+        for issue in issues:
+            change(issue, user)
+        count = len(issues)
+        messages.success(request, f"{count} issue{'' if count == 1 else 's'} {done}.")
+    else:
+        try:
+            outcome = triage.bulk_triage(request, project, action, issues)
+        except ActionError as exc:
+            outcome = ""
+            messages.error(request, str(exc))
+        if outcome is None:
+            return HttpResponse("Unknown action", status=400)
+        if isinstance(outcome, HttpResponse):
+            return outcome
+        if outcome:
+            messages.success(request, outcome)
     back = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(back, {request.get_host()}, request.is_secure()):
         back = ""

@@ -380,7 +380,7 @@ def test_bulk_actions_need_post_a_known_action_a_csrf_token_and_a_local_next(
     assert client.post(f"{STREAM}bulk/", {"action": "resolve"}).status_code == 403
     plain = Client()
     plain.force_login(world.bob)
-    assert plain.post(f"{STREAM}bulk/", {"action": "delete"}).status_code == 400
+    assert plain.post(f"{STREAM}bulk/", {"action": "explode"}).status_code == 400
     response = plain.post(
         f"{STREAM}bulk/", {"action": "resolve", "issue": issue.id, "next": "https://evil.test/"}
     )
