@@ -100,6 +100,7 @@ class DeliveryAttempt(models.Model):
         Channel, on_delete=models.CASCADE, null=True, blank=True, related_name="attempts"
     )
     number = models.PositiveIntegerField()
+    worker = models.CharField(max_length=64, blank=True)  # which outbox worker tried
     started_at = models.DateTimeField(default=timezone.now)
     latency_ms = models.PositiveIntegerField(default=0)
     ok = models.BooleanField(default=False)

@@ -133,6 +133,7 @@ def process(delivery_id: int, worker_id: str) -> Outcome | None:
             delivery=delivery,
             channel=delivery.channel,
             number=number,
+            worker=worker_id,
             started_at=started_at,
             latency_ms=outcome.latency_ms,
             ok=outcome.ok,

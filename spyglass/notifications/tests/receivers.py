@@ -8,6 +8,7 @@ import email.message
 import email.policy
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ class HTTPReceiver:
     default_status: int = 200
     response_body: bytes = b"ok"
     extra_headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0  # seconds before each answer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -63,6 +65,8 @@ def http_receiver() -> Iterator[HTTPReceiver]:
                     Captured(self.command, self.path, {k: v for k, v in self.headers.items()}, body)
                 )
             status = receiver.next_status()
+            if receiver.delay:
+                time.sleep(receiver.delay)
             self.send_response(status)
             for name, value in receiver.extra_headers.items():
                 self.send_header(name, value)
