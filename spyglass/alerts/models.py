@@ -154,7 +154,8 @@ class MetricValue(models.Model):
 
     rule = models.ForeignKey(MetricRule, on_delete=models.CASCADE, related_name="values")
     at = models.DateTimeField()
-    value = models.FloatField(null=True)
+    value = models.FloatField(null=True)  # of the rule's aggregate
+    values = models.JSONField(default=dict)  # of every aggregate its triggers use
 
     class Meta:
         constraints = [

@@ -109,6 +109,12 @@ def expire_session_states() -> None:
     expire_session_states(datetime.fromtimestamp(oldest[1] if oldest else time.time(), tz=UTC))
 
 
+def metric_alerts() -> None:
+    from spyglass.alerts.metric_alerts import evaluate_all
+
+    evaluate_all()
+
+
 JOBS = [
     Job("prune-rate-counters", 3600, prune_rate_counters),
     Job("prune-queue-stats", 3600, prune_queue_stats),
@@ -118,6 +124,7 @@ JOBS = [
     Job("train-compression-dictionaries", 600, train_compression_dictionaries),
     Job("prune-digest-ledger", 600, prune_digest_ledger),
     Job("expire-session-states", 3600, expire_session_states),
+    Job("metric-alerts", 60, metric_alerts),
 ]
 
 

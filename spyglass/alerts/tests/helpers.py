@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
+
+import sentry_sdk
+import time_machine
 
 from spyglass.alerts import conditions, delivery
 from spyglass.alerts.models import Rule
@@ -58,3 +62,25 @@ def digest_errors(
         for _ in range(count):
             raise_and_capture(make or fail())
     return process_batch(queued(world.project.id, capture.envelopes, key_id=world.key.id))
+
+
+def digest_transactions(
+    world: World,
+    durations_ms: list[float],
+    *,
+    at: datetime,
+    name: str = "GET /api/checkout",
+    http_status: int = 200,
+    **options: Any,
+) -> StoreResult:
+    """Transactions sent by the real sentry-sdk, started at ``at`` and lasting each of
+    ``durations_ms``, digested as one batch."""
+    options.setdefault("traces_sample_rate", 1.0)
+    with time_machine.travel(at, tick=False), sdk(**options) as capture:
+        for duration in durations_ms:
+            tx = sentry_sdk.start_transaction(name=name, op="http.server", start_timestamp=at)
+            tx.set_http_status(http_status)
+            tx.finish(end_timestamp=at + timedelta(milliseconds=duration))
+    # Received when sent: Relay moves timestamps far in the past to the receive time.
+    with time_machine.travel(at, tick=False):
+        return process_batch(queued(world.project.id, capture.envelopes, key_id=world.key.id))
