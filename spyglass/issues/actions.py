@@ -27,6 +27,7 @@ from spyglass.issues.models import (
     IssueCounter,
     IssueHash,
     IssueLink,
+    IssueSeen,
     IssueSubscription,
     SubscriptionReason,
 )
@@ -167,6 +168,22 @@ def subscribers(issue: Issue) -> list[User]:
     """Who gets the issue's workflow notifications."""
     rows = IssueSubscription.objects.filter(issue=issue, is_active=True).select_related("user")
     return [row.user for row in rows]
+
+
+def mark_seen(issue: Issue, user: User, seen: bool = True) -> None:
+    """``hasSeen``: the issue page marks it; the API sets or clears it."""
+    if seen:
+        now = timezone.now()
+        if not IssueSeen.objects.filter(issue=issue, user=user).update(last_seen=now):
+            IssueSeen.objects.bulk_create(
+                [IssueSeen(issue=issue, user=user, last_seen=now)], ignore_conflicts=True
+            )
+    else:
+        IssueSeen.objects.filter(issue=issue, user=user).delete()
+
+
+def has_seen(issue: Issue, user: User) -> bool:
+    return IssueSeen.objects.filter(issue=issue, user=user).exists()
 
 
 # -- comments ------------------------------------------------------------------------------

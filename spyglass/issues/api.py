@@ -328,3 +328,7 @@ def issue_detail(request: HttpRequest, issue_id: str) -> dict[str, Any]:
     data = serialize_issue_detail(issue)
     data["stats"] = {"24h": issue_stats([issue.pk], "24h", timezone.now())[issue.pk]}
     return data
+
+
+# The write endpoints (spyglass/issues/api_write.py) register themselves on this router.
+from spyglass.issues import api_write  # noqa: E402, F401

@@ -285,3 +285,17 @@ class IssueLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.issue_id} -> {self.url}"
+
+
+class IssueSeen(models.Model):
+    """When a user last looked at an issue (Sentry's GroupSeen: ``hasSeen``)."""
+
+    issue = models.ForeignKey(Issue, on_delete=models.CASCADE, related_name="seen_by")
+    user = models.ForeignKey("accounts.User", on_delete=models.CASCADE, related_name="+")
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["issue", "user"], name="issue_seen_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} saw {self.issue_id}"

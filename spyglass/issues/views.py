@@ -27,6 +27,7 @@ from spyglass.issues.series import HOUR, hourly_by_issue
 from spyglass.issues.stream import SORTS, TABS, Page, StreamQuery, environments, page
 from spyglass.projects.access import get_project, signed_in_user
 from spyglass.releases.models import Release
+from spyglass.savedsearches.stream import default_search_redirect, search_context
 from spyglass.search import SearchSyntaxError
 
 BADGES = {
@@ -47,6 +48,8 @@ def badge(issue: Issue) -> str:
 @login_required
 def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
     project, _member = get_project(request, org_slug, project_slug)
+    if (pinned := default_search_redirect(request, project)) is not None:
+        return redirect(pinned)
     query = StreamQuery.parse(request.GET)
     error: SearchSyntaxError | None = None
     try:
@@ -90,6 +93,7 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
             "members": members,
             "teams": teams,
             "releases": Release.objects.filter(projects=project).exists(),
+            **search_context(request, project, query.text, ran=error is None),
         },
     )
 
@@ -126,6 +130,7 @@ def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
         event = events.order_by("-timestamp", "-id").first()
     hours, days = _charts(issue.id, timezone.now())
     user = signed_in_user(request)
+    actions.mark_seen(issue, user)
     members, teams = actions.assignable(project)
     return render(
         request,
