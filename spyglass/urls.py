@@ -13,6 +13,9 @@ urlpatterns = [
     LazyInclude("api/0/", "spyglass.api.urls", app_name="ninja", namespace="api"),
     path("accounts/", include("spyglass.accounts.urls")),
     path("manage/", include("spyglass.queue.urls")),
+    path("", include("spyglass.notifications.urls")),
     path("", include("spyglass.issues.urls")),
+    path("", include("spyglass.savedsearches.urls")),
     path("", include("spyglass.projects.urls")),
+    path("", include("spyglass.performance.urls")),
 ]
