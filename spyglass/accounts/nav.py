@@ -15,6 +15,7 @@ USER_SETTINGS: list[tuple[str, str, str]] = [
     ("profile", "Profile", "accounts:profile"),
     ("password", "Password", "accounts:password_change"),
     ("tokens", "API tokens", "accounts:tokens"),
+    ("notifications", "Notifications", "notifications:user_settings"),
 ]
 
 
