@@ -55,11 +55,13 @@ def _invalid(request: HttpRequest, exc: ValidationError) -> HttpResponse:
 
 
 def _register() -> None:
+    from spyglass.alerts.api import router as alerts_router
     from spyglass.events.api import router as events_router
     from spyglass.issues.api import router as issues_router
 
     api.add_router("", issues_router, auth=TokenAuth("event"))
     api.add_router("", events_router, auth=TokenAuth("event"))
+    api.add_router("", alerts_router, auth=TokenAuth("alerts"))
 
 
 _register()
