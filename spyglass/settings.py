@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "spyglass.attachments",
     "spyglass.notifications",
     "spyglass.alerts",
+    "spyglass.savedsearches",
     "spyglass.web",
     "django.contrib.admin",
     "django.contrib.auth",

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SavedSearchesConfig(AppConfig):
+    name = "spyglass.savedsearches"
+    label = "savedsearches"

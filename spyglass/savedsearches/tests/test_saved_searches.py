@@ -1,0 +1,245 @@
+"""Saved searches (own and shared, pinned default), recent searches and the search box's
+autocomplete: through the pages, with access checked as everywhere (another organization's
+member gets 404, forms need CSRF)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+
+from spyglass.events.models import IssueTagValue
+from spyglass.issues.models import Issue
+from spyglass.projects.models import Member, Organization, Role, Team
+from spyglass.savedsearches.models import RECENT_KEPT, RecentSearch, SavedSearch
+from spyglass.savedsearches.views import quoted
+from spyglass.test import World, make_user
+
+pytestmark = pytest.mark.django_db
+
+STREAM = "/acme/backend/issues/"
+SEARCHES = "/acme/backend/searches/"
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def _issue(world: World, number: int, title: str, tags: list[tuple[str, str, int]]) -> Issue:
+    issue = Issue.objects.create(
+        project=world.project,
+        number=number,
+        title=title,
+        first_seen=NOW - timedelta(days=1),
+        last_seen=NOW,
+        times_seen=5,
+    )
+    for key, value, times in tags:
+        IssueTagValue.objects.create(
+            issue=issue, key=key, value=value, times_seen=times, first_seen=NOW, last_seen=NOW
+        )
+    return issue
+
+
+@pytest.fixture
+def tagged(world: World) -> World:
+    _issue(
+        world,
+        1,
+        "ValueError: bad",
+        [
+            ("environment", "production", 50),
+            ("browser.name", "Firefox", 3),
+            ("customer", "acme corp", 9),
+            ("user", "email:dana@example.com", 4),
+        ],
+    )
+    _issue(
+        world,
+        2,
+        "KeyError: x",
+        [
+            ("environment", "staging", 5),
+            ("environment", "production", 7),
+            ("customer", "globex", 2),
+        ],
+    )
+    return world
+
+
+def test_saving_a_search_lists_it_and_opens_it(client: Client, tagged: World) -> None:
+    client.force_login(tagged.bob)
+    response = client.post(
+        SEARCHES + "save/", {"query": "is:unresolved level:error", "sort": "events", "name": "Mine"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == STREAM + "?query=is%3Aunresolved+level%3Aerror&sort=events"
+    saved = SavedSearch.objects.get()
+    assert (saved.owner, saved.name, saved.sort, saved.is_default) == (
+        tagged.bob,
+        "Mine",
+        "events",
+        False,
+    )
+    page = client.get(STREAM).content.decode()
+    assert "Mine" in page
+    assert (
+        'href="/acme/backend/issues/?query=is%3Aunresolved%20level%3Aerror&amp;sort=events"' in page
+    )
+    # alice (another user) doesn't see bob's own search
+    client.force_login(tagged.alice)
+    assert "Mine" not in client.get(STREAM).content.decode()
+
+
+def test_a_shared_search_needs_a_writer_and_everyone_sees_it(client: Client, tagged: World) -> None:
+    client.force_login(tagged.bob)  # a plain member: the search stays his own
+    client.post(SEARCHES + "save/", {"query": "level:error", "name": "Errors", "shared": "on"})
+    assert SavedSearch.objects.get().owner == tagged.bob
+    client.force_login(tagged.alice)  # the owner may share
+    client.post(SEARCHES + "save/", {"query": "level:fatal", "name": "Fatal", "shared": "on"})
+    shared = SavedSearch.objects.get(name="Fatal")
+    assert shared.owner is None
+    client.force_login(tagged.bob)
+    page = client.get(STREAM).content.decode()
+    assert "Fatal" in page and "shared" in page
+    # bob can't delete or pin the shared search: 404, as if it didn't exist
+    assert client.post(SEARCHES + f"{shared.pk}/delete/").status_code == 404
+    assert client.post(SEARCHES + f"{shared.pk}/pin/").status_code == 404
+    assert SavedSearch.objects.filter(pk=shared.pk).exists()
+
+
+def test_pinning_makes_it_the_default_and_unpinning_undoes_it(
+    client: Client, tagged: World
+) -> None:
+    client.force_login(tagged.bob)
+    client.post(SEARCHES + "save/", {"query": "level:error", "name": "A"})
+    client.post(SEARCHES + "save/", {"query": "level:fatal", "name": "B", "sort": "new"})
+    a, b = SavedSearch.objects.order_by("id")
+    client.post(SEARCHES + f"{a.pk}/pin/")
+    client.post(SEARCHES + f"{b.pk}/pin/")
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert (a.is_default, b.is_default) == (False, True)
+    response = client.get(STREAM)
+    assert response.status_code == 302
+    assert response["Location"] == STREAM + "?query=level%3Afatal&sort=new"
+    # any parameter (another tab, an empty query) opens what was asked
+    assert client.get(STREAM + "?query=").status_code == 200
+    client.post(SEARCHES + f"{b.pk}/pin/", {"unpin": "1"})
+    assert client.get(STREAM).status_code == 200
+    # a shared default applies to members without their own
+    client.force_login(tagged.alice)
+    client.post(SEARCHES + "save/", {"query": "is:unresolved", "name": "Org", "shared": "on"})
+    shared = SavedSearch.objects.get(name="Org")
+    client.post(SEARCHES + f"{shared.pk}/pin/")
+    client.force_login(tagged.bob)
+    assert client.get(STREAM)["Location"] == STREAM + "?query=is%3Aunresolved"
+
+
+def test_deleting_a_search(client: Client, tagged: World) -> None:
+    client.force_login(tagged.bob)
+    client.post(SEARCHES + "save/", {"query": "level:error", "name": "A"})
+    saved = SavedSearch.objects.get()
+    client.force_login(tagged.alice)  # not hers: 404
+    assert client.post(SEARCHES + f"{saved.pk}/delete/").status_code == 404
+    client.force_login(tagged.bob)
+    assert client.post(SEARCHES + f"{saved.pk}/delete/").status_code == 302
+    assert not SavedSearch.objects.exists()
+
+
+def test_recent_searches_keep_the_last_ten(client: Client, tagged: World) -> None:
+    client.force_login(tagged.bob)
+    for n in range(RECENT_KEPT + 3):
+        client.get(STREAM, {"query": f"timesSeen:>{n}"})
+    client.get(STREAM, {"query": "timesSeen:>5"})  # again: moves to the top, no duplicate
+    client.get(STREAM, {"query": "level:"})  # an error: not recorded
+    rows = RecentSearch.objects.filter(user=tagged.bob).order_by("-last_used", "-id")
+    queries = list(rows.values_list("query", flat=True))
+    assert len(queries) == RECENT_KEPT
+    assert queries[0] == "timesSeen:>5"
+    assert "timesSeen:>0" not in queries
+    page = client.get(STREAM).content.decode()
+    assert 'aria-label="Recent searches"' in page
+    assert RecentSearch.objects.filter(user=tagged.alice).count() == 0
+
+
+def test_forms_need_csrf(tagged: World) -> None:
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(tagged.bob)
+    assert client.post(SEARCHES + "save/", {"query": "x", "name": "y"}).status_code == 403
+    page = client.get(STREAM, {"query": "level:error"}).content.decode()
+    assert 'name="csrfmiddlewaretoken"' in page.split("save-search-form")[1]
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/umbrella/backend/searches/autocomplete/?term=le",
+        "/acme/nope/searches/autocomplete/?term=le",
+    ],
+)
+def test_other_organizations_get_404(client: Client, tagged: World, path: str) -> None:
+    other = Organization.get_or_create_named("Umbrella")
+    outsider = make_user("mallory@example.com")
+    Member.objects.create(organization=other, user=outsider, role=Role.OWNER)
+    client.force_login(tagged.charlie)
+    assert client.get(SEARCHES + "autocomplete/?term=le").status_code == 404
+    assert client.post(SEARCHES + "save/", {"query": "x"}).status_code == 404
+    client.force_login(outsider)
+    assert client.get(path).status_code == 404
+
+
+def _items(client: Client, term: str) -> list[dict[str, str]]:
+    response = client.get(SEARCHES + "autocomplete/", {"term": term})
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    return json.loads(response.content)["items"]  # type: ignore[no-any-return]
+
+
+def test_autocomplete_keys_then_values(client: Client, tagged: World) -> None:
+    Team.objects.create(organization=tagged.org, name="Backend", slug="backend")
+    client.force_login(tagged.bob)
+    keys = [item["text"] for item in _items(client, "le")]
+    assert keys == ["level:"]
+    assert "customer:" in [item["text"] for item in _items(client, "cust")]  # a tag key
+    negated = [i["text"] for i in _items(client, "!is")]
+    assert negated[0] == "!is:"
+    assert "!issue.priority:" in negated
+    assert all(text.startswith("!is") for text in negated)
+    assert [i["label"] for i in _items(client, "level:")] == [
+        "fatal",
+        "error",
+        "warning",
+        "info",
+        "debug",
+    ]
+    assert [i["text"] for i in _items(client, "level:w")] == ["level:warning "]
+    # top values of a tag, by events
+    assert [i["label"] for i in _items(client, "environment:")] == ["production", "staging"]
+    assert [i["text"] for i in _items(client, "customer:")] == [
+        'customer:"acme corp" ',
+        "customer:globex ",
+    ]
+    assert [i["label"] for i in _items(client, "browser.name:F")] == ["Firefox"]
+    assert [i["label"] for i in _items(client, "user.email:")] == ["dana@example.com"]
+    assert _items(client, "release:")[0]["label"] == "latest"
+    assigned = [i["label"] for i in _items(client, "assigned:")]
+    assert assigned[:3] == ["me", "my_teams", "none"]
+    assert "#backend" in assigned and "alice@example.com" in assigned
+    assert [i["label"] for i in _items(client, "has:cust")] == ["customer"]
+    assert _items(client, "timesSeen:") == []
+
+
+def test_autocomplete_escapes_nothing_it_shouldnt(client: Client, tagged: World) -> None:
+    IssueTagValue.objects.create(
+        issue=Issue.objects.get(number=1),
+        key="customer",
+        value='<b>"x"</b>',
+        times_seen=1,
+        first_seen=NOW,
+        last_seen=NOW,
+    )
+    client.force_login(tagged.bob)
+    texts = [i["text"] for i in _items(client, "customer:<")]
+    assert texts == ['customer:"<b>\\"x\\"</b>" ']
+    assert quoted("a*b") == '"a\\*b"'
+    assert quoted("plain") == "plain"
