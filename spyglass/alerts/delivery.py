@@ -3,13 +3,13 @@ interface): channels by slug, email to users, and the ``Notification`` they take
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from django.apps import apps
-
+from spyglass.notifications import send as outbox
+from spyglass.notifications.message import Notification
+from spyglass.notifications.models import Channel
 from spyglass.projects.models import Member, Organization, Project, Team
 
 log = logging.getLogger(__name__)
@@ -20,51 +20,34 @@ SERVICE_ACTION = "sentry.rules.actions.notify_event_service.NotifyEventServiceAc
 LEVELS = {"fatal": "critical", "error": "error", "warning": "warning"}
 
 
-def _notifications() -> Any:
-    return importlib.import_module("spyglass.notifications.send")
+def notification(**fields: Any) -> Notification:
+    return Notification(**fields)
 
 
-def notification(**fields: Any) -> Any:
-    """A ``spyglass.notifications.message.Notification``."""
-    return importlib.import_module("spyglass.notifications.message").Notification(**fields)
-
-
-def channel(organization: Organization, slug: str) -> Any | None:
+def channel(organization: Organization, slug: str) -> Channel | None:
     """The organization's channel with this slug, or None (deleted since the rule named it)."""
-    if not apps.is_installed("spyglass.notifications"):
-        return None
-    model = apps.get_model("notifications", "Channel")
-    return model.objects.filter(organization=organization, slug=slug).first()
+    return Channel.objects.filter(organization=organization, slug=slug).first()
 
 
-def channels(organization: Organization) -> list[tuple[str, str]]:
-    """(slug, name) of the organization's channels, for the forms."""
-    if not apps.is_installed("spyglass.notifications"):
-        return []
-    model = apps.get_model("notifications", "Channel")
-    return [
-        (str(slug), str(name))
-        for slug, name in model.objects.filter(organization=organization)
-        .order_by("name")
-        .values_list("slug", "name")
-    ]
+def channels(organization: Organization) -> list[Channel]:
+    return list(Channel.objects.filter(organization=organization).order_by("name", "id"))
 
 
-def send_to_channel(organization: Organization, slug: str, message: Any) -> str | None:
+def send_to_channel(organization: Organization, slug: str, message: Notification) -> str | None:
     """Enqueue to the channel; its label for the history, or None when it is gone."""
     found = channel(organization, slug)
     if found is None:
         log.warning("alert names channel %r, which %s doesn't have", slug, organization)
         return None
-    _notifications().send(found, message)
+    outbox.send(found, message)
     return f"channel {slug}"
 
 
-def email(user_ids: Iterable[int], message: Any) -> str | None:
+def email(user_ids: Iterable[int], message: Notification) -> str | None:
     ids = sorted(set(user_ids))
     if not ids:
         return None
-    _notifications().email_users(ids, message)
+    outbox.email_users(ids, message)
     return f"email to {len(ids)} user{'s' if len(ids) != 1 else ''}"
 
 

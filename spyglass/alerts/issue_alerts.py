@@ -22,6 +22,8 @@ from spyglass.alerts import conditions, delivery, filters
 from spyglass.alerts.facts import EventLike, Facts
 from spyglass.alerts.models import Match, Rule, RuleFire, RuleIssueStatus
 from spyglass.issues.models import Issue, IssueAssignee
+from spyglass.notifications.message import Notification
+from spyglass.projects.models import Organization
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +127,7 @@ def issue_url(issue: Issue) -> str:
     return f"{settings.BASE_URL}/{project.organization.slug}/{project.slug}/issues/{issue.number}/"
 
 
-def issue_notification(rule: Rule, facts: Facts, reasons: list[str]) -> Any:
+def issue_notification(rule: Rule, facts: Facts, reasons: list[str]) -> Notification:
     issue, event = facts.issue, facts.event
     fields = {
         "project": issue.project.slug,
@@ -150,7 +152,9 @@ def issue_notification(rule: Rule, facts: Facts, reasons: list[str]) -> Any:
     )
 
 
-def run_action(rule: Rule, facts: Facts, action: Mapping[str, Any], message: Any) -> str | None:
+def run_action(
+    rule: Rule, facts: Facts, action: Mapping[str, Any], message: Notification
+) -> str | None:
     organization = facts.issue.project.organization
     handler = _ACTIONS.get(str(action.get("id")))
     if handler is None:
@@ -160,12 +164,14 @@ def run_action(rule: Rule, facts: Facts, action: Mapping[str, Any], message: Any
 
 
 def _service(
-    organization: Any, facts: Facts, action: Mapping[str, Any], message: Any
+    organization: Organization, facts: Facts, action: Mapping[str, Any], message: Notification
 ) -> str | None:
     return delivery.send_to_channel(organization, str(action.get("service", "")), message)
 
 
-def _email(organization: Any, facts: Facts, action: Mapping[str, Any], message: Any) -> str | None:
+def _email(
+    organization: Organization, facts: Facts, action: Mapping[str, Any], message: Notification
+) -> str | None:
     target = action.get("targetType", "IssueOwners")
     project = facts.issue.project
     if target == "Team":
@@ -190,7 +196,7 @@ def _owners(issue: Issue) -> list[int]:
     return delivery.team_user_ids(assignee.team_id) if assignee.team_id else []
 
 
-_Handler = Callable[[Any, Facts, Mapping[str, Any], Any], "str | None"]
+_Handler = Callable[[Organization, Facts, Mapping[str, Any], Notification], "str | None"]
 _ACTIONS: dict[str, _Handler] = {
     delivery.SERVICE_ACTION: _service,
     delivery.EMAIL_ACTION: _email,

@@ -30,6 +30,7 @@ from spyglass.alerts.models import (
     MetricValue,
     ThresholdType,
 )
+from spyglass.notifications.message import Notification
 from spyglass.projects.models import Organization
 
 log = logging.getLogger(__name__)
@@ -297,7 +298,7 @@ def _unique(actions: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def run_trigger_action(
-    organization: Organization, action: Mapping[str, Any], message: Any
+    organization: Organization, action: Mapping[str, Any], message: Notification
 ) -> str | None:
     """Sentry's trigger action: ``type`` email with ``targetType`` user / team and its id;
     any other type names a channel by slug in ``targetIdentifier``."""
