@@ -58,10 +58,12 @@ def _register() -> None:
     from spyglass.alerts.api import router as alerts_router
     from spyglass.events.api import router as events_router
     from spyglass.issues.api import router as issues_router
+    from spyglass.notifications.api import router as channels_router
 
     api.add_router("", issues_router, auth=TokenAuth("event"))
     api.add_router("", events_router, auth=TokenAuth("event"))
     api.add_router("", alerts_router, auth=TokenAuth("alerts"))
+    api.add_router("", channels_router, auth=TokenAuth("alerts"))
 
 
 _register()
