@@ -59,11 +59,13 @@ def _register() -> None:
     from spyglass.events.api import router as events_router
     from spyglass.issues.api import router as issues_router
     from spyglass.notifications.api import router as channels_router
+    from spyglass.performance.api import router as discover_router
 
     api.add_router("", issues_router, auth=TokenAuth("event"))
     api.add_router("", events_router, auth=TokenAuth("event"))
     api.add_router("", alerts_router, auth=TokenAuth("alerts"))
     api.add_router("", channels_router, auth=TokenAuth("alerts"))
+    api.add_router("", discover_router, auth=TokenAuth("event"))
 
 
 _register()

@@ -58,6 +58,8 @@ class Totals:
     users: sketches.Registers = field(default_factory=dict)
     miserable: sketches.Registers = field(default_factory=dict)
     last_bucket: int = -1
+    # Unix seconds of the latest transaction: known from raw transactions only.
+    last_seen: float = float("-inf")
 
     def add_transaction(
         self, op: str, status: str, duration: float, user: str, threshold: float, at: int
@@ -85,6 +87,7 @@ class Totals:
         if other.op_bucket >= self.op_bucket:
             self.op, self.op_bucket = other.op, other.op_bucket
         self.last_bucket = max(self.last_bucket, other.last_bucket)
+        self.last_seen = max(self.last_seen, other.last_seen)
         self.count += other.count
         self.failures += other.failures
         self.satisfied += other.satisfied
@@ -338,7 +341,7 @@ def _totals_from_rows(
 
 
 # Raw transactions: what the rollup dimensions are called there.
-_RAW_COLUMNS = {"name": "name", "project_id": "project_id", "environment": "environment"}
+RAW_GROUPS = frozenset({"name", "project_id", "environment", "release", "op", "status"})
 
 
 def totals_from_transactions(
@@ -361,7 +364,9 @@ def totals_from_transactions(
     if names is not None:
         rows = rows.filter(name__in=list(names))
     thresholds = apdex_thresholds(ids)
-    columns = [_RAW_COLUMNS[g] for g in group if g != "bucket"]
+    columns = [g for g in group if g != "bucket"]
+    if not set(columns) <= RAW_GROUPS:
+        raise ValueError(f"can't group transactions by {sorted(set(columns) - RAW_GROUPS)}")
     found: dict[tuple[Any, ...], Totals] = {}
     values = rows.values_list(
         "project_id", "op", "status", "duration_ms", "user_key", "start", *columns
@@ -373,6 +378,7 @@ def totals_from_transactions(
         if totals is None:
             totals = found[key] = Totals()
         totals.add_transaction(op, status, duration, user, thresholds[project_id], at)
+        totals.last_seen = max(totals.last_seen, started.timestamp())
     return found
 
 
@@ -571,6 +577,61 @@ class SeriesPoint:
     failure_rate: float | None = None
 
 
+def series_totals(
+    project_ids: Iterable[int],
+    *,
+    start: datetime,
+    end: datetime,
+    interval_seconds: int,
+    environment: str | Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+    query: str | None = None,
+    group: Sequence[str] = (),
+) -> tuple[list[int], int, dict[tuple[Any, ...], Totals]]:
+    """(bucket starts, the interval, totals per (group values…, bucket start)): buckets every
+    ``interval_seconds`` (rounded up to a minute; aligned to the epoch, like Sentry's) from
+    the one holding ``start`` to ``end``. Intervals of whole hours read hour rows, shorter
+    ones minute rows (kept SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS)."""
+    interval = max(MINUTE, -(-int(interval_seconds) // MINUTE) * MINUTE)
+    first = _epoch(start) // interval * interval
+    last = math.ceil(end.timestamp())
+    buckets = list(range(first, last, interval))
+    ids = list(project_ids)
+    if not rollups_answer(query):
+        found = totals_from_transactions(
+            ids,
+            query or "",
+            _at(first),
+            end,
+            environment=environment,
+            names=names,
+            group=(*group, "bucket"),
+            bucket_seconds=interval,
+        )
+        return buckets, interval, found
+    extra_names, extra_envs = _query_filters(query)
+    envs: str | Sequence[str] | None = environment
+    if extra_envs is not None:
+        envs = _narrow([environment] if isinstance(environment, str) else environment, extra_envs)
+    resolution = HOUR if interval % HOUR == 0 else MINUTE
+    rows = _rows(
+        ids,
+        [(resolution, first, last)],
+        environment=envs,
+        names=_narrow(names, extra_names),
+        group=group,
+    )
+    width = len(group)
+    totals_by_key: dict[tuple[Any, ...], Totals] = {}
+    for row in rows:
+        key = (*row[:width], row[width] // interval * interval)
+        point = totals_by_key.get(key)
+        if point is None:
+            point = totals_by_key[key] = Totals()
+        point.add_row(row[width:])
+    return buckets, interval, totals_by_key
+
+
 def series(
     project_ids: Iterable[int],
     *,
@@ -581,60 +642,32 @@ def series(
     name: str | None = None,
     query: str | None = None,
 ) -> list[SeriesPoint]:
-    """Points every ``interval_seconds`` (rounded up to a minute; buckets aligned to the
-    epoch, like Sentry's) from the bucket holding ``start`` to ``end``, empty ones included.
-    Intervals of whole hours read hour rows, shorter ones minute rows."""
-    interval = max(MINUTE, -(-int(interval_seconds) // MINUTE) * MINUTE)
-    first = _epoch(start) // interval * interval
-    last = math.ceil(end.timestamp())
-    names = None if name is None else [name]
-    buckets: dict[int, Totals] = {}
-    if not rollups_answer(query):
-        found = totals_from_transactions(
-            project_ids,
-            query or "",
-            _at(first),
-            end,
-            environment=environment,
-            names=names,
-            group=("bucket",),
-            bucket_seconds=interval,
-        )
-        buckets = {key[0]: t for key, t in found.items()}
-    else:
-        extra_names, extra_envs = _query_filters(query)
-        envs: str | Sequence[str] | None = environment
-        if extra_envs is not None:
-            envs = _narrow(
-                [environment] if isinstance(environment, str) else environment, extra_envs
-            )
-        resolution = HOUR if interval % HOUR == 0 else MINUTE
-        parts = [(resolution, first, last)]
-        rows = _rows(
-            project_ids, parts, environment=envs, names=_narrow(names, extra_names), group=()
-        )
-        for row in rows:
-            at = row[0] // interval * interval
-            point = buckets.get(at)
-            if point is None:
-                point = buckets[at] = Totals()
-            point.add_row(row)
+    """A point every ``interval_seconds`` (see ``series_totals``), empty ones included."""
+    buckets, _, found = series_totals(
+        project_ids,
+        start=start,
+        end=end,
+        interval_seconds=interval_seconds,
+        environment=environment,
+        names=None if name is None else [name],
+        query=query,
+    )
     points = []
-    for at in range(first, last, interval):
-        found_totals = buckets.get(at) or Totals()
-        p50, p75, p95, p99 = sketches.percentiles(found_totals.histogram, [0.5, 0.75, 0.95, 0.99])
+    for at in buckets:
+        point = found.get((at,)) or Totals()
+        p50, p75, p95, p99 = sketches.percentiles(point.histogram, [0.5, 0.75, 0.95, 0.99])
         points.append(
             SeriesPoint(
                 start=_at(at),
-                count=found_totals.count,
-                failures=found_totals.failures,
+                count=point.count,
+                failures=point.failures,
                 p50=p50,
                 p95=p95,
                 p99=p99,
-                apdex=found_totals.apdex,
+                apdex=point.apdex,
                 p75=p75,
-                avg=found_totals.avg,
-                failure_rate=found_totals.failure_rate,
+                avg=point.avg,
+                failure_rate=point.failure_rate,
             )
         )
     return points

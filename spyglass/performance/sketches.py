@@ -86,14 +86,14 @@ def decode_histogram(data: bytes | memoryview | None, into: Histogram | None = N
 
 
 def percentiles(histogram: Histogram, quantiles: Iterable[float]) -> list[float | None]:
-    """For each q, the value of the bucket holding the duration of rank floor(q * (n - 1))
-    (0-based) in sorted order: within RELATIVE_ERROR of that duration (absolute
-    MIN_DURATION_MS at the bottom). None when the histogram is empty."""
+    """For each q, the value of the bucket holding the q-th duration by nearest rank (the
+    ceil(q * n)-th smallest, 1-based; the smallest for q = 0): within RELATIVE_ERROR of
+    that duration (absolute MIN_DURATION_MS at the bottom). None when there is none."""
     wanted = list(quantiles)
     total = sum(histogram.values())
     if total == 0:
         return [None] * len(wanted)
-    ranks = sorted((math.floor(q * (total - 1)), i) for i, q in enumerate(wanted))
+    ranks = sorted((nearest_rank(q, total), i) for i, q in enumerate(wanted))
     found: list[float | None] = [None] * len(wanted)
     seen = 0
     position = 0
@@ -105,6 +105,11 @@ def percentiles(histogram: Histogram, quantiles: Iterable[float]) -> list[float 
         if position == len(ranks):
             break
     return found
+
+
+def nearest_rank(quantile: float, total: int) -> int:
+    """The 0-based index of the q-th of ``total`` sorted values by nearest rank."""
+    return min(total - 1, max(0, math.ceil(quantile * total) - 1))
 
 
 # --- Distinct users: HyperLogLog ----------------------------------------------------------

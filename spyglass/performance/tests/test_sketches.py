@@ -15,7 +15,7 @@ QUANTILES = [0.5, 0.75, 0.95, 0.99, 1.0]
 
 def exact(durations: list[float], q: float) -> float:
     ordered = sorted(durations)
-    return ordered[math.floor(q * (len(ordered) - 1))]
+    return ordered[sketches.nearest_rank(q, len(ordered))]
 
 
 def assert_within_bound(durations: list[float], histogram: sketches.Histogram) -> None:

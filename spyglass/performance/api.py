@@ -1,0 +1,366 @@
+"""Discover endpoints of /api/0/, in Sentry's shapes (what dashboards and Grafana's Sentry
+data source call):
+
+- ``GET /organizations/{org}/events/``: a table of ``field=`` columns and functions
+  (``transaction``, ``count()``, ``p95()``, ``failure_rate()``…), or single events when no
+  function is asked for: ``{"data": [...], "meta": {"fields": …, "units": …}}``.
+- ``GET /organizations/{org}/events-stats/``: time series of ``yAxis=`` functions, grouped
+  by ``field=`` columns with ``topEvents=N``: ``{"data": [[ts, [{"count": n}]], …], …}``.
+
+Both take ``query`` (the search language), ``statsPeriod`` or ``start``/``end``,
+``project`` (repeatable ids; all the user's projects of the organization without it or
+with ``-1``), ``environment`` (repeatable) and ``dataset`` (``transactions``/``errors``;
+by default ``event.type:`` in the query decides). Anything the user may not see is a 404.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Query, Router
+
+from spyglass.issues.api import parse_period
+from spyglass.lib.restapi import BadRequest, Cursor, Page, add_headers, json_response
+from spyglass.performance import discover
+from spyglass.performance.models import Transaction
+from spyglass.projects.access import get_membership
+from spyglass.projects.models import Project
+from spyglass.search import SearchSyntaxError
+
+router = Router(tags=["discover"])
+
+DEFAULT_PERIOD = timedelta(days=14)
+MAX_QUERY_LENGTH = 10_000
+DEFAULT_PER_PAGE = 50
+MAX_PER_PAGE = 100
+MAX_FIELDS = 20
+MAX_BUCKETS = 10_000
+MAX_TOP_EVENTS = 10
+MAX_ID = 2**63 - 1
+_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}\Z")
+_INTERVAL = re.compile(r"([0-9]{1,6})([smhdw])\Z")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def _projects(request: HttpRequest, org: str, wanted: list[int] | None) -> list[Project]:
+    if not _SLUG.match(org):
+        raise Http404("No such organization")
+    member = get_membership(request, org)
+    projects = Project.objects.filter(organization=member.organization).order_by("id")
+    ids = {p for p in wanted or () if p != -1}
+    if any(not 0 < p <= MAX_ID for p in ids):
+        raise Http404("No such project")
+    if not ids:
+        return list(projects)
+    chosen = list(projects.filter(pk__in=ids))
+    if len(chosen) != len(ids):
+        raise Http404("No such project")
+    return chosen
+
+
+def _moment(text: str, name: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise BadRequest(f"{name} must be a date (ISO 8601)") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _window(
+    stats_period: str | None, start: str | None, end: str | None
+) -> tuple[datetime, datetime]:
+    now = timezone.now()
+    if start or end:
+        if not (start and end):
+            raise BadRequest("start and end must be given together")
+        first, last = _moment(start, "start"), _moment(end, "end")
+        if first >= last:
+            raise BadRequest("start must be before end")
+        return first, last
+    period = parse_period(stats_period) if stats_period else DEFAULT_PERIOD
+    return now - period, now
+
+
+def _request(
+    request: HttpRequest,
+    org: str,
+    *,
+    fields: list[str],
+    query: str | None,
+    stats_period: str | None,
+    start: str | None,
+    end: str | None,
+    project: list[int] | None,
+    environment: list[str] | None,
+    dataset: str | None,
+) -> discover.Request:
+    projects = _projects(request, org, project)
+    text = (query or "").strip()
+    if len(text) > MAX_QUERY_LENGTH:
+        raise BadRequest(f"The query is longer than {MAX_QUERY_LENGTH} characters")
+    if len(fields) > MAX_FIELDS:
+        raise BadRequest(f"You can view up to {MAX_FIELDS} fields at a time.")
+    first, last = _window(stats_period, start, end)
+    try:
+        chosen = discover.choose_dataset(dataset, text, fields)
+    except SearchSyntaxError as exc:
+        raise _search_error(exc) from None
+    except discover.DiscoverError as exc:
+        raise BadRequest(str(exc)) from None
+    envs = [e for e in environment or () if e] or None
+    return discover.Request(projects, fields, text, first, last, envs, chosen)
+
+
+def _search_error(exc: SearchSyntaxError) -> BadRequest:
+    return BadRequest(f"Error parsing search query: {exc.message} (at position {exc.position})")
+
+
+def _page(per_page: str | None, cursor: str | None) -> tuple[Cursor, int]:
+    limit = DEFAULT_PER_PAGE
+    if per_page:
+        if not (per_page.isascii() and per_page.isdigit()) or int(per_page[:6]) < 1:
+            raise BadRequest("Invalid per_page parameter.")
+        limit = min(int(per_page[:6]), MAX_PER_PAGE)
+    return Cursor.parse(cursor), limit
+
+
+@router.get("/organizations/{org}/events/", response={200: dict[str, Any]})
+def events(
+    request: HttpRequest,
+    org: str,
+    field: Query[list[str] | None] = None,
+    query: str | None = None,
+    statsPeriod: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    project: Query[list[int] | None] = None,
+    environment: Query[list[str] | None] = None,
+    sort: Query[list[str] | None] = None,
+    per_page: str | None = None,
+    cursor: str | None = None,
+    dataset: str | None = None,
+) -> HttpResponse:
+    """Sentry's Discover table: one row per distinct value of the columns when functions are
+    asked for, else single events (newest first)."""
+    fields = [f.strip() for f in field or () if f.strip()]
+    found = _request(
+        request,
+        org,
+        fields=fields,
+        query=query,
+        stats_period=statsPeriod,
+        start=start,
+        end=end,
+        project=project,
+        environment=environment,
+        dataset=dataset,
+    )
+    page_cursor, limit = _page(per_page, cursor)
+    order = sort[0] if sort else None
+    try:
+        discover.validate(found)
+        if found.functions:
+            rows = discover.aggregate_rows(found)
+            discover.sort_rows(rows, order or f"-{found.functions[0]}", found.fields)
+            hits = len(rows)
+            rows = rows[page_cursor.offset : page_cursor.offset + limit + 1]
+        else:
+            rows = discover.event_rows(found, order, page_cursor.offset, limit + 1)
+            hits = page_cursor.offset + len(rows)
+    except SearchSyntaxError as exc:
+        raise _search_error(exc) from None
+    except discover.DiscoverError as exc:
+        raise BadRequest(str(exc)) from None
+    page: Page[Transaction] = Page([], page_cursor, limit, len(rows) > limit, hits)
+    response = json_response({"data": rows[:limit], "meta": discover.meta(found)})
+    add_headers(request, response, page)
+    return response
+
+
+def _interval(text: str | None, start: datetime, end: datetime) -> int:
+    if text:
+        match = _INTERVAL.match(text.strip())
+        if not match:
+            raise BadRequest(f'Invalid interval "{text[:40]}"')
+        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+        if seconds < 1:
+            raise BadRequest("The interval has to be at least a second")
+    else:  # about as Sentry's charts choose: ≤ 1 h by the minute, ≤ 1 d by 30 min, …
+        span = (end - start).total_seconds()
+        seconds = 60 if span <= 3600 else 1800 if span <= 86400 else 3600
+        seconds = 86400 if span > 30 * 86400 else seconds
+    if (end - start).total_seconds() / seconds > MAX_BUCKETS:
+        raise BadRequest(
+            "Your interval and date range would create too many results. "
+            "Use a larger interval, or a smaller date range."
+        )
+    return seconds
+
+
+@router.get("/organizations/{org}/events-stats/", response={200: dict[str, Any]})
+def events_stats(
+    request: HttpRequest,
+    org: str,
+    yAxis: Query[list[str] | None] = None,
+    interval: str | None = None,
+    query: str | None = None,
+    statsPeriod: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    project: Query[list[int] | None] = None,
+    environment: Query[list[str] | None] = None,
+    field: Query[list[str] | None] = None,
+    topEvents: str | None = None,
+    orderby: Query[list[str] | None] = None,
+    sort: Query[list[str] | None] = None,
+    excludeOther: str | None = None,
+    dataset: str | None = None,
+) -> HttpResponse:
+    """Sentry's events-stats: a series per yAxis (one: ``{"data": …}``; several: keyed by
+    yAxis), or with ``topEvents`` one per top group of ``field`` columns (keyed by their
+    values joined with ","), plus "Other" unless ``excludeOther=1``."""
+    axes = [a.strip() for a in yAxis or () if a.strip()] or ["count()"]
+    columns = [f.strip() for f in field or () if f.strip() and not discover.is_function(f)]
+    top = _top_events(topEvents)
+    found = _request(
+        request,
+        org,
+        fields=[*columns, *axes] if top else axes,
+        query=query,
+        stats_period=statsPeriod,
+        start=start,
+        end=end,
+        project=project,
+        environment=environment,
+        dataset=dataset,
+    )
+    seconds = _interval(interval, found.start, found.end)
+    try:
+        discover.validate(found)
+        if top:
+            extra = [f.strip() for f in field or () if discover.is_function(f.strip())]
+            order = (sort or orderby or [""])[0] or None
+            body = _top_series(
+                found, columns, axes, extra, seconds, top, order, excludeOther == "1"
+            )
+        else:
+            buckets, used, groups = discover.series_points(found, seconds)
+            points = groups.get((), {})
+            body = _axes_body(found, axes, buckets, used, points)
+    except SearchSyntaxError as exc:
+        raise _search_error(exc) from None
+    except discover.DiscoverError as exc:
+        raise BadRequest(str(exc)) from None
+    return json_response(body)
+
+
+def _top_events(text: str | None) -> int:
+    if not text:
+        return 0
+    if not (text.isascii() and text.isdigit()) or not 0 < int(text[:4]) <= MAX_TOP_EVENTS:
+        raise BadRequest(f"topEvents needs to be between 1 and {MAX_TOP_EVENTS}")
+    return int(text)
+
+
+def _series(
+    found: discover.Request,
+    axis: str,
+    buckets: Sequence[int],
+    interval: int,
+    points: dict[int, Any],
+    order: int | None = None,
+) -> dict[str, Any]:
+    values = discover.series_values(points, buckets, axis, interval)
+    name = "count" if discover.canonical(axis) == "count()" else axis
+    body: dict[str, Any] = {
+        "data": [[at, [{"count": value}]] for at, value in zip(buckets, values, strict=True)],
+        "start": buckets[0] if buckets else int(found.start.timestamp()),
+        "end": (buckets[-1] + interval) if buckets else int(found.end.timestamp()),
+        "isMetricsData": False,
+        "meta": {
+            "fields": {name: discover.meta(found)["fields"].get(axis, "number")},
+            "units": {name: discover.meta(found)["units"].get(axis)},
+            "isMetricsData": False,
+        },
+    }
+    if order is not None:
+        body["order"] = order
+    return body
+
+
+def _axes_body(
+    found: discover.Request,
+    axes: Sequence[str],
+    buckets: Sequence[int],
+    interval: int,
+    points: dict[int, Any],
+    order: int | None = None,
+) -> dict[str, Any]:
+    if len(axes) == 1:
+        return _series(found, axes[0], buckets, interval, points, order)
+    body: dict[str, Any] = {
+        axis: _series(found, axis, buckets, interval, points, i) for i, axis in enumerate(axes)
+    }
+    if order is not None:
+        body["order"] = order
+    return body
+
+
+def _top_series(
+    found: discover.Request,
+    columns: list[str],
+    axes: list[str],
+    extra: list[str],
+    seconds: int,
+    top: int,
+    order: str | None,
+    exclude_other: bool,
+) -> dict[str, Any]:
+    """The top groups by ``order`` (default: the first yAxis, descending), each a series."""
+    if not columns:
+        raise discover.DiscoverError("topEvents needs at least one field that is not a function")
+    table = discover.Request(
+        found.projects,
+        [*columns, *axes, *[f for f in extra if f not in axes]],
+        found.query,
+        found.start,
+        found.end,
+        found.environments,
+        found.dataset,
+    )
+    discover.validate(table)
+    rows = discover.aggregate_rows(table)
+    discover.sort_rows(rows, order or f"-{axes[0]}", table.fields)
+    labels = [tuple(row[c] for c in columns) for row in rows[:top]]
+    buckets, used, groups = discover.series_points(found, seconds, columns)
+    display = _display_keys(found, columns, groups)
+    body: dict[str, Any] = {}
+    chosen: set[tuple[Any, ...]] = set()
+    for index, label in enumerate(labels):
+        key = next((k for k, shown in display.items() if shown == label), None)
+        if key is None:
+            continue
+        chosen.add(key)
+        name = ",".join(str(part) for part in label)
+        body[name] = _axes_body(found, axes, buckets, used, groups[key], index)
+    others = [points for key, points in groups.items() if key not in chosen]
+    if others and not exclude_other:
+        merged = discover.merge_points(others)
+        body["Other"] = _axes_body(found, axes, buckets, used, merged, len(body))
+    return body
+
+
+def _display_keys(
+    found: discover.Request, columns: list[str], groups: dict[tuple[Any, ...], Any]
+) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """Each group's key as the table shows it (project slugs, issue short ids)."""
+    labels = discover.labels(found.projects, columns, groups)
+    return {
+        key: tuple(labels.get((c, v), v) for c, v in zip(columns, key, strict=True))
+        for key in groups
+    }

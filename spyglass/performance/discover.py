@@ -1,0 +1,442 @@
+"""The Discover queries behind /api/0/organizations/{org}/events/ and events-stats/: Sentry's
+`field=` list (columns and functions) over the transactions data set (rollups when they can
+answer, raw transactions otherwise) or the errors data set (events). No HTTP here: the
+endpoints (`api.py`) parse parameters and shape responses. See docs/performance.md "API"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from spyglass.issues.models import Issue
+from spyglass.performance import sketches
+from spyglass.performance.rollups import (
+    RAW_GROUPS,
+    Totals,
+    Window,
+    field_value,
+    rollups_answer,
+    series_totals,
+    totals,
+)
+from spyglass.projects.models import Project
+from spyglass.search import Filter, TextValue, parse, walk
+
+
+class DiscoverError(ValueError):
+    """A request Discover can't answer (a 400 with this message)."""
+
+
+# Columns (`field=transaction`) and what they read in each data set.
+TRANSACTION_COLUMNS = {
+    "transaction": "name",
+    "title": "name",
+    "project": "project_id",
+    "project.name": "project_id",
+    "environment": "environment",
+    "release": "release",
+    "transaction.op": "op",
+    "transaction.status": "status",
+}
+ERROR_COLUMNS = {
+    "transaction": "transaction",
+    "title": "title",
+    "project": "project_id",
+    "project.name": "project_id",
+    "environment": "environment",
+    "release": "release",
+    "issue": "issue_id",
+    "level": "level",
+}
+ROLLUP_GROUPS = frozenset({"name", "project_id", "environment"})
+_FUNCTION = re.compile(r"([a-z_0-9]+)\((.*)\)\Z")
+TRANSACTION_FUNCTIONS = {
+    "count()": "integer",
+    "failure_count()": "integer",
+    "count_unique(user)": "integer",
+    "count_miserable(user)": "integer",
+    "p50()": "duration",
+    "p75()": "duration",
+    "p95()": "duration",
+    "p99()": "duration",
+    "p100()": "duration",
+    "avg(transaction.duration)": "duration",
+    "failure_rate()": "percentage",
+    "apdex()": "number",
+    "user_misery()": "number",
+    "epm()": "rate",
+    "tpm()": "rate",
+    "eps()": "rate",
+    "tps()": "rate",
+    "last_seen()": "date",
+}
+ERROR_FUNCTIONS = {
+    "count()": "integer",
+    "count_unique(user)": "integer",
+    "epm()": "rate",
+    "eps()": "rate",
+    "last_seen()": "date",
+}
+# Functions only transactions have: asking for one chooses that data set.
+TRANSACTION_ONLY = frozenset(TRANSACTION_FUNCTIONS) - {
+    "count()",
+    "count_unique(user)",
+    "last_seen()",
+}
+UNITS = {"duration": "millisecond", "rate": "1/minute"}
+
+
+def canonical(field: str) -> str:
+    """Sentry's spellings of one function, as one: `p95(transaction.duration)` is `p95()`."""
+    text = field.replace(" ", "")
+    for name in ("p50", "p75", "p95", "p99", "p100"):
+        if text == f"{name}(transaction.duration)":
+            return f"{name}()"
+    if text in ("count(id)", "count(transaction.duration)"):
+        return "count()"
+    return text
+
+
+def is_function(field: str) -> bool:
+    return bool(_FUNCTION.match(field.replace(" ", "")))
+
+
+@dataclass(frozen=True)
+class Request:
+    projects: list[Project]
+    fields: list[str]
+    query: str
+    start: datetime
+    end: datetime
+    environments: list[str] | None
+    dataset: str  # "transactions" or "errors"
+
+    @property
+    def project_ids(self) -> list[int]:
+        return [p.pk for p in self.projects]
+
+    @property
+    def columns(self) -> list[str]:
+        return [f for f in self.fields if not is_function(f)]
+
+    @property
+    def functions(self) -> list[str]:
+        return [f for f in self.fields if is_function(f)]
+
+
+def choose_dataset(requested: str | None, query: str, fields: Sequence[str]) -> str:
+    """`dataset=` when given; else `event.type:` in the query; else transactions when a
+    function only they have is asked for; else errors."""
+    if requested in ("transactions", "errors"):
+        return requested
+    if requested not in (None, "", "discover"):
+        raise DiscoverError(f"Unsupported dataset: {requested}")
+    for node in walk(parse(query, now=datetime.now(UTC))) if query else ():
+        if isinstance(node, Filter) and node.key.name == "event.type" and not node.negated:
+            texts = {v.text for v in node.values if isinstance(v, TextValue)}
+            if texts == {"transaction"}:
+                return "transactions"
+            if texts and "transaction" not in texts:
+                return "errors"
+    if any(canonical(f) in TRANSACTION_ONLY for f in fields):
+        return "transactions"
+    return "errors"
+
+
+def meta(request: Request) -> dict[str, Any]:
+    functions = TRANSACTION_FUNCTIONS if request.dataset == "transactions" else ERROR_FUNCTIONS
+    types: dict[str, str] = {}
+    units: dict[str, str | None] = {}
+    for field in request.fields:
+        kind = functions.get(canonical(field), "string") if is_function(field) else "string"
+        if field in ("timestamp", "last_seen()"):
+            kind = "date"
+        if field == "transaction.duration":
+            kind = "duration"
+        types[field] = kind
+        units[field] = UNITS.get(kind)
+    return {"fields": types, "units": units, "isMetricsData": False, "tips": {}}
+
+
+def validate(request: Request) -> None:
+    known = TRANSACTION_COLUMNS if request.dataset == "transactions" else ERROR_COLUMNS
+    functions = TRANSACTION_FUNCTIONS if request.dataset == "transactions" else ERROR_FUNCTIONS
+    if not request.fields:
+        raise DiscoverError("No columns selected")
+    for field in request.functions:
+        if canonical(field) not in functions:
+            raise DiscoverError(f"{field} is not a valid function for the {request.dataset} data")
+    if request.functions:
+        for field in request.columns:
+            if field not in known:
+                raise DiscoverError(f"Can't group {request.dataset} by {field}")
+
+
+# --- aggregates (`field=transaction&field=count()`) -----------------------------------------
+
+
+def aggregate_rows(request: Request) -> list[dict[str, Any]]:
+    """One row per distinct value of the columns, with each function's value (unsorted)."""
+    window, groups = _grouped_totals(request)
+    if not request.columns and not groups:
+        groups = {(): Totals()}  # functions alone: always one row, as in Sentry
+    names = labels(request.projects, request.columns, groups)
+    rows = []
+    for key, found in groups.items():
+        row: dict[str, Any] = {}
+        for column, value in zip(request.columns, key, strict=True):
+            row[column] = names.get((column, value), value)
+        for field in request.functions:
+            row[field] = _value(request, found, field, window)
+        rows.append(row)
+    return rows
+
+
+def _grouped_totals(request: Request) -> tuple[Window, dict[tuple[Any, ...], Totals]]:
+    if request.dataset == "errors":
+        return Window(request.start, request.end), _error_totals(
+            request, [ERROR_COLUMNS[c] for c in request.columns]
+        )
+    group = [TRANSACTION_COLUMNS[c] for c in request.columns]
+    raw_needed = not set(group) <= ROLLUP_GROUPS or "last_seen()" in request.functions
+    if raw_needed and rollups_answer(request.query):
+        query = request.query or "event.type:transaction"
+    else:
+        query = request.query
+    if raw_needed and not set(group) <= RAW_GROUPS:  # pragma: no cover - columns map to both
+        raise DiscoverError("Can't group transactions so")
+    if raw_needed:
+        from spyglass.performance.rollups import totals_from_transactions
+
+        found = totals_from_transactions(
+            request.project_ids,
+            query,
+            request.start,
+            request.end,
+            environment=request.environments,
+            names=None,
+            group=group,
+        )
+        return Window(request.start, request.end), found
+    return totals(
+        request.project_ids,
+        start=request.start,
+        end=request.end,
+        group=group,
+        environment=request.environments,
+        query=query,
+    )
+
+
+def _error_totals(request: Request, group: Sequence[str], bucket: int = 0) -> dict[Any, Totals]:
+    """Errors per group (and per ``bucket`` seconds when given): counts, user sketches, last
+    seen, from the events themselves."""
+    from spyglass.events.query import event_queryset
+
+    rows = event_queryset(
+        request.project_ids,
+        request.query,
+        start=request.start,
+        end=request.end,
+        environment=request.environments,
+    )
+    found: dict[tuple[Any, ...], Totals] = {}
+    for user, moment, *dims in rows.values_list("user_key", "timestamp", *group).iterator(2000):
+        seconds = moment.timestamp()
+        key = (*dims, int(seconds) // bucket * bucket) if bucket else tuple(dims)
+        totals_of = found.get(key)
+        if totals_of is None:
+            totals_of = found[key] = Totals()
+        totals_of.count += 1
+        totals_of.last_seen = max(totals_of.last_seen, seconds)
+        if user:
+            sketches.add_user(totals_of.users, sketches.user_hash(user))
+    return found
+
+
+def _value(request: Request, found: Totals, field: str, window: Window) -> Any:
+    name = canonical(field)
+    if name == "last_seen()":
+        if found.last_seen == float("-inf"):
+            return None
+        return datetime.fromtimestamp(found.last_seen, tz=UTC).isoformat().replace("+00:00", "Z")
+    value = field_value(found, name, window)
+    if value is not None and TRANSACTION_FUNCTIONS.get(name) == "integer":
+        return int(value)
+    return value
+
+
+def labels(
+    projects: Sequence[Project], columns: Sequence[str], groups: Iterable[tuple[Any, ...]]
+) -> dict[tuple[str, Any], Any]:
+    """Display values of id columns: project slugs, issue short ids."""
+    keys = list(groups)
+    found: dict[tuple[str, Any], Any] = {}
+    for index, column in enumerate(columns):
+        values = {key[index] for key in keys}
+        if column in ("project", "project.name"):
+            slugs = {p.pk: p.slug for p in projects}
+            found.update({(column, v): slugs.get(v, str(v)) for v in values})
+        elif column == "issue":
+            issues = Issue.objects.select_related("project").filter(pk__in=values)
+            found.update({(column, i.pk): i.short_id for i in issues})
+    return found
+
+
+def sort_rows(rows: list[dict[str, Any]], sort: str | None, fields: Sequence[str]) -> None:
+    """Sentry's `sort=-count()`: one of the selected fields, "-" for descending; missing
+    values last either way."""
+    if not sort:
+        return
+    name = sort.lstrip("-")
+    match = next((f for f in fields if f == name or canonical(f) == canonical(name)), None)
+    if match is None:
+        raise DiscoverError(f"Cannot sort by a field that is not selected: {name}")
+    descending = sort.startswith("-")
+    present = [r for r in rows if r.get(match) is not None]
+    missing = [r for r in rows if r.get(match) is None]
+    present.sort(key=lambda r: r[match], reverse=descending)
+    rows[:] = present + missing
+
+
+# --- event lists (`field=id&field=transaction.duration`, no function) ------------------------
+
+TRANSACTION_LIST = {
+    "id": "event_id",
+    "transaction": "name",
+    "title": "name",
+    "project": "project__slug",
+    "project.name": "project__slug",
+    "environment": "environment",
+    "release": "release",
+    "timestamp": "start",
+    "transaction.duration": "duration_ms",
+    "transaction.op": "op",
+    "transaction.status": "status",
+    "trace": "trace_id",
+    "user": "user_key",
+    "http.method": "http_method",
+    "http.status_code": "http_status_code",
+}
+ERROR_LIST = {
+    "id": "event_id",
+    "title": "title",
+    "transaction": "transaction",
+    "project": "project__slug",
+    "project.name": "project__slug",
+    "environment": "environment",
+    "release": "release",
+    "timestamp": "timestamp",
+    "level": "level",
+    "issue.id": "issue_id",
+    "trace": "trace_id",
+    "user": "user_key",
+    "message": "message",
+}
+
+
+def event_rows(request: Request, sort: str | None, offset: int, limit: int) -> list[dict[str, Any]]:
+    """Single transactions or errors: the selected fields of each, sorted in the database."""
+    columns = TRANSACTION_LIST if request.dataset == "transactions" else ERROR_LIST
+    unknown = [f for f in request.fields if f not in columns]
+    if unknown:
+        raise DiscoverError(f"Unknown field: {unknown[0]}")
+    name = (sort or "-timestamp").lstrip("-")
+    if name not in columns:
+        raise DiscoverError(f"Cannot sort by {name}")
+    order = ("-" if (sort or "-timestamp").startswith("-") else "") + columns[name]
+    rows = _queryset(request).order_by(order, "pk")[offset : offset + limit]
+    values = rows.values_list(*[columns[f] for f in request.fields])
+    found = []
+    for row in values:
+        item = {}
+        for field, value in zip(request.fields, row, strict=True):
+            item[field] = (
+                value.isoformat().replace("+00:00", "Z") if field == "timestamp" else value
+            )
+        found.append(item)
+    return found
+
+
+def _queryset(request: Request) -> Any:
+    if request.dataset == "errors":
+        from spyglass.events.query import event_queryset
+
+        return event_queryset(
+            request.project_ids,
+            request.query,
+            start=request.start,
+            end=request.end,
+            environment=request.environments,
+        )
+    from spyglass.performance.search import transaction_queryset
+
+    return transaction_queryset(
+        request.project_ids,
+        request.query,
+        start=request.start,
+        end=request.end,
+        environment=request.environments,
+    )
+
+
+# --- time series (events-stats) --------------------------------------------------------------
+
+
+def series_points(
+    request: Request, interval: int, group: Sequence[str] = ()
+) -> tuple[list[int], int, dict[tuple[Any, ...], dict[int, Totals]]]:
+    """(bucket starts, the interval used, {group values: {bucket start: totals}})."""
+    if request.dataset == "errors":
+        interval = max(1, interval)
+        first = int(request.start.timestamp()) // interval * interval
+        end = request.end.timestamp()
+        buckets = [b for b in range(first, int(end) + 1, interval) if b < end]
+        found = _error_totals(request, [ERROR_COLUMNS[c] for c in group], bucket=interval)
+    else:
+        buckets, interval, found = series_totals(
+            request.project_ids,
+            start=request.start,
+            end=request.end,
+            interval_seconds=interval,
+            environment=request.environments,
+            query=request.query,
+            group=[TRANSACTION_COLUMNS[c] for c in group],
+        )
+    by_group: dict[tuple[Any, ...], dict[int, Totals]] = {}
+    for key, point in found.items():
+        by_group.setdefault(tuple(key[:-1]), {})[key[-1]] = point
+    return buckets, interval, by_group
+
+
+def merge_points(groups: Sequence[dict[int, Totals]]) -> dict[int, Totals]:
+    merged: dict[int, Totals] = {}
+    for points in groups:
+        for at, point in points.items():
+            merged.setdefault(at, Totals()).add_totals(point)
+    return merged
+
+
+def series_values(
+    points: dict[int, Totals], buckets: Sequence[int], axis: str, interval: int
+) -> list[float]:
+    """The value of ``axis`` in each bucket; empty buckets (and undefined values) are 0."""
+    window = Window(datetime.fromtimestamp(0, tz=UTC), datetime.fromtimestamp(interval, tz=UTC))
+    name = canonical(axis)
+    values: list[float] = []
+    for at in buckets:
+        point = points.get(at)
+        value = None
+        if point is not None and name == "last_seen()":
+            value = point.last_seen if point.last_seen != float("-inf") else None
+        elif point is not None:
+            value = field_value(point, name, window)
+        if value is None:
+            values.append(0)
+        else:
+            integer = TRANSACTION_FUNCTIONS.get(name) == "integer"
+            values.append(int(value) if integer else value)
+    return values

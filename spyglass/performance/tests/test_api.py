@@ -1,0 +1,238 @@
+"""The Discover endpoints: Sentry's shapes for events/ and events-stats/, the transactions
+and errors data sets, and 404s for whatever the token's user may not see."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.test import Client
+
+from spyglass.api.tests.factory import auth, make_issue, token_for
+from spyglass.performance import sketches
+from spyglass.performance.tests.test_rollups import store, tx
+from spyglass.projects.models import Member, Organization, Role
+from spyglass.test import World, make_project, make_user
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 20, 12, 0, 30, tzinfo=UTC)
+EVENTS = "/api/0/organizations/acme/events/"
+STATS = "/api/0/organizations/acme/events-stats/"
+
+
+@pytest.fixture(autouse=True)
+def frozen() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+def get(world: World, url: str, **params: Any) -> tuple[int, Any, dict[str, str]]:
+    response = Client().get(url, params, headers=auth(token_for(world.bob)))
+    return response.status_code, response.json(), dict(response.headers)
+
+
+@pytest.fixture
+def transactions(world: World) -> None:
+    pid = world.project.id
+    at = NOW - timedelta(minutes=90)
+    store(
+        tx(pid, name="GET /a", start=at, duration_ms=100.0, user_key="id:1"),
+        tx(pid, name="GET /a", start=at, duration_ms=200.0, user_key="id:2"),
+        tx(pid, name="GET /a", start=at + timedelta(hours=1), duration_ms=2000.0, status="aborted"),
+        tx(pid, name="batch", op="process_events", start=at, status="internal_error"),
+        tx(pid, name="batch", op="process_events", start=at, status="ok"),
+        tx(pid, name="batch", op="process_events", start=at, status="internal_error"),
+        tx(world.other_project.id, name="pageload /", op="pageload", start=at),
+    )
+
+
+def test_the_table_has_sentrys_shape(world: World, transactions: None) -> None:
+    fields = [
+        "transaction",
+        "project",
+        "count()",
+        "p95()",
+        "p50(transaction.duration)",
+        "avg(transaction.duration)",
+        "failure_rate()",
+        "apdex()",
+        "epm()",
+        "count_unique(user)",
+    ]
+    status, body, headers = get(
+        world, EVENTS, field=fields, statsPeriod="24h", sort="-count()", project=world.project.id
+    )
+    assert status == 200, body
+    assert [row["transaction"] for row in body["data"]] == ["GET /a", "batch"]
+    row = body["data"][0]
+    assert set(row) == set(fields)
+    assert (row["project"], row["count()"], row["count_unique(user)"]) == ("backend", 3, 2)
+    assert row["failure_rate()"] == pytest.approx(1 / 3)
+    assert row["apdex()"] == pytest.approx(2 / 3)  # 2000 ms is frustrated at T = 300
+    assert row["p95()"] == pytest.approx(2000, rel=sketches.RELATIVE_ERROR)
+    assert row["p50(transaction.duration)"] == pytest.approx(200, rel=sketches.RELATIVE_ERROR)
+    assert row["epm()"] == pytest.approx(3 / (24 * 60), rel=0.01)
+    assert body["meta"]["fields"]["count()"] == "integer"
+    assert body["meta"]["fields"]["p95()"] == "duration"
+    assert body["meta"]["fields"]["failure_rate()"] == "percentage"
+    assert body["meta"]["fields"]["transaction"] == "string"
+    assert body["meta"]["units"]["p95()"] == "millisecond"
+    assert body["meta"]["units"]["epm()"] == "1/minute"
+    assert 'rel="next"; results="false"' in headers["Link"]
+
+
+def test_a_batch_jobs_failures_are_found_by_the_search(world: World, transactions: None) -> None:
+    status, body, _ = get(
+        world,
+        EVENTS,
+        field="count()",
+        query="type:transaction op:process_events status:internal_error",
+        statsPeriod="1d",
+    )
+    assert status == 200, body
+    assert body["data"] == [{"count()": 2}]
+
+
+def test_without_functions_it_lists_single_transactions(world: World, transactions: None) -> None:
+    status, body, headers = get(
+        world,
+        EVENTS,
+        field=["id", "transaction", "transaction.duration", "project"],
+        query="event.type:transaction",
+        sort="-transaction.duration",
+        per_page="2",
+    )
+    assert status == 200, body
+    assert [row["transaction.duration"] for row in body["data"]] == [2000.0, 200.0]
+    assert body["data"][0]["project"] == "backend"
+    assert len(body["data"][0]["id"]) == 32
+    assert 'rel="next"; results="true"' in headers["Link"]
+
+
+def test_the_errors_data_set(world: World) -> None:
+    issue = make_issue(
+        world.project, "ValueError: bad", last_seen=NOW - timedelta(hours=1), events=3
+    )
+    make_issue(world.other_project, "TypeError: x", last_seen=NOW - timedelta(hours=2))
+    status, body, _ = get(
+        world,
+        EVENTS,
+        field=["issue", "title", "count()", "count_unique(user)", "last_seen()"],
+        query="event.type:error",
+        statsPeriod="24h",
+        sort="-count()",
+    )
+    assert status == 200, body
+    first = body["data"][0]
+    assert (first["issue"], first["title"], first["count()"]) == (issue.short_id, issue.title, 3)
+    assert first["count_unique(user)"] == 1
+    assert first["last_seen()"] == (NOW - timedelta(hours=1)).isoformat().replace("+00:00", "Z")
+    assert len(body["data"]) == 2
+    assert body["meta"]["fields"]["last_seen()"] == "date"
+
+
+def test_stats_are_a_series_of_counts(world: World, transactions: None) -> None:
+    status, body, _ = get(
+        world,
+        STATS,
+        yAxis="count()",
+        interval="1h",
+        statsPeriod="3h",
+        query="event.type:transaction",
+        project=world.project.id,
+    )
+    assert status == 200, body
+    assert [point[1] for point in body["data"]] == [
+        [{"count": 0}],
+        [{"count": 5}],
+        [{"count": 1}],
+        [{"count": 0}],
+    ]
+    hour = int(NOW.timestamp()) // 3600 * 3600
+    assert body["data"][0][0] == hour - 3 * 3600
+    assert (body["start"], body["end"]) == (hour - 3 * 3600, hour + 3600)
+
+
+def test_stats_of_several_axes_and_of_the_top_events(world: World, transactions: None) -> None:
+    status, body, _ = get(
+        world,
+        STATS,
+        yAxis=["count()", "p95()"],
+        interval="1h",
+        statsPeriod="3h",
+        project=world.project.id,
+    )
+    assert status == 200, body
+    assert set(body) == {"count()", "p95()"}
+    assert [p[1][0]["count"] for p in body["count()"]["data"]] == [0, 5, 1, 0]
+    assert body["p95()"]["data"][2][1][0]["count"] == pytest.approx(2000, rel=0.01)
+    assert (body["count()"]["order"], body["p95()"]["order"]) == (0, 1)
+    status, body, _ = get(
+        world,
+        STATS,
+        yAxis="count()",
+        field=["transaction", "count()"],
+        topEvents="1",
+        interval="1h",
+        statsPeriod="3h",
+        query="event.type:transaction",
+    )
+    assert status == 200, body
+    assert set(body) == {"GET /a", "Other"}
+    assert body["GET /a"]["order"] == 0
+    assert [p[1][0]["count"] for p in body["GET /a"]["data"]] == [0, 2, 1, 0]
+    assert [p[1][0]["count"] for p in body["Other"]["data"]] == [0, 4, 0, 0]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"field": "nonsense()"},
+        {"field": ["transaction", "count()"], "sort": "-p95()"},
+        {"field": "count()", "query": "is:"},
+        {"field": "count()", "statsPeriod": "forever"},
+        {"field": "count()", "dataset": "metrics"},
+        {"field": "count()", "per_page": "x"},
+        {"field": "count()", "start": "2026-11-20T00:00:00"},
+    ],
+)
+def test_bad_parameters_are_400s(world: World, params: dict[str, Any]) -> None:
+    status, body, _ = get(world, EVENTS, **params)
+    assert status == 400, body
+    assert "detail" in body
+
+
+def test_other_organizations_are_404s(world: World, transactions: None) -> None:
+    globex = Organization.get_or_create_named("Globex")
+    mallory = make_user("mallory@example.com")
+    Member.objects.create(organization=globex, user=mallory, role=Role.OWNER)
+    theirs = make_project(globex, "Theirs")
+    headers = auth(token_for(mallory))
+    for url in (EVENTS, STATS):
+        response = Client().get(url, {"field": "count()"}, headers=headers)
+        assert response.status_code == 404
+    # Their own organization, naming our project by id: 404 as well.
+    response = Client().get(
+        "/api/0/organizations/globex/events/",
+        {"field": "count()", "project": str(world.project.id)},
+        headers=headers,
+    )
+    assert response.status_code == 404
+    response = Client().get(
+        "/api/0/organizations/globex/events/",
+        {"field": "count()", "project": str(theirs.id), "query": "event.type:transaction"},
+        headers=headers,
+    )
+    assert response.status_code == 200
+    assert response.json()["data"] == [{"count()": 0}]
+
+
+def test_tokens_need_the_event_scope(world: World) -> None:
+    response = Client().get(
+        EVENTS, {"field": "count()"}, headers=auth(token_for(world.bob, ("project:read",)))
+    )
+    assert response.status_code == 403
+    assert Client().get(EVENTS, {"field": "count()"}).status_code == 401
