@@ -231,3 +231,12 @@ def test_the_detector_found_the_n_plus_one_once_for_both_transactions(data: Worl
     issue = Issue.objects.get(category="performance")
     assert issue.times_seen == 2 and issue.title == "N+1 Query"
     assert not DetectorSettings.objects.exists()
+
+
+def test_an_error_links_to_its_trace_and_transaction(data: World, client: Client) -> None:
+    error = Event.objects.get()
+    client.force_login(data.bob)
+    page = get(client, f"/{data.org.slug}/{data.project.slug}/issues/{error.issue.number}/")
+    assert f"/{data.org.slug}/traces/{error.trace_id}/" in page
+    assert error.transaction == "GET /authors", error.transaction
+    assert "performance/summary/?transaction=GET%20%2Fauthors" in page
