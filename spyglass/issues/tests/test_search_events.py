@@ -256,3 +256,29 @@ def test_hostile_values_are_empty_or_an_error(
             assert error.position == 0
             continue
         assert found == [] or set(value) == {"*"}
+
+
+def test_free_text_follows_inserted_changed_and_deleted_messages(
+    seeded: tuple[World, dict[str, Event]],
+) -> None:
+    """On SQLite the messages' trigram index is kept by triggers (any write path)."""
+    from spyglass.issues.search import issue_queryset
+    from spyglass.search import Scope, parse
+
+    world, events = seeded
+
+    def issues(text: str) -> set[str]:
+        ast = parse(text, now=NOW, scope=Scope.ISSUE)
+        rows = issue_queryset(ast, project_ids=[world.project.pk], user=None, now=NOW)
+        return set(rows.values_list("title", flat=True))
+
+    zero = events["zero-1"].issue.title
+    assert issues("computing the CART") == {zero}
+    assert issues('"cart \\"total\\""') == set()
+    Event.objects.filter(pk=events["zero-1"].pk).update(message='the "quick" brown fox')
+    assert issues("computing the cart") == set()
+    assert issues('"quick\\" brown"') == {zero}
+    assert issues("brown*fox") == {zero}
+    assert issues("ow") == {zero}  # shorter than a trigram: LIKE alone
+    Event.objects.filter(pk=events["zero-1"].pk).delete()
+    assert issues("brown fox") == set()
