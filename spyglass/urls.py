@@ -16,6 +16,7 @@ urlpatterns = [
     path("", include("spyglass.notifications.urls")),
     path("", include("spyglass.issues.urls")),
     path("", include("spyglass.savedsearches.urls")),
+    path("", include("spyglass.alerts.urls")),
     path("", include("spyglass.projects.urls")),
     path("", include("spyglass.performance.urls")),
 ]
