@@ -143,7 +143,7 @@ def test_a_developer_signs_in_finds_the_issues_switches_tabs_sorts_and_resolves(
     expect(titles).to_have_count(1)
     page.locator(".issue input[type=checkbox]").check()
     expect(page.locator(".bulk .count")).to_have_text("1 selected")
-    page.get_by_role("button", name="Resolve").click()
+    page.get_by_role("button", name="Resolve", exact=True).click()
     expect(page.locator(".messages")).to_contain_text("1 issue resolved.")
     expect(page.locator(".empty")).to_be_visible()
     page.get_by_role("link", name="Resolved", exact=True).click()
