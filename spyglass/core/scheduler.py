@@ -115,6 +115,13 @@ def metric_alerts() -> None:
     evaluate_all()
 
 
+def prune_performance() -> None:
+    """Transactions, spans and their rollups past their retention, in small chunks."""
+    from spyglass.performance.tasks import prune_performance
+
+    prune_performance()
+
+
 JOBS = [
     Job("prune-rate-counters", 3600, prune_rate_counters),
     Job("prune-queue-stats", 3600, prune_queue_stats),
@@ -124,6 +131,7 @@ JOBS = [
     Job("train-compression-dictionaries", 600, train_compression_dictionaries),
     Job("prune-digest-ledger", 600, prune_digest_ledger),
     Job("expire-session-states", 3600, expire_session_states),
+    Job("prune-performance", 600, prune_performance),
     Job("metric-alerts", 60, metric_alerts),
 ]
 

@@ -1,0 +1,66 @@
+"""Retention: what is older than each kind's setting goes, in chunks; the rest stays."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.test import override_settings
+
+from spyglass.core.scheduler import JOBS
+from spyglass.performance.models import Span, Transaction, TransactionRollup, new_row
+from spyglass.performance.tasks import prune_performance
+from spyglass.performance.tests.test_rollups import NOW, store, tx
+from spyglass.test import World
+
+pytestmark = pytest.mark.django_db
+
+
+def span(project_id: int, span_id: str, days_ago: float) -> Span:
+    row = new_row(
+        Span,
+        project_id=project_id,
+        trace_id="a" * 32,
+        span_id=span_id,
+        start=NOW - timedelta(days=days_ago),
+        duration_ms=1.0,
+        attributes=b"",
+    )
+    row.save()
+    return row
+
+
+@pytest.fixture(autouse=True)
+def frozen() -> Any:
+    with time_machine.travel(NOW, tick=False):
+        yield
+
+
+@override_settings(
+    RETENTION_TRANSACTIONS_DAYS=30,
+    RETENTION_SPANS_DAYS=10,
+    RETENTION_MINUTE_ROLLUPS_DAYS=7,
+    RETENTION_ROLLUPS_DAYS=395,
+)
+def test_each_kind_is_kept_for_its_own_days(world: World) -> None:
+    pid = world.project.id
+    store(*[tx(pid, start=NOW - timedelta(days=31) + timedelta(minutes=10 + n)) for n in range(5)])
+    store(tx(pid, start=NOW - timedelta(days=29)), tx(pid, start=NOW - timedelta(days=400)))
+    span(pid, "1" * 16, 11)
+    span(pid, "2" * 16, 9)
+    pruned = prune_performance(chunk=2)  # several chunks
+    assert (pruned.transactions, pruned.spans) == (6, 1)
+    assert Transaction.objects.get().start == NOW - timedelta(days=29)
+    assert Span.objects.get().span_id == "2" * 16
+    # Minute rows older than 7 days are gone, hour rows older than 395 days too.
+    assert not TransactionRollup.objects.filter(resolution=60).exists()
+    hours = TransactionRollup.objects.filter(resolution=3600)
+    assert sorted(r.count for r in hours) == [1, 5]
+    assert pruned.hour_rollups == 1
+    assert prune_performance() == type(pruned)()  # nothing left to do
+
+
+def test_the_scheduler_runs_it() -> None:
+    assert "prune-performance" in {job.name for job in JOBS}
