@@ -67,3 +67,4 @@ def test_the_organization_home_links_projects_to_their_page(client: Client, worl
     client.force_login(world.bob)
     html = client.get("/acme/").content.decode()
     assert 'href="/acme/backend/"' in html and 'href="/acme/settings/"' in html
+    assert 'href="/acme/backend/settings/"' in html
