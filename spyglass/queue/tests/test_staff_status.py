@@ -88,3 +88,8 @@ def test_table_sizes_are_listed_or_said_unknown(
     monkeypatch.setattr(status_views, "_table_sizes", no_dbstat)
     client.force_login(world.alice)
     assert "has no dbstat table" in text(client.get(URL).content)
+
+
+def test_the_admin_index_links_the_status_page(client: Client, world: World) -> None:
+    client.force_login(world.alice)
+    assert f'href="{URL}"' in client.get("/admin/").content.decode()
