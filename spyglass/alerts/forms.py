@@ -62,7 +62,7 @@ class IssueRuleForm(forms.Form):
         required=False,
         label="The event's level is",
     )
-    level = forms.ChoiceField(choices=LEVEL_NAMES, required=False, label="level")
+    level = forms.ChoiceField(choices=LEVEL_NAMES, required=False, initial="40", label="level")
     tag_key = forms.CharField(max_length=200, required=False, label="The event's tag")
     tag_match = forms.ChoiceField(choices=TEXT_MATCHES, required=False, label="match")
     tag_value = forms.CharField(max_length=200, required=False, label="value")
