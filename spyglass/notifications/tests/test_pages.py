@@ -118,7 +118,7 @@ def test_send_test_then_the_log_shows_the_attempt(world: World) -> None:
     html = client.get(BASE + "hook/").content.decode()
     assert "data-pending" not in html
     assert "Test notification for hook" in html and ">delivered<" in html
-    assert '<td class="code">200</td>' in html
+    assert '<td class="code" data-label="Code">200</td>' in html
 
 
 @override_settings(OUTBOUND_ALLOWLIST="127.0.0.1")
