@@ -56,11 +56,28 @@ class ProfileForm(forms.ModelForm[User]):
         fields = ("name", "email", "time_zone")
         help_texts = {"email": "You sign in with it; password resets go to it."}
 
+    # The address receives password resets: changing it takes the password, so that a
+    # borrowed session can't take the account over.
+    current_password = forms.CharField(
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+        help_text="Needed only to change your email address.",
+    )
+
     def clean_email(self) -> str:
         email = str(self.cleaned_data["email"]).strip().lower()
         if User.objects.filter(email=email).exclude(pk=self.instance.pk).exists():
             raise forms.ValidationError("Another account uses this address.")
         return email
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        email = cleaned.get("email")
+        changed = email is not None and email != self.instance.email
+        if changed and not self.instance.check_password(cleaned.get("current_password") or ""):
+            self.add_error("current_password", "Type your password to change your email address.")
+        return cleaned
 
 
 SCOPE_CHOICES = [(scope, scope) for scope in ALL_SCOPES]

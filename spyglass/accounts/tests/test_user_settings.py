@@ -7,7 +7,7 @@ from django.test import Client
 
 from spyglass.accounts.models import ApiToken, User, hash_token
 from spyglass.accounts.nav import USER_SETTINGS
-from spyglass.test import World
+from spyglass.test import PASSWORD, World
 
 pytestmark = pytest.mark.django_db
 
@@ -25,8 +25,17 @@ def test_a_user_changes_their_email_but_not_to_someone_elses(client: Client, wor
     client.force_login(world.bob)
     taken = client.post("/accounts/settings/", {"name": "", "email": "ALICE@example.com"})
     assert "Another account uses this address." in taken.content.decode()
-    client.post("/accounts/settings/", {"name": "Bob", "email": "Robert@Example.com"})
+    unconfirmed = client.post("/accounts/settings/", {"name": "Bob", "email": "robert@example.com"})
+    assert "Type your password to change your email address." in unconfirmed.content.decode()
+    wrong = {"name": "Bob", "email": "robert@example.com", "current_password": "guess"}
+    assert client.post("/accounts/settings/", wrong).status_code == 200
+    assert User.objects.get(pk=world.bob.pk).email == "bob@example.com"
+    confirmed = {"name": "Bob", "email": "Robert@Example.com", "current_password": PASSWORD}
+    assert client.post("/accounts/settings/", confirmed)["Location"] == "/accounts/settings/"
     assert User.objects.get(pk=world.bob.pk).email == "robert@example.com"
+    # The same address again, typed differently, is no change: no password needed.
+    same = {"name": "Robert", "email": "ROBERT@example.com"}
+    assert client.post("/accounts/settings/", same).status_code == 302
 
 
 def test_a_token_is_shown_once_stored_hashed_and_listed_by_its_last_characters(
