@@ -3,6 +3,7 @@ way the transaction arrived (a classic transaction's body, or span v2 rows)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,11 +27,11 @@ class SpanInfo:
     start: float  # unix seconds
     end: float
     data: dict[str, Any] = field(default_factory=dict)
+    duration_ms: float = field(init=False)
 
-    @property
-    def duration_ms(self) -> float:
+    def __post_init__(self) -> None:
         # Rounded to microseconds: unix-second floats carry noise in the last digits.
-        return max(0.0, round((self.end - self.start) * 1000, 3))
+        self.duration_ms = max(0.0, round((self.end - self.start) * 1000, 3))
 
     def evidence(self) -> dict[str, Any]:
         """What an occurrence keeps of the span (the issue page shows it)."""
@@ -91,6 +92,7 @@ def span_from_json(raw: Any) -> SpanInfo | None:
     )
 
 
+@functools.lru_cache(maxsize=4096)  # the same statements come back in every transaction
 def parameterized_sql(query: str) -> str:
     """A query with its literal values as ``%s``, so the same statement with other values
     reads the same (``WHERE id = 1`` and ``WHERE id = 2``)."""
@@ -109,6 +111,7 @@ def is_select(query: str) -> bool:
     return query.lstrip().upper().startswith("SELECT")
 
 
+@functools.lru_cache(maxsize=4096)
 def http_parts(description: str) -> tuple[str, str]:
     """(method, URL) of an ``http.client`` span's description ``"GET https://…"``."""
     method, _, url = description.strip().partition(" ")
@@ -117,6 +120,7 @@ def http_parts(description: str) -> tuple[str, str]:
     return method.upper(), url.strip()
 
 
+@functools.lru_cache(maxsize=4096)
 def parameterized_url(url: str) -> str:
     """The URL without its query values and with id-like path segments as ``*``."""
     parts = urlsplit(url)
