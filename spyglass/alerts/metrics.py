@@ -13,17 +13,16 @@ unknown, or an HTTP status of 500 or above)."""
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from django.utils import timezone
 
 from spyglass.events.models import Event
 from spyglass.events.query import event_q
+from spyglass.performance import rollups
 from spyglass.performance.models import NOT_FAILED
 from spyglass.performance.search import transaction_queryset
 from spyglass.search import Scope, parse
@@ -94,19 +93,10 @@ def _transactions(scope: MetricScope, start: datetime, end: datetime) -> float |
     return _transaction_value(scope, scope.aggregate, scope.query, start, end)
 
 
-def _rollups() -> Any | None:
-    """The performance rollups' ``aggregate``, when that module is there."""
-    try:
-        return importlib.import_module("spyglass.performance.rollups")
-    except ImportError:
-        return None
-
-
 def _transaction_value(
     scope: MetricScope, aggregate: str, query: str, start: datetime, end: datetime
 ) -> float | None:
-    rollups = _rollups()
-    if rollups is not None and not _APDEX.match(aggregate):
+    if not _APDEX.match(aggregate):  # the rollups' Apdex is at 300 ms
         found = rollups.aggregate(
             list(scope.project_ids),
             start=start,
