@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Max, Min, Sum
@@ -36,6 +36,7 @@ from spyglass.projects.models import Member, Project, Team
 
 MAX_COMMENT = 5000  # characters
 MINUTE, HOUR = 60, 3600  # the resolutions of IssueCount
+SEEN_RESOLUTION = timedelta(minutes=5)  # IssueSeen.last_seen is written at most this often
 NOTE = "note"  # Sentry's activity type of a comment
 
 
@@ -174,10 +175,15 @@ def mark_seen(issue: Issue, user: User, seen: bool = True) -> None:
     """``hasSeen``: the issue page marks it; the API sets or clears it."""
     if seen:
         now = timezone.now()
-        if not IssueSeen.objects.filter(issue=issue, user=user).update(last_seen=now):
-            IssueSeen.objects.bulk_create(
-                [IssueSeen(issue=issue, user=user, last_seen=now)], ignore_conflicts=True
-            )
+        rows = IssueSeen.objects.filter(issue=issue, user=user)
+        if rows.filter(last_seen__gte=now - SEEN_RESOLUTION).exists():
+            return  # seen lately: a page view needs no write (SQLite has one writer)
+        IssueSeen.objects.bulk_create(
+            [IssueSeen(issue=issue, user=user, last_seen=now)],
+            update_conflicts=True,
+            unique_fields=["issue", "user"],
+            update_fields=["last_seen"],
+        )
     else:
         IssueSeen.objects.filter(issue=issue, user=user).delete()
 

@@ -588,3 +588,19 @@ def test_the_issue_page_shows_feedback_activity_and_fingerprints(bob: Client, wo
     assert "<script>window" not in page
     assert "marked this issue resolved" in page and "a" * 32 in page
     assert 'value="unmerge"' not in page  # a single fingerprint can't be split off
+
+
+def test_the_issue_page_marks_the_issue_seen_writing_at_most_every_few_minutes(
+    bob: Client, world: World
+) -> None:
+    from spyglass.issues.models import IssueSeen
+
+    issue = make_issue(world, 1)
+    bob.get(url(issue))
+    first = IssueSeen.objects.get(issue=issue, user=world.bob).last_seen
+    bob.get(url(issue))
+    assert IssueSeen.objects.get(issue=issue, user=world.bob).last_seen == first
+    IssueSeen.objects.filter(issue=issue).update(last_seen=first - timedelta(minutes=10))
+    bob.get(url(issue))
+    assert IssueSeen.objects.get(issue=issue, user=world.bob).last_seen > first
+    assert not IssueSeen.objects.filter(user=world.alice).exists()
