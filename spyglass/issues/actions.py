@@ -264,6 +264,9 @@ def merge(issues: Sequence[Issue], user: User | None) -> Issue:
     subscriptions and links move to it; they are deleted. Returns the merged issue."""
     if len({issue.project_id for issue in issues}) != 1:
         raise ActionError("Only issues of one project can be merged.")
+    if len({issue.category for issue in issues}) != 1 or issues[0].category == "feedback":
+        # A feedback issue is its feedback (deleting it deletes that); kinds don't mix.
+        raise ActionError("Only issues of one kind (errors with errors) can be merged.")
     locked = list(
         Issue.objects.select_for_update().filter(id__in=[i.id for i in issues]).order_by("id")
     )
@@ -390,6 +393,8 @@ def unmerge(issue: Issue, hash_value: str, user: User | None) -> Issue:
     """Split one of the issue's hashes off into a new issue, with the stored events whose
     primary hash it is (their tag and event counts move with them). Later events with that
     hash go to the new issue."""
+    # The counter before the issue, in the digest's order (it numbers, then saves issues).
+    counter, _ = IssueCounter.objects.select_for_update().get_or_create(project_id=issue.project_id)
     locked = Issue.objects.select_for_update().get(pk=issue.pk)
     hashes = list(IssueHash.objects.filter(issue=locked))
     chosen = next((h for h in hashes if h.hash == hash_value), None)
@@ -399,7 +404,6 @@ def unmerge(issue: Issue, hash_value: str, user: User | None) -> Issue:
         raise ActionError("An issue with one fingerprint can't be split.")
     moving = Event.objects.filter(issue=locked, primary_hash=hash_value)
     latest = moving.order_by("-timestamp", "-id").first()
-    counter, _ = IssueCounter.objects.select_for_update().get_or_create(project=locked.project)
     # Never a number in use, even if the counter fell behind (issues made outside the digest).
     used = Issue.objects.filter(project_id=locked.project_id).aggregate(n=Max("number"))["n"]
     counter.value = max(counter.value, used or 0) + 1

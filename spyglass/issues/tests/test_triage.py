@@ -316,6 +316,11 @@ def test_merge_needs_two_issues_of_one_project(world: World) -> None:
     other = make_issue(world, 2, project=world.other_project)
     with pytest.raises(ActionError):
         actions.merge([one, other], None)
+    feedback = make_issue(world, 3, category="feedback")
+    with pytest.raises(ActionError):
+        actions.merge([one, feedback], None)
+    with pytest.raises(ActionError):
+        actions.merge([feedback, make_issue(world, 4, category="feedback")], None)
 
 
 # -- unmerge ----------------------------------------------------------------------------------
