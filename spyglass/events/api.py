@@ -31,7 +31,7 @@ from spyglass.lib.restapi import (
     Cursor,
     add_headers,
     json_response,
-    paginate,
+    paginate_keyset,
     parse_limit,
 )
 from spyglass.projects.access import signed_in_user
@@ -153,7 +153,7 @@ def issue_events(
         raise BadRequest(
             f"Error parsing search query: {exc.message} (at position {exc.position})"
         ) from None
-    page = paginate(events.order_by("-timestamp", "-id"), page_cursor, page_limit)
+    page = paginate_keyset(events, page_cursor, page_limit, "timestamp")
     response = json_response([serialize_event(event) for event in page.items])
     add_headers(request, response, page)
     return response

@@ -35,12 +35,13 @@ from spyglass.lib.restapi import (
     add_headers,
     json_response,
     paginate,
+    paginate_keyset,
     parse_limit,
 )
 from spyglass.projects.access import get_membership, get_project, signed_in_user
 from spyglass.projects.models import Project
 from spyglass.search import Scope, SearchSyntaxError, parse
-from spyglass.search.sorts import UnknownSortError, parse_sort
+from spyglass.search.sorts import Sort, UnknownSortError, parse_sort
 
 router = Router(tags=["issues"])
 
@@ -148,6 +149,10 @@ def issue_stats(issue_ids: Sequence[int], period: str, now: datetime) -> dict[in
     }
 
 
+# Sorts by one datetime then the id, whose pages are keyset ranges (the others: offsets).
+KEYSET_SORTS = {Sort.DATE: "last_seen", Sort.NEW: "first_seen"}
+
+
 # --- parameters ----------------------------------------------------------------------------
 
 
@@ -225,7 +230,13 @@ def _search(
     ordered: QuerySet[Issue] = order_issues(
         qs.select_related("project__organization"), order, now=now
     )
-    page = paginate(ordered, page_cursor, page_limit)
+    keyset = KEYSET_SORTS.get(order)
+    if keyset is not None:
+        page = paginate_keyset(
+            qs.select_related("project__organization"), page_cursor, page_limit, keyset
+        )
+    else:
+        page = paginate(ordered, page_cursor, page_limit)
     body = [serialize_issue(issue) for issue in page.items]
     if stats_period:
         stats = issue_stats([issue.pk for issue in page.items], stats_period, now)
