@@ -36,6 +36,18 @@ for n in range(int(os.environ["E2E_COUNT"])):
 sentry_sdk.flush()
 print(json.dumps(ids))
 """
+# One shell instead of a command each (every command is a Django start-up): the on-call
+# developer as the organization's owner, and a webhook channel to the receiver.
+SETUP = """
+from spyglass.accounts.models import User
+from spyglass.notifications.models import Channel
+from spyglass.projects.models import Member, Organization, Role
+org = Organization.objects.get(slug="acme")
+user = User.objects.create_user("{email}", "{password}")
+Member.objects.create(organization=org, user=user, role=Role.OWNER)
+Channel.objects.create(organization=org, kind="webhook", slug="ops-hook", name="Ops webhook",
+                       config={{"url": "{url}"}})
+"""
 FIRES = "from spyglass.alerts.models import RuleFire; print(RuleFire.objects.count())"
 
 
@@ -59,16 +71,7 @@ def server(receiver: HTTPReceiver) -> Iterator[SpyglassServer]:
     server = AlertingServer(Database(), "alerting server", digest=True)
     try:
         server.create_project()  # acme/web
-        server.manage("createuser", "--email", EMAIL, "--password", PASSWORD)
-        server.manage("project", "create", "--org", "acme", "--name", "api", "--owner", EMAIL)
-        shell(
-            server,
-            "from spyglass.notifications.models import Channel; "
-            "from spyglass.projects.models import Organization; "
-            "Channel.objects.create(organization=Organization.objects.get(slug='acme'), "
-            f"kind='webhook', slug='ops-hook', name='Ops webhook', "
-            f"config={{'url': '{receiver.url}/hook'}})",
-        )
+        shell(server, SETUP.format(email=EMAIL, password=PASSWORD, url=f"{receiver.url}/hook"))
         server.start()
         yield server
     finally:
