@@ -165,10 +165,9 @@ def events(
     try:
         discover.validate(found)
         if found.functions:
-            rows = discover.aggregate_rows(found)
-            discover.sort_rows(rows, order or f"-{found.functions[0]}", found.fields)
-            hits = len(rows)
-            rows = rows[page_cursor.offset : page_cursor.offset + limit + 1]
+            rows, hits = discover.aggregate_page(
+                found, order or f"-{found.functions[0]}", page_cursor.offset, limit + 1
+            )
         else:
             rows = discover.event_rows(found, order, page_cursor.offset, limit + 1)
             hits = page_cursor.offset + len(rows)
@@ -249,7 +248,7 @@ def events_stats(
                 found, columns, axes, extra, seconds, top, order, excludeOther == "1"
             )
         else:
-            buckets, used, groups = discover.series_points(found, seconds)
+            buckets, used, groups = discover.series_points(found, seconds, (), axes)
             points = groups.get((), {})
             body = _axes_body(found, axes, buckets, used, points)
     except SearchSyntaxError as exc:
@@ -334,10 +333,9 @@ def _top_series(
         found.dataset,
     )
     discover.validate(table)
-    rows = discover.aggregate_rows(table)
-    discover.sort_rows(rows, order or f"-{axes[0]}", table.fields)
+    rows, _ = discover.aggregate_page(table, order or f"-{axes[0]}", 0, top)
     labels = [tuple(row[c] for c in columns) for row in rows[:top]]
-    buckets, used, groups = discover.series_points(found, seconds, columns)
+    buckets, used, groups = discover.series_points(found, seconds, columns, axes)
     display = _display_keys(found, columns, groups)
     body: dict[str, Any] = {}
     chosen: set[tuple[Any, ...]] = set()

@@ -15,12 +15,13 @@ from spyglass.issues.models import Issue
 from spyglass.performance import sketches
 from spyglass.performance.rollups import (
     RAW_GROUPS,
+    Table,
     Totals,
     Window,
     field_value,
     rollups_answer,
     series_totals,
-    totals,
+    totals_table,
 )
 from spyglass.projects.models import Project
 from spyglass.search import Filter, TextValue, parse, walk
@@ -178,28 +179,62 @@ def validate(request: Request) -> None:
 # --- aggregates (`field=transaction&field=count()`) -----------------------------------------
 
 
+# Functions that need the sketches (the rest come from summed counters).
+SKETCH_FUNCTIONS = frozenset(
+    {"p50()", "p75()", "p95()", "p99()", "p100()", "count_unique(user)"}
+    | {"count_miserable(user)", "user_misery()"}
+)
+
+
 def aggregate_rows(request: Request) -> list[dict[str, Any]]:
     """One row per distinct value of the columns, with each function's value (unsorted)."""
-    window, groups = _grouped_totals(request)
-    if not request.columns and not groups:
-        groups = {(): Totals()}  # functions alone: always one row, as in Sentry
-    names = labels(request.projects, request.columns, groups)
+    table = _grouped_table(request)
+    table.load_sketches()
+    rows = _rows_of(request, table, list(table.found))
+    for row in rows:
+        del row["__key"]
+    return rows
+
+
+def aggregate_page(
+    request: Request, sort: str | None, offset: int, limit: int
+) -> tuple[list[dict[str, Any]], int]:
+    """(one page of rows sorted by ``sort``, how many rows there are). Sorted by a column or
+    a counter, only the page's sketches are read."""
+    table = _grouped_table(request)
+    keys = list(table.found) or ([()] if not request.columns else [])
+    sort_field = (sort or "").lstrip("-")
+    if canonical(sort_field) in SKETCH_FUNCTIONS:
+        table.load_sketches()
+    rows = _rows_of(request, table, keys)
+    sort_rows(rows, sort, request.fields)
+    page = rows[offset : offset + limit]
+    if not table.loaded:
+        table.load_sketches([row["__key"] for row in page])
+        page = _rows_of(request, table, [row["__key"] for row in page])
+    for row in page:
+        del row["__key"]
+    return page, len(rows)
+
+
+def _rows_of(request: Request, table: Table, keys: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
+    names = labels(request.projects, request.columns, keys)
     rows = []
-    for key, found in groups.items():
-        row: dict[str, Any] = {}
+    for key in keys:
+        found = table.found.get(key) or Totals()
+        row: dict[str, Any] = {"__key": key}
         for column, value in zip(request.columns, key, strict=True):
             row[column] = names.get((column, value), value)
         for field in request.functions:
-            row[field] = _value(request, found, field, window)
+            row[field] = _value(request, found, field, table.window)
         rows.append(row)
     return rows
 
 
-def _grouped_totals(request: Request) -> tuple[Window, dict[tuple[Any, ...], Totals]]:
+def _grouped_table(request: Request) -> Table:
     if request.dataset == "errors":
-        return Window(request.start, request.end), _error_totals(
-            request, [ERROR_COLUMNS[c] for c in request.columns]
-        )
+        found = _error_totals(request, [ERROR_COLUMNS[c] for c in request.columns])
+        return Table(Window(request.start, request.end), found)
     group = [TRANSACTION_COLUMNS[c] for c in request.columns]
     raw_needed = not set(group) <= ROLLUP_GROUPS or "last_seen()" in request.functions
     if raw_needed and rollups_answer(request.query):
@@ -220,8 +255,8 @@ def _grouped_totals(request: Request) -> tuple[Window, dict[tuple[Any, ...], Tot
             names=None,
             group=group,
         )
-        return Window(request.start, request.end), found
-    return totals(
+        return Table(Window(request.start, request.end), found)
+    return totals_table(
         request.project_ids,
         start=request.start,
         end=request.end,
@@ -387,9 +422,10 @@ def _queryset(request: Request) -> Any:
 
 
 def series_points(
-    request: Request, interval: int, group: Sequence[str] = ()
+    request: Request, interval: int, group: Sequence[str] = (), axes: Sequence[str] = ()
 ) -> tuple[list[int], int, dict[tuple[Any, ...], dict[int, Totals]]]:
-    """(bucket starts, the interval used, {group values: {bucket start: totals}})."""
+    """(bucket starts, the interval used, {group values: {bucket start: totals}}); the
+    sketches are read only when one of ``axes`` needs them."""
     if request.dataset == "errors":
         interval = max(1, interval)
         first = int(request.start.timestamp()) // interval * interval
@@ -405,6 +441,7 @@ def series_points(
             environment=request.environments,
             query=request.query,
             group=[TRANSACTION_COLUMNS[c] for c in group],
+            sketches=any(canonical(a) in SKETCH_FUNCTIONS for a in axes),
         )
     by_group: dict[tuple[Any, ...], dict[int, Totals]] = {}
     for key, point in found.items():

@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Max, Q, QuerySet, Sum
 from django.utils import timezone
 
 from spyglass.performance import sketches
@@ -32,6 +33,7 @@ from spyglass.performance.models import (
 
 MINUTE = 60
 HOUR = 3600
+DAY = 86400
 # Sentry's user misery prior (alpha, beta): few users read as ≈ 0.05, not 0 or 1.
 MISERY_ALPHA = 5.8875
 MISERY_BETA = 111.8625
@@ -165,7 +167,7 @@ _UPDATE = (
 
 
 def record(transactions: Sequence[Transaction]) -> None:
-    """Add newly stored transactions to their minute and hour rows: aggregated here first,
+    """Add newly stored transactions to their minute, hour and day rows: aggregated here first,
     then one upsert per row for the whole batch (inside the digest's write transaction)."""
     if not transactions:
         return
@@ -182,11 +184,12 @@ def record(transactions: Sequence[Transaction]) -> None:
         )
     rows = dict(minutes)
     for (project_id, _, minute, name, environment), totals in minutes.items():
-        hour_key = (project_id, HOUR, minute - minute % HOUR, name, environment)
-        hour = rows.get(hour_key)
-        if hour is None:
-            hour = rows[hour_key] = Totals()
-        hour.add_totals(totals)
+        for resolution in (HOUR, DAY):
+            key = (project_id, resolution, minute - minute % resolution, name, environment)
+            coarse = rows.get(key)
+            if coarse is None:
+                coarse = rows[key] = Totals()
+            coarse.add_totals(totals)
     _upsert(rows)
 
 
@@ -277,46 +280,152 @@ def _at(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _spans(start: datetime, end: datetime) -> tuple[Window, list[tuple[int, int, int]]]:
-    """(the window read, [(resolution, first bucket, end bucket)]) covering [start, end)."""
+Parts = list[tuple[int, int, int]]  # [(resolution, first bucket, end bucket)]
+
+
+def _spans(start: datetime, end: datetime) -> tuple[Window, Parts]:
+    """(the window read, the rows that cover it): day rows for its whole days, hour rows for
+    its whole hours, minute rows for the rest. Windows longer than a day (or older than the
+    minute rows' retention) are read to the hour."""
     first, last = _epoch(start), math.ceil(end.timestamp())
-    # Minute rows older than their retention are gone: such windows are read to the hour.
+    fine = MINUTE
     if end - start > EXACT_EDGES_UP_TO or start < minute_rollup_cutoff():
-        first, last = first // HOUR * HOUR, -(-last // HOUR) * HOUR
-        return Window(_at(first), _at(last)), [(HOUR, first, last)]
-    first, last = first // MINUTE * MINUTE, -(-last // MINUTE) * MINUTE
-    hour_first, hour_last = -(-first // HOUR) * HOUR, last // HOUR * HOUR
-    window = Window(_at(first), _at(last))
-    if hour_first >= hour_last:
-        return window, [(MINUTE, first, last)]
-    parts = [(HOUR, hour_first, hour_last)]
-    if first < hour_first:
-        parts.append((MINUTE, first, hour_first))
-    if hour_last < last:
-        parts.append((MINUTE, hour_last, last))
-    return window, parts
+        fine = HOUR
+    first, last = first // fine * fine, -(-last // fine) * fine
+    return Window(_at(first), _at(last)), _cover(first, last, (DAY, HOUR, MINUTE), fine)
+
+
+def _cover(first: int, last: int, resolutions: Sequence[int], fine: int) -> Parts:
+    """The coarsest rows first, finer ones for what is left at either end."""
+    resolution = resolutions[0]
+    if resolution == fine:
+        return [(resolution, first, last)] if first < last else []
+    inner_first, inner_last = -(-first // resolution) * resolution, last // resolution * resolution
+    if inner_first >= inner_last:
+        return _cover(first, last, resolutions[1:], fine)
+    return [
+        (resolution, inner_first, inner_last),
+        *_cover(first, inner_first, resolutions[1:], fine),
+        *_cover(inner_last, last, resolutions[1:], fine),
+    ]
+
+
+def _filtered(
+    project_ids: Sequence[int],
+    parts: Parts,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+) -> QuerySet[TransactionRollup]:
+    covered = Q()
+    for resolution, first, last in parts:
+        covered |= Q(resolution=resolution, bucket__gte=first, bucket__lt=last)
+    rows = TransactionRollup.objects.filter(covered, project_id__in=project_ids)
+    if not parts:
+        return rows.none()
+    if environment is not None:
+        envs = [environment] if isinstance(environment, str) else list(environment)
+        rows = rows.filter(environment__in=envs)
+    if names is not None:
+        rows = rows.filter(name__in=list(names))
+    return rows
 
 
 def _rows(
     project_ids: Iterable[int],
-    parts: list[tuple[int, int, int]],
+    parts: Parts,
     *,
     environment: str | Sequence[str] | None,
     names: Sequence[str] | None,
     group: Sequence[str],
 ) -> Iterator[tuple[Any, ...]]:
     """(group values…, _ROW_COLUMNS…) of the rollup rows in ``parts``."""
-    ids = list(project_ids)
-    for resolution, first, last in parts:
-        rows = TransactionRollup.objects.filter(
-            project_id__in=ids, resolution=resolution, bucket__gte=first, bucket__lt=last
+    rows = _filtered(list(project_ids), parts, environment, names)
+    yield from rows.values_list(*group, *_ROW_COLUMNS).iterator(chunk_size=2000)
+
+
+@dataclass
+class Table:
+    """Totals per group over a window. From rollups, the counters are summed by the database
+    first and the sketches (percentiles, users) read only for the groups asked for
+    (``load_sketches``): a page of a table sorted by a counter reads few blobs."""
+
+    window: Window
+    found: dict[tuple[Any, ...], Totals]
+    project_ids: list[int] = field(default_factory=list)
+    parts: Parts = field(default_factory=list)
+    environment: str | Sequence[str] | None = None
+    names: Sequence[str] | None = None
+    group: Sequence[str] = ()
+    loaded: bool = True
+
+    def load_sketches(self, keys: Iterable[tuple[Any, ...]] | None = None) -> None:
+        if self.loaded:
+            return
+        wanted = set(self.found) if keys is None else set(keys) & set(self.found)
+        if keys is None:
+            self.loaded = True
+        if not wanted:
+            return
+        names = self.names
+        if "name" in self.group and len(wanted) < len(self.found):
+            index = list(self.group).index("name")
+            names = sorted({key[index] for key in wanted})
+        rows = _filtered(self.project_ids, self.parts, self.environment, names)
+        width = len(self.group)
+        blobs: dict[tuple[Any, ...], tuple[list[Any], list[Any], list[Any]]] = {}
+        columns = ("histogram", "users", "miserable_users")
+        for row in rows.values_list(*self.group, *columns).iterator(chunk_size=2000):
+            key = tuple(row[:width])
+            if key in wanted:
+                lists = blobs.get(key)
+                if lists is None:
+                    lists = blobs[key] = ([], [], [])
+                for target, blob in zip(lists, row[width:], strict=True):
+                    if blob:
+                        target.append(blob)
+        for key, (hists, users, miserable) in blobs.items():
+            totals = self.found[key]
+            totals.histogram = sketches.merge_encoded_histograms(hists)
+            totals.users = sketches.merge_encoded_registers(users)
+            totals.miserable = sketches.merge_encoded_registers(miserable)
+
+
+def _sums(
+    project_ids: Sequence[int],
+    parts: Parts,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+    group: Sequence[str],
+) -> dict[tuple[Any, ...], Totals]:
+    """The counters per group, summed by the database."""
+    sums = {
+        "n": Sum("count"),
+        "f": Sum("failures"),
+        "s": Sum("satisfied"),
+        "t": Sum("tolerable"),
+        "d": Sum("duration_sum"),
+        "last": Max("bucket"),
+        "any_op": Max("op"),
+    }
+    rows = _filtered(project_ids, parts, environment, names)
+    if group:
+        found_rows: Iterable[dict[str, Any]] = rows.values(*group).annotate(**sums).order_by()
+    else:
+        total = rows.aggregate(**sums)
+        found_rows = [total] if total["n"] else []
+    found: dict[tuple[Any, ...], Totals] = {}
+    for row in found_rows:
+        found[tuple(row[g] for g in group)] = Totals(
+            op=row["any_op"] or "",
+            op_bucket=row["last"],
+            count=row["n"],
+            failures=row["f"],
+            satisfied=row["s"],
+            tolerable=row["t"],
+            duration_sum=row["d"],
+            last_bucket=row["last"],
         )
-        if environment is not None:
-            envs = [environment] if isinstance(environment, str) else list(environment)
-            rows = rows.filter(environment__in=envs)
-        if names is not None:
-            rows = rows.filter(name__in=list(names))
-        yield from rows.values_list(*group, *_ROW_COLUMNS).iterator(chunk_size=2000)
+    return found
 
 
 def _totals_from_rows(
@@ -327,17 +436,11 @@ def _totals_from_rows(
     environment: str | Sequence[str] | None,
     names: Sequence[str] | None,
     group: Sequence[str],
-) -> tuple[Window, dict[tuple[Any, ...], Totals]]:
+) -> Table:
     window, parts = _spans(start, end)
-    found: dict[tuple[Any, ...], Totals] = {}
-    width = len(group)
-    for row in _rows(project_ids, parts, environment=environment, names=names, group=group):
-        key = tuple(row[:width])
-        totals = found.get(key)
-        if totals is None:
-            totals = found[key] = Totals()
-        totals.add_row(row[width:])
-    return window, found
+    ids = list(project_ids)
+    found = _sums(ids, parts, environment, names, group)
+    return Table(window, found, ids, parts, environment, names, group, loaded=False)
 
 
 # Raw transactions: what the rollup dimensions are called there.
@@ -446,12 +549,36 @@ def totals(
 ) -> tuple[Window, dict[tuple[Any, ...], Totals]]:
     """Totals per group (of "name", "project_id", "environment"), from rollups when they can
     answer the query, else from raw transactions. The Discover API builds on this."""
+    table = totals_table(
+        project_ids,
+        start=start,
+        end=end,
+        group=group,
+        environment=environment,
+        names=names,
+        query=query,
+    )
+    table.load_sketches()
+    return table.window, table.found
+
+
+def totals_table(
+    project_ids: Iterable[int],
+    *,
+    start: datetime,
+    end: datetime,
+    group: Sequence[str] = (),
+    environment: str | Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+    query: str | None = None,
+) -> Table:
+    """``totals``, with the sketches not read yet (``Table.load_sketches``)."""
     ids = list(project_ids)
     if not rollups_answer(query):
         found = totals_from_transactions(
             ids, query or "", start, end, environment=environment, names=names, group=group
         )
-        return Window(start, end), found
+        return Table(Window(start, end), found)
     extra_names, extra_envs = _query_filters(query)
     envs: str | Sequence[str] | None = environment
     if extra_envs is not None:
@@ -538,7 +665,7 @@ def transaction_table(
     field_name = sort.lstrip("-")
     if field_name not in _SORTS:
         raise ValueError(f"unknown sort {sort!r}")
-    window, found = totals(
+    table = totals_table(
         project_ids,
         start=start,
         end=end,
@@ -547,8 +674,18 @@ def transaction_table(
         names=names,
         query=query,
     )
-    rows = [_summary(name, t, window) for (name,), t in found.items()]
+    window, found = table.window, table.found
     descending = sort.startswith("-")
+    if field_name in COUNTER_SORTS:
+        # Sorted by a counter: only the page's sketches are read.
+        keys = sorted(found, key=lambda key: _counter_order(found[key], field_name, window, key))
+        if descending:
+            keys = _descending(keys, found, field_name, window)
+        keys = keys[offset : offset + limit]
+        table.load_sketches(keys)
+        return [_summary(key[0], found[key], window) for key in keys]
+    table.load_sketches()
+    rows = [_summary(name, t, window) for (name,), t in found.items()]
 
     def order(row: TransactionSummary) -> tuple[bool, Any, str]:
         value = getattr(row, field_name)
@@ -561,6 +698,38 @@ def transaction_table(
     if descending and field_name == "name":
         rows.reverse()
     return rows[offset : offset + limit]
+
+
+# Sorts the summed counters answer (no sketch needed).
+COUNTER_SORTS = frozenset({"count", "tpm", "avg", "failure_rate", "apdex", "name"})
+
+
+def _counter_value(totals: Totals, name: str, window: Window) -> float | None:
+    if name in ("count", "tpm"):
+        return float(totals.count)
+    value: float | None = getattr(totals, name)
+    return value
+
+
+def _counter_order(
+    totals: Totals, name: str, window: Window, key: tuple[Any, ...]
+) -> tuple[bool, Any, str]:
+    if name == "name":
+        return (False, key[0], key[0])
+    value = _counter_value(totals, name, window)
+    return (value is None, value if value is not None else 0, key[0])
+
+
+def _descending(
+    keys: list[tuple[Any, ...]], found: dict[tuple[Any, ...], Totals], name: str, window: Window
+) -> list[tuple[Any, ...]]:
+    """Largest first, missing values still last, ties by name ascending."""
+    if name == "name":
+        return list(reversed(keys))
+    present = [k for k in keys if _counter_value(found[k], name, window) is not None]
+    missing = [k for k in keys if _counter_value(found[k], name, window) is None]
+    present.sort(key=lambda k: (-(_counter_value(found[k], name, window) or 0), k[0]))
+    return present + missing
 
 
 @dataclass(frozen=True)
@@ -587,6 +756,7 @@ def series_totals(
     names: Sequence[str] | None = None,
     query: str | None = None,
     group: Sequence[str] = (),
+    sketches: bool = True,
 ) -> tuple[list[int], int, dict[tuple[Any, ...], Totals]]:
     """(bucket starts, the interval, totals per (group values…, bucket start)): buckets every
     ``interval_seconds`` (rounded up to a minute; aligned to the epoch, like Sentry's) from
@@ -613,16 +783,21 @@ def series_totals(
     envs: str | Sequence[str] | None = environment
     if extra_envs is not None:
         envs = _narrow([environment] if isinstance(environment, str) else environment, extra_envs)
-    resolution = HOUR if interval % HOUR == 0 else MINUTE
-    rows = _rows(
-        ids,
-        [(resolution, first, last)],
-        environment=envs,
-        names=_narrow(names, extra_names),
-        group=group,
-    )
+    resolution = DAY if interval % DAY == 0 else HOUR if interval % HOUR == 0 else MINUTE
+    parts = [(resolution, first, last)]
     width = len(group)
     totals_by_key: dict[tuple[Any, ...], Totals] = {}
+    if not sketches:  # counters only: summed by the database, per row bucket
+        summed = _sums(ids, parts, envs, _narrow(names, extra_names), [*group, "bucket"])
+        for key, summed_point in summed.items():
+            at = key[width] // interval * interval
+            existing = totals_by_key.get((*key[:width], at))
+            if existing is None:
+                totals_by_key[(*key[:width], at)] = summed_point
+            else:
+                existing.add_totals(summed_point)
+        return buckets, interval, totals_by_key
+    rows = _rows(ids, parts, environment=envs, names=_narrow(names, extra_names), group=group)
     for row in rows:
         key = (*row[:width], row[width] // interval * interval)
         point = totals_by_key.get(key)

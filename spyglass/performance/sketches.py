@@ -85,6 +85,22 @@ def decode_histogram(data: bytes | memoryview | None, into: Histogram | None = N
     return histogram
 
 
+def merge_encoded_histograms(blobs: Iterable[bytes | memoryview]) -> Histogram:
+    """Many stored histograms as one: their arrays joined, then one pass."""
+    keys = array("h")
+    counts = array("I")
+    for blob in blobs:
+        data = bytes(blob)
+        (size,) = _HEADER.unpack_from(data)
+        keys.frombytes(data[4 : 4 + 2 * size])
+        counts.frombytes(data[4 + 2 * size : 4 + 6 * size])
+    merged: Histogram = {}
+    get = merged.get
+    for bucket, count in zip(keys, counts, strict=True):
+        merged[bucket] = get(bucket, 0) + count
+    return merged
+
+
 def percentiles(histogram: Histogram, quantiles: Iterable[float]) -> list[float | None]:
     """For each q, the value of the bucket holding the q-th duration by nearest rank (the
     ceil(q * n)-th smallest, 1-based; the smallest for q = 0): within RELATIVE_ERROR of
@@ -178,6 +194,30 @@ def decode_registers(data: bytes | memoryview | None, into: Registers | None = N
         if registers.get(index, 0) < rank:
             registers[index] = rank
     return registers
+
+
+def merge_encoded_registers(blobs: Iterable[bytes | memoryview]) -> Registers:
+    """Many stored sketches as one (sparse ones joined, then one pass; dense ones merged
+    byte by byte)."""
+    indexes = array("H")
+    ranks = bytearray()
+    dense: bytes | None = None
+    for blob in blobs:
+        data = bytes(blob)
+        if data[:1] == b"S":
+            size = (len(data) - 1) // 3
+            indexes.frombytes(data[1 : 1 + 2 * size])
+            ranks += data[1 + 2 * size :]
+        elif data:
+            dense = data[1:] if dense is None else bytes(map(max, dense, data[1:]))
+    merged: Registers = {}
+    if dense is not None:
+        merged = {i: rank for i, rank in enumerate(dense) if rank}
+    get = merged.get
+    for index, rank in zip(indexes, ranks, strict=True):
+        if get(index, 0) < rank:
+            merged[index] = rank
+    return merged
 
 
 def add_to_encoded(data: bytes | memoryview | None, registers: Registers) -> bytes:
