@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.db.models import Max, Q, QuerySet, Sum
+from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 
 from spyglass.performance import sketches
@@ -137,6 +137,14 @@ class Totals:
     @property
     def miserable_users(self) -> int:
         return min(sketches.estimate(self.miserable), self.unique_users)
+
+    def user_counts(self) -> tuple[int, int, float | None]:
+        """(unique users, miserable users, user misery), each sketch estimated once."""
+        users = sketches.estimate(self.users)
+        miserable = min(sketches.estimate(self.miserable), users)
+        if not self.count:
+            return users, miserable, None
+        return users, miserable, (miserable + MISERY_ALPHA) / (users + MISERY_ALPHA + MISERY_BETA)
 
     @property
     def user_misery(self) -> float | None:
@@ -315,19 +323,20 @@ def _filtered(
     parts: Parts,
     environment: str | Sequence[str] | None,
     names: Sequence[str] | None,
-) -> QuerySet[TransactionRollup]:
-    covered = Q()
+) -> list[QuerySet[TransactionRollup]]:
+    """A query per part (each an index range; an OR of them would not be)."""
+    found = []
     for resolution, first, last in parts:
-        covered |= Q(resolution=resolution, bucket__gte=first, bucket__lt=last)
-    rows = TransactionRollup.objects.filter(covered, project_id__in=project_ids)
-    if not parts:
-        return rows.none()
-    if environment is not None:
-        envs = [environment] if isinstance(environment, str) else list(environment)
-        rows = rows.filter(environment__in=envs)
-    if names is not None:
-        rows = rows.filter(name__in=list(names))
-    return rows
+        rows = TransactionRollup.objects.filter(
+            project_id__in=project_ids, resolution=resolution, bucket__gte=first, bucket__lt=last
+        )
+        if environment is not None:
+            envs = [environment] if isinstance(environment, str) else list(environment)
+            rows = rows.filter(environment__in=envs)
+        if names is not None:
+            rows = rows.filter(name__in=list(names))
+        found.append(rows)
+    return found
 
 
 def _rows(
@@ -339,8 +348,8 @@ def _rows(
     group: Sequence[str],
 ) -> Iterator[tuple[Any, ...]]:
     """(group values…, _ROW_COLUMNS…) of the rollup rows in ``parts``."""
-    rows = _filtered(list(project_ids), parts, environment, names)
-    yield from rows.values_list(*group, *_ROW_COLUMNS).iterator(chunk_size=2000)
+    for rows in _filtered(list(project_ids), parts, environment, names):
+        yield from rows.values_list(*group, *_ROW_COLUMNS).iterator(chunk_size=2000)
 
 
 @dataclass
@@ -370,11 +379,14 @@ class Table:
         if "name" in self.group and len(wanted) < len(self.found):
             index = list(self.group).index("name")
             names = sorted({key[index] for key in wanted})
-        rows = _filtered(self.project_ids, self.parts, self.environment, names)
         width = len(self.group)
         blobs: dict[tuple[Any, ...], tuple[list[Any], list[Any], list[Any]]] = {}
         columns = ("histogram", "users", "miserable_users")
-        for row in rows.values_list(*self.group, *columns).iterator(chunk_size=2000):
+        for row in (
+            found_row
+            for rows in _filtered(self.project_ids, self.parts, self.environment, names)
+            for found_row in rows.values_list(*self.group, *columns).iterator(chunk_size=2000)
+        ):
             key = tuple(row[:width])
             if key in wanted:
                 lists = blobs.get(key)
@@ -407,15 +419,17 @@ def _sums(
         "last": Max("bucket"),
         "any_op": Max("op"),
     }
-    rows = _filtered(project_ids, parts, environment, names)
-    if group:
-        found_rows: Iterable[dict[str, Any]] = rows.values(*group).annotate(**sums).order_by()
-    else:
-        total = rows.aggregate(**sums)
-        found_rows = [total] if total["n"] else []
+    found_rows: list[dict[str, Any]] = []
+    for rows in _filtered(project_ids, parts, environment, names):
+        if group:
+            found_rows.extend(rows.values(*group).annotate(**sums).order_by())
+        else:
+            total = rows.aggregate(**sums)
+            found_rows.extend([total] if total["n"] else [])
     found: dict[tuple[Any, ...], Totals] = {}
     for row in found_rows:
-        found[tuple(row[g] for g in group)] = Totals(
+        key = tuple(row[g] for g in group)
+        summed = Totals(
             op=row["any_op"] or "",
             op_bucket=row["last"],
             count=row["n"],
@@ -425,6 +439,10 @@ def _sums(
             duration_sum=row["d"],
             last_bucket=row["last"],
         )
+        if key in found:
+            found[key].add_totals(summed)
+        else:
+            found[key] = summed
     return found
 
 
@@ -629,6 +647,7 @@ _SORTS = {
 
 def _summary(name: str, found: Totals, window: Window) -> TransactionSummary:
     p50, p75, p95, p99 = sketches.percentiles(found.histogram, [0.5, 0.75, 0.95, 0.99])
+    users, miserable, misery = found.user_counts()
     return TransactionSummary(
         name=name,
         op=found.op,
@@ -641,10 +660,10 @@ def _summary(name: str, found: Totals, window: Window) -> TransactionSummary:
         avg=found.avg,
         failure_rate=found.failure_rate,
         apdex=found.apdex,
-        user_misery=found.user_misery,
-        users=found.unique_users,
+        user_misery=misery,
+        users=users,
         failures=found.failures,
-        miserable_users=found.miserable_users,
+        miserable_users=miserable,
     )
 
 

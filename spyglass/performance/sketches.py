@@ -137,6 +137,7 @@ HLL_REGISTERS = 1 << HLL_BITS
 _SPARSE_LIMIT = HLL_REGISTERS // 4
 _REST_BITS = 64 - HLL_BITS
 _ALPHA = 0.7213 / (1 + 1.079 / HLL_REGISTERS)
+_INVERSE_POWERS = [2.0**-rank for rank in range(_REST_BITS + 2)]
 
 Registers = dict[int, int]  # register index -> rank (only the non-zero ones)
 
@@ -244,7 +245,7 @@ def estimate(registers: Registers) -> int:
     if not registers:
         return 0
     zeros = HLL_REGISTERS - len(registers)
-    total = zeros + sum(2.0**-rank for rank in registers.values())
+    total = zeros + sum(map(_INVERSE_POWERS.__getitem__, registers.values()))
     raw = _ALPHA * HLL_REGISTERS * HLL_REGISTERS / total
     if raw <= 2.5 * HLL_REGISTERS and zeros:
         return round(HLL_REGISTERS * math.log(HLL_REGISTERS / zeros))
