@@ -9,6 +9,7 @@ workers recompile their cached configuration (``spyglass.digest.config``).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from typing import Any
 
@@ -22,6 +23,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from spyglass.attachments.models import root as attachment_root
 from spyglass.projects.access import can_write, get_project, require_write
 from spyglass.projects.forms import (
     FiltersForm,
@@ -303,8 +305,13 @@ def delete(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
     if request.method == "POST":
         require_write(member)
         if form.is_valid():
-            name = project.name
-            project.delete()
+            name, project_id = project.name, project.pk
+            with transaction.atomic():
+                project.delete()
+                # Attachment files live outside the database, in a directory per project.
+                transaction.on_commit(
+                    lambda: shutil.rmtree(attachment_root() / str(project_id), ignore_errors=True)
+                )
             messages.success(request, f"Project “{name}” and all its data are deleted.")
             return redirect("projects:org_settings_projects", project.organization.slug)
     return _render(

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import fields
+from pathlib import Path
+from typing import Any
 
 import pytest
 from django.test import Client
 
 from spyglass.accounts.models import User
+from spyglass.attachments.models import write_file
 from spyglass.digest.filters import FilterSettings
 from spyglass.digest.scrubbing import ScrubbingConfig
 from spyglass.projects.forms import FILTER_DEFAULTS, SCRUBBING_DEFAULTS
@@ -280,15 +283,30 @@ def test_teams_with_access_are_the_organizations_teams_only(client: Client, worl
     assert list(world.project.teams.all()) == [mine]
 
 
-def test_deleting_a_project_needs_its_slug_typed(client: Client, world: World) -> None:
+def test_deleting_a_project_needs_its_slug_typed_and_takes_its_attachment_files(
+    client: Client,
+    world: World,
+    settings: Any,
+    tmp_path: Path,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    settings.DATA_DIR = tmp_path
+    kept = write_file(world.other_project.pk, "b" * 32, 0, "kept.txt", b"other project")
+    gone = write_file(world.project.pk, "a" * 32, 0, "crash.txt", b"minidump")
     client.force_login(world.alice)
     wrong = client.post(BASE + "delete/", {"confirm": "Backend"})
     assert "Type “backend” to delete this project." in wrong.content.decode()
     assert Project.objects.filter(pk=world.project.pk).exists()
-    response = client.post(BASE + "delete/", {"confirm": "backend"})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(BASE + "delete/", {"confirm": "backend"})
     assert response["Location"] == "/acme/settings/projects/"
     assert not Project.objects.filter(pk=world.project.pk).exists()
     assert not ProjectKey.objects.filter(pk=world.key.pk).exists()
+    assert (
+        not (tmp_path / gone).exists()
+        and not (tmp_path / "attachments" / str(world.project.pk)).exists()
+    )
+    assert (tmp_path / kept).read_bytes() == b"other project"
 
 
 def test_an_unknown_project_of_my_organization_is_404(client: Client, world: World) -> None:
