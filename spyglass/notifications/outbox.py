@@ -16,7 +16,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -33,6 +33,8 @@ from spyglass.notifications.models import Channel, Delivery, DeliveryAttempt
 log = logging.getLogger(__name__)
 
 BATCH = 10
+KEEP_FINISHED = timedelta(days=30)  # delivered, failed and skipped rows (and their attempts)
+PRUNE_EVERY = 3600.0
 
 
 def default_worker_id() -> str:
@@ -49,6 +51,10 @@ def claim(worker_id: str, limit: int = BATCH) -> list[int]:
     due = Q(status=Delivery.Status.PENDING, next_attempt_at__lte=now) | Q(
         status=Delivery.Status.SENDING, claimed_until__lt=now
     )
+    # A read first: on SQLite the claiming transaction takes the one write lock, which an
+    # idle worker polling every second should not.
+    if not Delivery.objects.filter(due).exists():
+        return []
     with transaction.atomic():
         rows = Delivery.objects.filter(due).order_by("next_attempt_at", "id")
         if connection.vendor == "postgresql":
@@ -159,13 +165,30 @@ def run_once(worker_id: str, limit: int = BATCH) -> int:
     return len(ids)
 
 
+def prune(now: datetime | None = None) -> int:
+    """Forget finished deliveries older than ``KEEP_FINISHED``; how many went."""
+    cutoff = (now or timezone.now()) - KEEP_FINISHED
+    finished = [Delivery.Status.DELIVERED, Delivery.Status.FAILED, Delivery.Status.SKIPPED]
+    old = Delivery.objects.filter(status__in=finished, created_at__lt=cutoff)
+    ids = list(old.values_list("id", flat=True)[:5000])
+    if not ids:
+        return 0
+    DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()
+    Delivery.objects.filter(pk__in=ids).delete()
+    return len(ids)
+
+
 def run_outbox(stop: threading.Event, *, idle_sleep: float = 1.0) -> None:
     """Deliver until ``stop`` is set (a thread of ``spyglass worker``)."""
     worker_id = default_worker_id()
     log.info("notification outbox %s started", worker_id)
+    next_prune = time.monotonic()
     while not stop.is_set():
         close_old_connections()
         try:
+            if time.monotonic() >= next_prune:
+                next_prune = time.monotonic() + PRUNE_EVERY
+                prune()
             done = run_once(worker_id)
         except Exception:
             log.exception("notification outbox pass failed")

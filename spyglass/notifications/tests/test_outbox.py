@@ -266,3 +266,20 @@ def test_email_users_respects_preferences(world: World) -> None:
         deliver_all()
     [(_, recipients, _)] = smtp.messages
     assert recipients == ["bob@example.com"]
+
+
+def test_finished_deliveries_are_forgotten_after_30_days(world: World) -> None:
+    from datetime import timedelta
+
+    channel = make_channel(world.org, "webhook", "hook", url="http://127.0.0.1:9/")
+    issue = make_issue(world.project)
+    for status in ("delivered", "failed", "skipped", "pending"):
+        send(channel, issue_alert(issue, dedup_key=status))
+        Delivery.objects.filter(notification__dedup_key=status).update(status=status)
+    old = Delivery.objects.get(notification__dedup_key="delivered")
+    DeliveryAttempt.objects.create(delivery=old, channel=channel, number=1, ok=True)
+    now = timezone.now()
+    assert outbox.prune(now + timedelta(days=29)) == 0
+    assert outbox.prune(now + timedelta(days=31)) == 3
+    assert list(Delivery.objects.values_list("status", flat=True)) == ["pending"]
+    assert DeliveryAttempt.objects.count() == 0
