@@ -39,15 +39,19 @@ except KeyError as exc:
 sentry_sdk.flush()
 """
 
-# A staff owner of acme, a user in no organization yet, and an empty project "api".
+# A staff owner of acme in a team with access to web, a user in no organization yet, and an
+# empty project "api".
 SETUP = f"""
 from spyglass.accounts.models import User
-from spyglass.projects.models import Member, Organization, Project, Role
+from spyglass.projects.models import Member, Organization, Project, Role, Team
 owner = User.objects.create_superuser({OWNER!r}, {PASSWORD!r})
 User.objects.create_user({MEMBER!r}, {PASSWORD!r})
 acme = Organization.objects.get(slug="acme")
 Member.objects.create(organization=acme, user=owner, role=Role.OWNER)
 Project.create(acme, "api")
+payments = Team.objects.create(organization=acme, name="Payments", slug="payments")
+payments.projects.add(Project.objects.get(organization=acme, slug="web"))
+Member.objects.get(user=owner).teams.add(payments)
 """
 
 
@@ -287,6 +291,7 @@ PAGES = [
     ("setup", "/acme/api/"),
     ("org-members", "/acme/settings/members/"),
     ("org-teams", "/acme/settings/teams/"),
+    ("org-team", "/acme/settings/teams/payments/"),
     ("org-projects", "/acme/settings/projects/"),
     ("user-profile", "/accounts/settings/"),
     ("user-password", "/accounts/password/"),
