@@ -122,7 +122,10 @@ def test_the_issue_page_shows_the_trace_breadcrumbs_request_and_tags_and_runs_no
     expect(page.locator(".tags-panel")).to_contain_text("production")
 
     page.locator(".event-tags a", has_text="environment").click()
-    expect(page.get_by_label("Search", exact=True)).to_have_value('environment:"production"')
+    # The link searches for exactly the tag (tags[…] because environment is a built-in key).
+    expect(page.get_by_role("combobox", name="Search")).to_have_value(
+        "tags[environment]:production"
+    )
     expect(page.locator(".issue .title")).to_have_count(1)
 
     page.go_back()

@@ -138,7 +138,7 @@ def test_a_developer_signs_in_finds_the_issues_switches_tabs_sorts_and_resolves(
     expect(page.locator(".empty")).to_be_visible()
 
     page.get_by_role("link", name="Unresolved", exact=True).click()
-    page.get_by_label("Search", exact=True).fill("payment")
+    page.get_by_role("combobox", name="Search").fill("payment")
     page.keyboard.press("Enter")
     expect(titles).to_have_count(1)
     page.locator(".issue input[type=checkbox]").check()
