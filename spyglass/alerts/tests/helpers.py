@@ -54,11 +54,18 @@ def fail(
 
 
 def digest_errors(
-    world: World, count: int, make: Callable[[], BaseException] | None = None, **options: Any
+    world: World,
+    count: int,
+    make: Callable[[], BaseException] | None = None,
+    *,
+    user: dict[str, str] | None = None,
+    **options: Any,
 ) -> StoreResult:
     """``count`` events captured by the real sentry-sdk, digested as one batch."""
     options.setdefault("release", "api@1.0.0")
     with sdk(**options) as capture:
+        if user is not None:
+            sentry_sdk.get_current_scope().set_user(user)
         for _ in range(count):
             raise_and_capture(make or fail())
     return process_batch(queued(world.project.id, capture.envelopes, key_id=world.key.id))

@@ -9,7 +9,7 @@ import pytest
 import time_machine
 from django.db import connection
 
-from spyglass.alerts import filters, issue_alerts
+from spyglass.alerts import conditions, filters, issue_alerts
 from spyglass.alerts.facts import Facts
 from spyglass.alerts.models import FOREVER, Match, RuleFire, RuleIssueStatus
 from spyglass.alerts.tests.helpers import (
@@ -223,4 +223,57 @@ def test_two_workers_on_separate_connections_never_both_fire(world: World) -> No
     assert errors == []
     assert sorted(results) == [False, False, False, True]
     assert RuleFire.objects.count() == 1
+    assert len(deliveries(channel)) == 1
+
+
+def test_an_archived_issue_that_comes_back_fires_the_reappeared_rule(world: World) -> None:
+    channel = make_channel(world)
+    make_rule(world.project, conds=[{"id": conditions.REAPPEARED}])
+    with time_machine.travel(T0, tick=False):
+        digest_errors(world, 1)
+    issue = Issue.objects.get()
+    state.archive(issue, state.ArchiveCondition(count=3))
+    with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
+        digest_errors(world, 2)
+        assert deliveries(channel) == []  # two more: still archived
+        digest_errors(world, 1)
+    assert [n["issue_id"] for n in deliveries(channel)] == [issue.pk]
+
+
+def test_more_than_n_users_in_an_interval(world: World) -> None:
+    channel = make_channel(world)
+    make_rule(
+        world.project,
+        conds=[{"id": conditions.USER_FREQUENCY, "value": 2, "interval": "1h"}],
+    )
+    with time_machine.travel(T0, tick=False):
+        for user in ("ann", "ann", "ben"):
+            digest_errors(world, 1, user={"id": user})
+        assert deliveries(channel) == []  # two users
+    with time_machine.travel(T0 + timedelta(minutes=20), tick=False):
+        digest_errors(world, 1, user={"id": "cat"})
+    assert len(deliveries(channel)) == 1
+
+
+def test_a_percent_increase_against_the_day_before(world: World) -> None:
+    channel = make_channel(world)
+    make_rule(
+        world.project,
+        conds=[
+            {
+                "id": conditions.FREQUENCY,
+                "value": 100,
+                "interval": "1h",
+                "comparisonType": "percent",
+                "comparisonInterval": "1d",
+            }
+        ],
+    )
+    with time_machine.travel(T0 - timedelta(days=1), tick=False):
+        digest_errors(world, 4)
+    with time_machine.travel(T0, tick=False):
+        digest_errors(world, 8)
+        assert deliveries(channel) == []  # +100 %: not more
+    with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
+        digest_errors(world, 1)
     assert len(deliveries(channel)) == 1

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from django.test import override_settings
 
 from spyglass.alerts import metric_alerts, metrics
 from spyglass.alerts.models import (
@@ -23,6 +24,9 @@ from spyglass.alerts.tests.helpers import (
     digest_transactions,
     make_channel,
 )
+from spyglass.notifications import outbox
+from spyglass.notifications.models import Channel
+from spyglass.notifications.tests.receivers import http_receiver
 from spyglass.test import World
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -246,3 +250,49 @@ def test_raw_rows_give_sentrys_aggregates() -> None:
     assert metrics.from_rows("apdex(1500)", rows, 5) == 1.0
     assert metrics.from_rows("tpm()", rows, 5) == 0.8
     assert metrics.from_rows("p99(transaction.duration)", [], 5) is None
+
+
+@override_settings(OUTBOUND_ALLOWLIST="127.0.0.1")
+def test_pagerduty_receives_the_trigger_then_the_resolve_on_one_dedup_key(world: World) -> None:
+    """Through the notifications outbox to a PagerDuty Events API receiver on loopback."""
+    rule = MetricRule.objects.create(
+        organization=world.org,
+        name="Checkout p95",
+        dataset="transactions",
+        aggregate="p95(transaction.duration)",
+        time_window=5,
+        triggers=[
+            {
+                "label": "critical",
+                "alertThreshold": 1000,
+                "actions": [
+                    {"type": "pagerduty", "targetType": "specific", "targetIdentifier": "pd"}
+                ],
+            }
+        ],
+    )
+    rule.projects.add(world.project)
+    Channel.objects.create(
+        organization=world.org,
+        kind="pagerduty",
+        slug="pd",
+        name="PD",
+        config={"routing_key": "R" * 32},
+    )
+    digest_transactions(world, [2000.0] * 20, at=T0 - timedelta(minutes=1))
+    with http_receiver() as receiver:
+        receiver.default_status = 202
+        with override_settings(PAGERDUTY_EVENTS_URL=receiver.url + "/v2/enqueue"):
+            assert evaluate(T0) == 1
+            outbox.run_once("test", 10)
+            digest_transactions(world, [100.0] * 20, at=T0 + timedelta(minutes=9))
+            assert evaluate(T0 + timedelta(minutes=10)) == 1
+            outbox.run_once("test", 10)
+    incident = Incident.objects.get()
+    sent = [r.json() for r in receiver.requests]
+    assert [(s["event_action"], s["dedup_key"]) for s in sent] == [
+        ("trigger", f"spyglass-incident-{incident.pk}"),
+        ("resolve", f"spyglass-incident-{incident.pk}"),
+    ]
+    assert sent[0]["payload"]["summary"] == "Critical: p95(transaction.duration) above 1.00s"
+    assert sent[0]["payload"]["severity"] == "critical"
