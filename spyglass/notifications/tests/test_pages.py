@@ -178,3 +178,15 @@ def test_user_notification_settings(world: World) -> None:
     assert set(
         ProjectAlertEmail.objects.filter(user=world.bob).values_list("project__slug", "enabled")
     ) == {("backend", True), ("frontend", False)}
+
+
+def test_the_outbox_admin_pages_render(world: World) -> None:
+    channel = make_channel(world.org, "webhook", "hook", url="https://x.org/h")
+    send(channel, issue_alert(make_issue(world.project)))
+    client = signed_in("alice@example.com")  # a superuser
+    for path in (
+        "/admin/notifications/channel/",
+        "/admin/notifications/delivery/",
+        f"/admin/notifications/delivery/{Delivery.objects.get().pk}/change/",
+    ):
+        assert client.get(path).status_code == 200, path
