@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -277,3 +278,15 @@ def test_a_percent_increase_against_the_day_before(world: World) -> None:
     with time_machine.travel(T0 + timedelta(minutes=1), tick=False):
         digest_errors(world, 1)
     assert len(deliveries(channel)) == 1
+
+
+def test_a_batch_costs_one_query_without_rules_and_two_when_none_passes(
+    world: World, django_assert_num_queries: Any
+) -> None:
+    with time_machine.travel(T0, tick=False):
+        stored = digest_errors(world, 3)
+    with django_assert_num_queries(1):
+        assert issue_alerts.process(stored.events, [], [], now=T0) == 0
+    make_rule(world.project, conds=[FIRST_SEEN])  # the issue is not new any more
+    with django_assert_num_queries(2):
+        assert issue_alerts.process(stored.events, [], [], now=T0) == 0

@@ -232,3 +232,36 @@ def test_an_incident_page_shows_its_timeline_and_chart(world: World, alice: Clie
     listed = alice.get(f"/{world.org.slug}/alerts/incidents/?state=all").content.decode()
     assert "#1 Errors" in listed
     assert alice.get(f"/{world.org.slug}/alerts/incidents/2/").status_code == 404
+
+
+def test_editing_a_metric_rule_shows_its_values_and_saves_changes(
+    world: World, alice: Client
+) -> None:
+    rule = MetricRule.objects.create(
+        organization=world.org,
+        name="Errors",
+        aggregate="count()",
+        time_window=5,
+        triggers=[{"label": "critical", "alertThreshold": 10.0, "actions": []}],
+    )
+    rule.projects.add(world.project)
+    url = f"{base(world)}metric/{rule.pk}/edit/"
+    page = alice.get(url).content.decode()
+    assert 'name="critical" value="10.0"' in page
+    response = alice.post(
+        url,
+        {
+            "name": "Errors",
+            "projects": [world.project.slug, world.other_project.slug],
+            "dataset": "events",
+            "aggregate": "count()",
+            "time_window": "15",
+            "threshold_type": "0",
+            "critical": "20",
+        },
+    )
+    assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.time_window == 15
+    assert rule.triggers[0]["alertThreshold"] == 20.0
+    assert {p.slug for p in rule.projects.all()} == {"backend", "frontend"}
