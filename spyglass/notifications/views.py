@@ -12,6 +12,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -78,19 +79,28 @@ def _channel(member: Member, slug: str) -> Channel:
 @login_required
 def channel_list(request: HttpRequest, org_slug: str) -> HttpResponse:
     member = get_membership(request, org_slug)
-    rows = list(Channel.objects.filter(organization=member.organization))
+    latest = Delivery.objects.filter(channel=OuterRef("pk"), attempts__gt=0).order_by(
+        "-created_at", "-id"
+    )
+    rows = list(
+        Channel.objects.filter(organization=member.organization).annotate(
+            last_status=Subquery(latest.values("status")[:1]),
+            last_at=Subquery(latest.values("created_at")[:1]),
+        )
+    )
     labels = dict(registry.choices())
-    last = {
-        d.channel_id: d
-        for d in Delivery.objects.filter(channel__in=rows, attempts__gt=0).order_by("created_at")
-    }
     return _render(
         request,
         member,
         "notifications/channels.html",
         {
             "rows": [
-                {"channel": c, "label": labels.get(c.kind, c.kind), "last": last.get(c.pk)}
+                {
+                    "channel": c,
+                    "label": labels.get(c.kind, c.kind),
+                    "last_status": Delivery.Status(c.last_status).label if c.last_status else "",
+                    "last_at": c.last_at,
+                }
                 for c in rows
             ],
             "kinds": list(registry.kinds().values()),
