@@ -283,3 +283,31 @@ def test_finished_deliveries_are_forgotten_after_30_days(world: World) -> None:
     assert outbox.prune(now + timedelta(days=31)) == 3
     assert list(Delivery.objects.values_list("status", flat=True)) == ["pending"]
     assert DeliveryAttempt.objects.count() == 0
+
+
+@LOOPBACK
+def test_a_metric_alert_reaches_the_webhook_without_an_issue(world: World) -> None:
+    alert = Notification(
+        kind="metric_alert",
+        title="Critical: p99(transaction.duration) above 3s",
+        text="Checkout latency: p99 is 3.4s over the last 5 minutes.",
+        url="http://spyglass.test/acme/alerts/incidents/3/",
+        level="critical",
+        dedup_key="incident-3",
+        rule_name="Checkout latency",
+        incident_id=3,
+        fields={"value": "3.4s", "projects": "backend, frontend"},
+    )
+    with http_receiver() as receiver:
+        channel = make_channel(world.org, "webhook", "hook", url=receiver.url)
+        send(channel, alert)
+        deliver_all()
+    [request] = receiver.requests
+    body = request.json()
+    assert body["id"] == "3"
+    assert body["project"] == body["project_slug"] == body["project_name"] == "backend"
+    assert body["level"] == "critical" and body["culprit"] == ""
+    assert body["message"] == "Critical: p99(transaction.duration) above 3s"
+    assert body["triggering_rules"] == ["Checkout latency"]
+    assert body["event"] == {}
+    assert request.headers["X-Spyglass-Dedup-Key"] == "incident-3"

@@ -31,11 +31,14 @@ def render(facts: Facts) -> dict[str, Any]:
         event["event_id"] = facts.event.event_id
         event["id"] = facts.event.event_id
         event["tags"] = [[k, v] for k, v in facts.tags]
+    # A metric alert has no issue: its project comes from the fields the rule gave.
+    named = n.fields.get("project") or n.fields.get("projects", "").split(",")[0].strip()
+    project = facts.project_slug or named
     body: dict[str, Any] = {
         "id": str(issue.pk) if issue else str(n.incident_id or n.dedup_key),
-        "project": facts.project_slug,
-        "project_name": facts.project_name,
-        "project_slug": facts.project_slug,
+        "project": project,
+        "project_name": facts.project_name or project,
+        "project_slug": project,
         "logger": (issue.logger or None) if issue else None,
         "level": issue.level if issue else n.level,
         "culprit": facts.culprit,
