@@ -404,6 +404,7 @@ def incident(request: HttpRequest, org_slug: str, identifier: int) -> HttpRespon
             "activities": activities,
             "points": points,
             "thresholds": _lines(rule),
+            "threshold_labels": [(n, format_value(rule, v)) for n, v in _lines(rule)],
             "triggers": _triggers(rule),
             "peak": format_value(rule, found.peak_value),
         },

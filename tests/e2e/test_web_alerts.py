@@ -48,6 +48,24 @@ Member.objects.create(organization=org, user=user, role=Role.OWNER)
 Channel.objects.create(organization=org, kind="webhook", slug="ops-hook", name="Ops webhook",
                        config={{"url": "{url}"}})
 """
+# Twenty minutes of a latency rule's values and the incident they made (the scheduler's job
+# runs once a minute: too slow to wait for here; tests/…/test_metric_alerts.py covers it).
+INCIDENT = """
+from datetime import timedelta
+from django.utils import timezone
+from spyglass.alerts.models import *
+rule = MetricRule.objects.get(name="Checkout latency")
+now = timezone.now().replace(second=0, microsecond=0)
+values = [400, 450, 500, 2500, 3400, 4100, 3900, 3600, 2800, 900, 500, 450] + [420] * 8
+for n, value in enumerate(values):
+    MetricValue.objects.create(rule=rule, at=now - timedelta(minutes=20 - n), value=value)
+incident = Incident.objects.create(rule=rule, organization=rule.organization, identifier=1,
+    title=rule.name, status=IncidentStatus.CLOSED, started_at=now - timedelta(minutes=16),
+    closed_at=now - timedelta(minutes=11), peak_value=4100)
+for status, previous, minutes, value in [(1, None, 16, 3400), (20, 1, 16, 3400), (2, 20, 11, 900)]:
+    IncidentActivity.objects.create(incident=incident, status=status, previous_status=previous,
+        value=value, at=now - timedelta(minutes=minutes))
+"""
 FIRES = "from spyglass.alerts.models import RuleFire; print(RuleFire.objects.count())"
 
 
@@ -192,4 +210,14 @@ def test_an_issue_alert_made_in_the_form_fires_once_for_a_burst_and_shows_in_its
     expect(page.locator("h1")).to_have_text("Checkout latency")
     expect(page.locator(".chart-empty")).to_be_visible()
     page.screenshot(path=str(shots / "metric-rule.png"), full_page=True)
+
+    shell(server, INCIDENT)
+    page.reload()
+    expect(page.locator(".metric-chart .bar")).to_have_count(20)
+    page.locator("#incidents a.title").click()
+    expect(page.locator("#incident-status")).to_have_text("closed")
+    expect(page.locator("#timeline li")).to_have_count(3)
+    expect(page.locator("#timeline")).to_contain_text("Critical")
+    expect(page.locator(".metric-chart .threshold-critical")).to_have_count(1)
+    page.screenshot(path=str(shots / "incident.png"), full_page=True)
     assert not errors, errors

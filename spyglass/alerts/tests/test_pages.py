@@ -229,6 +229,8 @@ def test_an_incident_page_shows_its_timeline_and_chart(world: World, alice: Clie
     assert "Resolved" in page
     assert page.count('<rect class="bar"') == 4
     assert 'class="threshold threshold-critical"' in page
+    assert "a bar a minute" in page
+    assert "</span>critical 10 " in page
     listed = alice.get(f"/{world.org.slug}/alerts/incidents/?state=all").content.decode()
     assert "#1 Errors" in listed
     assert alice.get(f"/{world.org.slug}/alerts/incidents/2/").status_code == 404
