@@ -254,7 +254,7 @@ def summary(violations: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_no_serious_accessibility_violations(
-    server: SpyglassServer, browser: Browser, scheme: str
+    server: SpyglassServer, browser: Browser, shots: Path, scheme: str
 ) -> None:
     assert AXE.exists(), "run `npm ci` in tests/e2e/js"
     context = browser.new_context(
@@ -283,6 +283,7 @@ def test_no_serious_accessibility_violations(
     for name, url in pages.items():
         page.goto(url)
         found[name] = axe_violations(page)
+        page.screenshot(path=str(shots / f"{scheme}-{name.replace(' ', '-')}.png"), full_page=True)
     context.close()
     bad = {name: summary(v) for name, v in found.items() if v}
     assert not bad, bad
