@@ -95,13 +95,15 @@ def _classic(tx: Transaction) -> tuple[TransactionInfo, SpanInfo | None]:
 
 def _streamed_spans(segments: list[Transaction]) -> dict[tuple[int, str], list[SpanInfo]]:
     """The child spans of span v2 segments, one query per project."""
-    by_project: dict[int, list[str]] = defaultdict(list)
+    by_project: dict[int, set[str]] = defaultdict(set)
+    wanted = {(tx.project_id, tx.span_id) for tx in segments}
     for tx in segments:
-        by_project[tx.project_id].append(tx.span_id)
+        by_project[tx.project_id].add(tx.trace_id)
     found: dict[tuple[int, str], list[SpanInfo]] = defaultdict(list)
-    for project_id, ids in by_project.items():
+    for project_id, traces in by_project.items():
+        # By trace: the span table's index (it has none on segment_id).
         rows = Span.objects.filter(
-            project_id=project_id, segment_id__in=ids, is_segment=False
+            project_id=project_id, trace_id__in=traces, is_segment=False
         ).values_list(
             "segment_id",
             "span_id",
@@ -113,6 +115,8 @@ def _streamed_spans(segments: list[Transaction]) -> dict[tuple[int, str], list[S
             "attributes",
         )
         for segment, span_id, parent, op, name, start, duration, attributes in rows:
+            if (project_id, segment) not in wanted:
+                continue
             found[(project_id, segment)].append(
                 _row_span(span_id, parent, op, name, start, duration, attributes)
             )

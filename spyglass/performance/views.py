@@ -4,12 +4,15 @@ first: anything outside the user's organizations is a 404."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -17,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from spyglass.events.bodies import decompress
 from spyglass.events.models import Event
 from spyglass.issues.models import Category, Issue
 from spyglass.performance import rollups
@@ -25,6 +29,8 @@ from spyglass.performance.waterfall import error_span_id, spans_of, trace_tree, 
 from spyglass.projects.access import get_membership, get_project
 from spyglass.projects.models import Project
 from spyglass.search import SearchSyntaxError
+
+log = logging.getLogger(__name__)
 
 # period -> (length, series interval in seconds)
 PERIODS = {
@@ -48,6 +54,7 @@ HEX32 = re.compile(r"^[0-9a-f]{32}$")
 TAG_SAMPLE = 500  # the summary's tag breakdown reads the latest transactions only
 SPAN_SAMPLE = 200
 VITALS_SAMPLE = 5000
+PAGE_LOADS = ("pageload", "navigation")
 # Sentry's web vital thresholds: (good up to, needs improvement up to), then poor.
 VITALS = [
     ("lcp", "LCP", "Largest contentful paint", 2500, 4000, "ms"),
@@ -268,16 +275,19 @@ def _tags(raw: Any) -> list[dict[str, Any]]:
 
 def _operations(project: Project, raw: Any) -> list[dict[str, Any]]:
     """Time in spans per operation family (db, http, cache, …) over the latest transactions."""
-    segments = list(
-        raw.exclude(span_id="").order_by("-start").values_list("span_id", flat=True)[:SPAN_SAMPLE]
-    )
-    if not segments:
+    latest = raw.exclude(span_id="").exclude(trace_id="").order_by("-start")
+    pairs = list(latest.values_list("span_id", "trace_id")[:SPAN_SAMPLE])
+    if not pairs:
         return []
+    segments = {span_id for span_id, _ in pairs}
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    # By trace (the span table's index), then only the spans of these transactions.
     rows = Span.objects.filter(
-        project=project, segment_id__in=segments, is_segment=False
-    ).values_list("op", "duration_ms")
-    for op, duration in rows:
+        project=project, trace_id__in={trace for _, trace in pairs}, is_segment=False
+    ).values_list("segment_id", "op", "duration_ms")
+    for segment, op, duration in rows:
+        if segment not in segments:
+            continue
         family = (op or "other").split(".")[0]
         totals[family][0] += duration
         totals[family][1] += 1
@@ -431,29 +441,56 @@ def p75(values: list[float]) -> float | None:
     return ordered[max(0, -(-len(ordered) * 3 // 4) - 1)]
 
 
+def _vital_spans(project: Project, traces: list[str]) -> Iterator[tuple[str, str, float]]:
+    """(page load span id, vital, value) of the web vitals browser SDKs send as spans of
+    their own under the page load (LCP, CLS; INP on interactions), not on the page load."""
+    for first in range(0, len(traces), 500):  # by trace: spans have no segment index
+        spans = Span.objects.filter(
+            Q(op__startswith="ui.webvital.") | Q(op__startswith="ui.interaction."),
+            project=project,
+            trace_id__in=traces[first : first + 500],
+        ).values_list("segment_id", "attributes")
+        for segment, attributes in spans:
+            try:
+                data = orjson.loads(decompress(attributes)) if attributes else {}
+            except Exception:  # a damaged row is a span without vitals
+                log.warning("unreadable attributes of a web vital span in %s", project.pk)
+                continue
+            for key, *_ in VITALS:
+                value = (
+                    data.get(f"browser.web_vital.{key}.value") if isinstance(data, dict) else None
+                )
+                if isinstance(value, int | float) and not isinstance(value, bool):
+                    yield segment, key, float(value)
+
+
 @login_required
 def vitals(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
     """p75 of each web vital per page, rated at Sentry's thresholds."""
     project, _member = get_project(request, org_slug, project_slug)
     filters = Filters.parse(request.GET)
     loads = Transaction.objects.filter(
-        Q(op="pageload") | Q(op="navigation"),
-        project=project,
-        start__gte=filters.start,
-        start__lt=filters.end,
+        project=project, op__in=PAGE_LOADS, start__gte=filters.start, start__lt=filters.end
     )
     if filters.environment:
         loads = loads.filter(environment=filters.environment)
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     counts: Counter[str] = Counter()
-    for name, measurements in loads.order_by("-start").values_list("name", "measurements")[
-        :VITALS_SAMPLE
-    ]:
+    page_of: dict[str, str] = {}  # the page loads' span ids -> their page
+    traces: set[str] = set()
+    rows = loads.order_by("-start").values_list("name", "span_id", "trace_id", "measurements")
+    for name, span_id, trace_id, measurements in rows[:VITALS_SAMPLE]:
         counts[name] += 1
+        if span_id and trace_id:
+            page_of[span_id] = name
+            traces.add(trace_id)
         for key, *_ in VITALS:
             m = measurements.get(key) if isinstance(measurements, dict) else None
             if isinstance(m, dict) and isinstance(m.get("value"), int | float):
                 values[name][key].append(float(m["value"]))
+    for segment, key, measured in _vital_spans(project, sorted(traces)):
+        if segment in page_of:
+            values[page_of[segment]][key].append(measured)
     pages = []
     for name, count in counts.most_common(100):
         cells = []

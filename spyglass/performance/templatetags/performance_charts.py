@@ -11,7 +11,7 @@ from django.utils.safestring import SafeString
 
 register = template.Library()
 
-WIDTH, HEIGHT, PAD = 600, 120, 4
+WIDTH, HEIGHT, PAD = 600, 80, 4
 
 
 @register.simple_tag
@@ -26,7 +26,8 @@ def linechart(
     values = [v for _, series in lines for v in series if v is not None]
     if not values or not labels:
         return format_html('<p class="muted chart-empty">{}</p>', "No data in this range.")
-    top = max(values) or 1.0
+    highest = max(values)
+    top = highest or 1.0
     step = (WIDTH - 2 * PAD) / max(1, len(labels) - 1)
 
     def y(value: float) -> float:
@@ -55,7 +56,7 @@ def linechart(
         "", '<polyline class="line line-{}" points="{}"></polyline>', paths
     )
     dots_svg = format_html_join(
-        "", '<circle class="dot line-{}" cx="{}" cy="{}" r="2.5"><title>{}</title></circle>', dots
+        "", '<circle class="dot line-{}" cx="{}" cy="{}" r="3"><title>{}</title></circle>', dots
     )
     legend = format_html_join(
         "",
@@ -68,7 +69,7 @@ def linechart(
         'aria-label="{}"><rect class="baseline" x="0" y="{}" width="{}" height="1"></rect>{}{}'
         "</svg></figure>",
         legend,
-        fmt(top, unit),
+        fmt(highest, unit),
         WIDTH,
         HEIGHT,
         HEIGHT,
@@ -102,4 +103,6 @@ def fmt(value: float | None, unit: str = "ms") -> str:
         return f"{value:.2f}"
     if unit == "cls":
         return f"{value:.3f}"
+    if 0 < value < 0.01:
+        return f"{value:.2g}"  # a rate of a few an hour still reads as more than none
     return f"{value:.2f}" if value < 100 else f"{value:.0f}"

@@ -240,3 +240,30 @@ def test_an_error_links_to_its_trace_and_transaction(data: World, client: Client
     assert f"/{data.org.slug}/traces/{error.trace_id}/" in page
     assert error.transaction == "GET /authors", error.transaction
     assert "performance/summary/?transaction=GET%20%2Fauthors" in page
+
+
+def test_web_vitals_sent_as_spans_of_their_own_count_for_their_page(
+    data: World, client: Client
+) -> None:
+    import orjson
+
+    from spyglass.digest.items_common import compress
+    from spyglass.performance.models import Span
+
+    for n, load in enumerate(Transaction.objects.filter(op="pageload")):
+        Span.objects.create(
+            project=data.project,
+            trace_id=load.trace_id,
+            span_id=f"{n + 1:016x}",
+            parent_span_id=load.span_id,
+            segment_id=load.span_id,
+            op="ui.webvital.cls",
+            name="Layout shift",
+            start=load.start,
+            duration_ms=0,
+            attributes=compress(orjson.dumps({"browser.web_vital.cls.value": 0.05})),
+        )
+    client.force_login(data.bob)
+    page = get(client, base(data) + "vitals/")
+    # Four page loads measured 0.3 on the load itself, four spans 0.05: p75 over all eight.
+    assert "8 measured" in page
