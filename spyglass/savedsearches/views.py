@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.db import transaction
 from django.db.models import QuerySet, Sum
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -26,6 +27,9 @@ from spyglass.search.keys import lookup
 MAX_NAME = 128
 MAX_ITEMS = 12
 DATES = ("-1h", "-24h", "-7d", "-14d", "-30d")
+CACHE_SECONDS = 300
+MAX_TAG_KEYS = 1000
+CACHED_VALUES = 200
 
 
 def _stream(project: Project, query: str = "", sort: str = "") -> str:
@@ -112,13 +116,7 @@ def _key_items(project: Project, prefix: str) -> list[dict[str, str]]:
     known = {spec.name for spec in ISSUE_KEYS} | {"has"}
     if "has".startswith(lowered):
         items.append({"text": "has:", "label": "has", "detail": "The key has a value."})
-    tags = (
-        _tag_rows(project)
-        .filter(key__startswith=prefix)
-        .values_list("key", flat=True)
-        .distinct()
-        .order_by("key")[:50]
-    )
+    tags = [key for key in _project_tag_keys(project) if key.startswith(prefix)][:50]
     for tag in tags:
         if tag not in known and lookup(tag) is None:
             items.append({"text": f"{tag}:", "label": tag, "detail": "A tag."})
@@ -130,15 +128,42 @@ def _shortest(items: list[dict[str, str]]) -> list[dict[str, str]]:
     return sorted(items, key=lambda item: (len(item["label"]), item["label"]))[:MAX_ITEMS]
 
 
+def _project_tag_keys(project: Project) -> list[str]:
+    """The project's tag keys, sorted; cached a few minutes per process (at a million events
+    the scan takes a moment, and every keystroke asks)."""
+    cache_key = f"savedsearches:tag-keys:{project.pk}"
+    keys: list[str] | None = cache.get(cache_key)
+    if keys is None:
+        rows = _tag_rows(project).values_list("key", flat=True).distinct().order_by("key")
+        keys = list(rows[:MAX_TAG_KEYS])
+        cache.set(cache_key, keys, CACHE_SECONDS)
+    return keys
+
+
 def _top_values(project: Project, tag: str, prefix: str, strip: str = "") -> list[str]:
+    """The tag's values starting with ``prefix`` (after ``strip``), most events first. The
+    top values of each key are cached a few minutes; a prefix they don't cover asks the
+    database."""
+    cache_key = f"savedsearches:top:{project.pk}:{len(tag)}:{tag}"
+    top: list[str] | None = cache.get(cache_key)
+    if top is None:
+        top = _query_top(project, tag, "", CACHED_VALUES)
+        cache.set(cache_key, top, CACHE_SECONDS)
+    found = [v[len(strip) :] for v in top if v.startswith(strip + prefix)][:MAX_ITEMS]
+    if len(found) < MAX_ITEMS and len(top) >= CACHED_VALUES:
+        found = [v[len(strip) :] for v in _query_top(project, tag, strip + prefix, MAX_ITEMS)]
+    return found
+
+
+def _query_top(project: Project, tag: str, prefix: str, limit: int) -> list[str]:
     rows = (
         _tag_rows(project)
-        .filter(key=tag, value__startswith=strip + prefix)
+        .filter(key=tag, value__startswith=prefix)
         .values("value")
         .annotate(n=Sum("times_seen"))
-        .order_by("-n", "value")[:MAX_ITEMS]
+        .order_by("-n", "value")[:limit]
     )
-    return [row["value"][len(strip) :] for row in rows]
+    return [row["value"] for row in rows]
 
 
 def _actors(project: Project, member: Member, prefix: str, *, teams: bool) -> list[str]:

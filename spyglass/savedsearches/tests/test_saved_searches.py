@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 
 from spyglass.events.models import IssueTagValue
@@ -22,6 +23,12 @@ pytestmark = pytest.mark.django_db
 STREAM = "/acme/backend/issues/"
 SEARCHES = "/acme/backend/searches/"
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def fresh_cache() -> None:
+    """Autocomplete caches a project's tag keys and top values per process."""
+    cache.clear()
 
 
 def _issue(world: World, number: int, title: str, tags: list[tuple[str, str, int]]) -> Issue:
@@ -243,3 +250,26 @@ def test_autocomplete_escapes_nothing_it_shouldnt(client: Client, tagged: World)
     assert texts == ['customer:"<b>\\"x\\"</b>" ']
     assert quoted("a*b") == '"a\\*b"'
     assert quoted("plain") == "plain"
+
+
+def test_autocomplete_asks_the_database_beyond_the_cached_top_values(
+    client: Client, tagged: World
+) -> None:
+    from spyglass.savedsearches import views
+
+    issue = Issue.objects.get(number=1)
+    IssueTagValue.objects.bulk_create(
+        IssueTagValue(
+            issue=issue,
+            key="many",
+            value=f"v{n:04d}",
+            times_seen=1000 - n,
+            first_seen=NOW,
+            last_seen=NOW,
+        )
+        for n in range(views.CACHED_VALUES + 50)
+    )
+    client.force_login(tagged.bob)
+    assert [i["label"] for i in _items(client, "many:")][:2] == ["v0000", "v0001"]
+    rare = [i["label"] for i in _items(client, "many:v024")]
+    assert rare == [f"v024{n}" for n in range(10)]
