@@ -38,15 +38,25 @@ def detect_in(transactions: list[Transaction]) -> list[int]:
         project_settings = settings.get(tx.project_id) or effective_settings([], {})
         if all(value is None for value in project_settings.values()):
             continue
-        root: SpanInfo | None
-        if is_streamed(tx):
-            info, root = _info(tx, streamed.get((tx.project_id, tx.span_id), [])), _root(tx)
-        else:
-            info, root = _classic(tx)
-        problems = detect(info, root, project_settings)
-        if problems:
-            touched.extend(record(tx, problems, project_settings))
+        try:
+            touched.extend(_detect_one(tx, streamed, project_settings))
+        except Exception:  # one bad transaction must not cost the batch's other findings
+            log.exception("performance detection failed for %s", tx.event_id)
     return touched
+
+
+def _detect_one(
+    tx: Transaction,
+    streamed: dict[tuple[int, str], list[SpanInfo]],
+    settings: dict[str, Thresholds | None],
+) -> list[int]:
+    root: SpanInfo | None
+    if is_streamed(tx):
+        info, root = _info(tx, streamed.get((tx.project_id, tx.span_id), [])), _root(tx)
+    else:
+        info, root = _classic(tx)
+    problems = detect(info, root, settings)
+    return record(tx, problems, settings) if problems else []
 
 
 def is_streamed(tx: Transaction) -> bool:

@@ -134,3 +134,18 @@ def test_a_resolved_performance_issue_regresses_when_seen_again(
     issue.refresh_from_db()
     assert (issue.status, issue.substatus) == (Status.UNRESOLVED, Substatus.REGRESSED)
     assert issue.times_seen == 2
+
+
+def test_a_transaction_whose_body_cannot_be_read_costs_only_its_own_findings(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from spyglass.perfissues.hook import detect_in
+    from spyglass.performance.models import Transaction
+
+    digest(world, n_plus_one, 2, django_capture_on_commit_callbacks)
+    first, second = Transaction.objects.order_by("id")
+    first.body = b"not zstd"
+    Occurrence.objects.all().delete()
+    Issue.objects.all().delete()
+    assert len(detect_in([first, second])) == 1
+    assert Occurrence.objects.get().transaction_event_id == second.event_id
