@@ -2,6 +2,7 @@
 summary and the Discover API.
 
     python bench/perf_queries.py [--transactions 1000000] [--runs 10] [--postgres]
+                                 [--data-dir DIR]
 
 Seeds a throw-away data directory (with ``--postgres``, a throw-away PostgreSQL cluster
 through tests/pgcluster.py) with one project and ``--transactions`` transactions over 30
@@ -9,7 +10,8 @@ days: 200 names whose traffic follows a Zipf-like law, 3 environments, log-norma
 around a per-name median, 4 % failed, 20,000 users. Transactions and their rollups (as the
 digest writes them: minute rows for the last SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS days,
 hour and day rows for all) go in with bulk SQL; the point is the queries. Each query runs ``--runs``
-times after one warm-up run; the table gives p50 and p95 in milliseconds.
+times after one warm-up run; the table gives p50 and p95 in milliseconds. With
+``--data-dir`` (SQLite), the seeded database is kept there and reused by the next run.
 """
 
 from __future__ import annotations
@@ -160,6 +162,28 @@ class Bounds(TypedDict):
     end: datetime
 
 
+def reuse() -> dict[str, Any] | None:
+    """What an earlier run seeded in the kept data directory, if it did."""
+    from spyglass.accounts.models import ApiToken, User
+    from spyglass.performance.models import Transaction, TransactionRollup
+    from spyglass.projects.models import Project
+
+    project = Project.objects.filter(organization__slug="bench").first()
+    if project is None:
+        return None
+    user = User.objects.get(email="bench@example.com")
+    return {
+        "project": project,
+        "org": "bench",
+        "token": ApiToken.issue(user, scopes=("event:read",))[1],
+        "busiest": _names(random.Random(7))[0][0],
+        "transactions": Transaction.objects.count(),
+        "rollups": TransactionRollup.objects.count(),
+        "seconds": 0.0,
+        "transactions_seconds": 0.0,
+    }
+
+
 def queries(seeded: dict[str, Any]) -> list[tuple[str, Callable[[], object]]]:
     from django.test import Client
 
@@ -267,6 +291,7 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--postgres", action="store_true", help="on a throw-away cluster")
+    parser.add_argument("--data-dir", help="keep (and reuse) the seeded SQLite database here")
     args = parser.parse_args()
     if args.postgres and not os.environ.get("DATABASE_URL"):
         argv = [a for a in sys.argv[1:] if a != "--postgres"]
@@ -274,7 +299,7 @@ def main() -> None:
         command += [sys.executable, str(Path(__file__).resolve()), *argv, "--postgres"]
         sys.exit(subprocess.call(command, cwd=ROOT))
     with tempfile.TemporaryDirectory(prefix="spyglass-perf-bench-") as tmp:
-        os.environ["SPYGLASS_DATA_DIR"] = tmp
+        os.environ["SPYGLASS_DATA_DIR"] = args.data_dir or tmp
         os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spyglass.settings")
         import django
 
@@ -285,7 +310,8 @@ def main() -> None:
 
         settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
         call_command("migrate", verbosity=0)
-        seeded = seed(args)
+        seeded = reuse() if args.data_dir else None
+        seeded = seeded or seed(args)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")

@@ -18,6 +18,7 @@ from spyglass.performance.rollups import (
     Table,
     Totals,
     Window,
+    canonical_user_field,
     field_value,
     rollups_answer,
     series_totals,
@@ -204,13 +205,14 @@ def aggregate_page(
     table = _grouped_table(request)
     keys = list(table.found) or ([()] if not request.columns else [])
     sort_field = (sort or "").lstrip("-")
+    users = any(canonical_user_field(canonical(f)) for f in request.functions)
     if canonical(sort_field) in SKETCH_FUNCTIONS:
-        table.load_sketches()
+        table.load_sketches(users=users)
     rows = _rows_of(request, table, keys)
     sort_rows(rows, sort, request.fields)
     page = rows[offset : offset + limit]
     if not table.loaded:
-        table.load_sketches([row["__key"] for row in page])
+        table.load_sketches([row["__key"] for row in page], users=users)
         page = _rows_of(request, table, [row["__key"] for row in page])
     for row in page:
         del row["__key"]
@@ -441,7 +443,8 @@ def series_points(
             environment=request.environments,
             query=request.query,
             group=[TRANSACTION_COLUMNS[c] for c in group],
-            sketches=any(canonical(a) in SKETCH_FUNCTIONS for a in axes),
+            with_sketches=any(canonical(a) in SKETCH_FUNCTIONS for a in axes),
+            users=any(canonical_user_field(a) for a in axes),
         )
     by_group: dict[tuple[Any, ...], dict[int, Totals]] = {}
     for key, point in found.items():

@@ -191,7 +191,24 @@ class TransactionRollup(models.Model):
         indexes = [
             models.Index(
                 fields=["project", "name", "resolution", "bucket"], name="transaction_rollup_name"
-            )
+            ),
+            # Covers the counters: tables and series sum them without reading the sketches.
+            models.Index(
+                fields=[
+                    "project",
+                    "resolution",
+                    "bucket",
+                    "name",
+                    "environment",
+                    "count",
+                    "failures",
+                    "satisfied",
+                    "tolerable",
+                    "duration_sum",
+                    "op",
+                ],
+                name="transaction_rollup_sums",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -13,7 +13,7 @@ sketches, so results have the same shape and error bounds. See docs/performance.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -39,6 +39,8 @@ MISERY_ALPHA = 5.8875
 MISERY_BETA = 111.8625
 # Longer windows are read from hour rows only, widened to whole hours.
 EXACT_EDGES_UP_TO = timedelta(days=1)
+# Longer still, to whole UTC days (day rows only).
+HOUR_EDGES_UP_TO = timedelta(days=7)
 QUANTILES = {"p50": 0.5, "p75": 0.75, "p95": 0.95, "p99": 0.99, "p100": 1.0}
 
 
@@ -98,21 +100,6 @@ class Totals:
         sketches.merge_histogram(self.histogram, other.histogram)
         sketches.merge_registers(self.users, other.users)
         sketches.merge_registers(self.miserable, other.miserable)
-
-    def add_row(self, row: Sequence[Any]) -> None:
-        """A row of ``_ROW_COLUMNS``."""
-        bucket, op, count, failures, satisfied, tolerable, duration_sum, hist, users, mis = row
-        if bucket >= self.op_bucket:
-            self.op, self.op_bucket = op, bucket
-        self.last_bucket = max(self.last_bucket, bucket)
-        self.count += count
-        self.failures += failures
-        self.satisfied += satisfied
-        self.tolerable += tolerable
-        self.duration_sum += duration_sum
-        sketches.decode_histogram(hist, self.histogram)
-        sketches.decode_registers(users, self.users)
-        sketches.decode_registers(mis, self.miserable)
 
     # What Sentry's functions compute from these.
     def percentile(self, quantile: float) -> float | None:
@@ -254,19 +241,6 @@ def _marks(values: Sequence[Any]) -> str:
 
 # --- reading ---------------------------------------------------------------------------------
 
-_ROW_COLUMNS = (
-    "bucket",
-    "op",
-    "count",
-    "failures",
-    "satisfied",
-    "tolerable",
-    "duration_sum",
-    "histogram",
-    "users",
-    "miserable_users",
-)
-
 
 @dataclass(frozen=True)
 class Window:
@@ -294,11 +268,13 @@ Parts = list[tuple[int, int, int]]  # [(resolution, first bucket, end bucket)]
 def _spans(start: datetime, end: datetime) -> tuple[Window, Parts]:
     """(the window read, the rows that cover it): day rows for its whole days, hour rows for
     its whole hours, minute rows for the rest. Windows longer than a day (or older than the
-    minute rows' retention) are read to the hour."""
+    minute rows' retention) are widened to whole hours, longer than a week to whole days."""
     first, last = _epoch(start), math.ceil(end.timestamp())
     fine = MINUTE
     if end - start > EXACT_EDGES_UP_TO or start < minute_rollup_cutoff():
         fine = HOUR
+    if end - start > HOUR_EDGES_UP_TO:
+        fine = DAY
     first, last = first // fine * fine, -(-last // fine) * fine
     return Window(_at(first), _at(last)), _cover(first, last, (DAY, HOUR, MINUTE), fine)
 
@@ -339,19 +315,6 @@ def _filtered(
     return found
 
 
-def _rows(
-    project_ids: Iterable[int],
-    parts: Parts,
-    *,
-    environment: str | Sequence[str] | None,
-    names: Sequence[str] | None,
-    group: Sequence[str],
-) -> Iterator[tuple[Any, ...]]:
-    """(group values…, _ROW_COLUMNS…) of the rollup rows in ``parts``."""
-    for rows in _filtered(list(project_ids), parts, environment, names):
-        yield from rows.values_list(*group, *_ROW_COLUMNS).iterator(chunk_size=2000)
-
-
 @dataclass
 class Table:
     """Totals per group over a window. From rollups, the counters are summed by the database
@@ -367,7 +330,11 @@ class Table:
     group: Sequence[str] = ()
     loaded: bool = True
 
-    def load_sketches(self, keys: Iterable[tuple[Any, ...]] | None = None) -> None:
+    def load_sketches(
+        self, keys: Iterable[tuple[Any, ...]] | None = None, *, users: bool = True
+    ) -> None:
+        """Read the sketches of these groups (all: None); ``users=False``: the histograms
+        only (the user sketches are the larger blobs)."""
         if self.loaded:
             return
         wanted = set(self.found) if keys is None else set(keys) & set(self.found)
@@ -379,27 +346,46 @@ class Table:
         if "name" in self.group and len(wanted) < len(self.found):
             index = list(self.group).index("name")
             names = sorted({key[index] for key in wanted})
-        width = len(self.group)
-        blobs: dict[tuple[Any, ...], tuple[list[Any], list[Any], list[Any]]] = {}
-        columns = ("histogram", "users", "miserable_users")
-        for row in (
-            found_row
-            for rows in _filtered(self.project_ids, self.parts, self.environment, names)
-            for found_row in rows.values_list(*self.group, *columns).iterator(chunk_size=2000)
-        ):
+        rows = _filtered(self.project_ids, self.parts, self.environment, names)
+        _merge_blobs(self.found, rows, self.group, wanted, users=users)
+
+
+def _merge_blobs(
+    found: dict[tuple[Any, ...], Totals],
+    querysets: list[QuerySet[TransactionRollup]],
+    group: Sequence[str],
+    wanted: set[tuple[Any, ...]] | None,
+    *,
+    users: bool,
+    interval: int = 0,
+) -> None:
+    """Merge the sketches of the rows into ``found`` by group (and by ``interval`` buckets
+    of the row's bucket when given: the key's last part)."""
+    width = len(group)
+    columns = ("histogram", "users", "miserable_users") if users else ("histogram",)
+    extra = ("bucket",) if interval else ()
+    blobs: dict[tuple[Any, ...], list[list[Any]]] = {}
+    for rows in querysets:
+        for row in rows.values_list(*group, *extra, *columns).iterator(chunk_size=2000):
             key = tuple(row[:width])
-            if key in wanted:
-                lists = blobs.get(key)
-                if lists is None:
-                    lists = blobs[key] = ([], [], [])
-                for target, blob in zip(lists, row[width:], strict=True):
-                    if blob:
-                        target.append(blob)
-        for key, (hists, users, miserable) in blobs.items():
-            totals = self.found[key]
-            totals.histogram = sketches.merge_encoded_histograms(hists)
-            totals.users = sketches.merge_encoded_registers(users)
-            totals.miserable = sketches.merge_encoded_registers(miserable)
+            if interval:
+                key = (*key, row[width] // interval * interval)
+            if wanted is not None and key not in wanted:
+                continue
+            lists = blobs.get(key)
+            if lists is None:
+                lists = blobs[key] = [[] for _ in columns]
+            for target, blob in zip(lists, row[width + len(extra) :], strict=True):
+                if blob:
+                    target.append(blob)
+    for key, lists in blobs.items():
+        totals = found.get(key)
+        if totals is None:
+            continue
+        totals.histogram = sketches.merge_encoded_histograms(lists[0])
+        if users:
+            totals.users = sketches.merge_encoded_registers(lists[1])
+            totals.miserable = sketches.merge_encoded_registers(lists[2])
 
 
 def _sums(
@@ -564,9 +550,11 @@ def totals(
     environment: str | Sequence[str] | None = None,
     names: Sequence[str] | None = None,
     query: str | None = None,
+    users: bool = True,
 ) -> tuple[Window, dict[tuple[Any, ...], Totals]]:
     """Totals per group (of "name", "project_id", "environment"), from rollups when they can
-    answer the query, else from raw transactions. The Discover API builds on this."""
+    answer the query, else from raw transactions. The Discover API builds on this.
+    ``users=False``: the user sketches are not read (user counts are then 0)."""
     table = totals_table(
         project_ids,
         start=start,
@@ -576,7 +564,7 @@ def totals(
         names=names,
         query=query,
     )
-    table.load_sketches()
+    table.load_sketches(users=users)
     return table.window, table.found
 
 
@@ -775,12 +763,15 @@ def series_totals(
     names: Sequence[str] | None = None,
     query: str | None = None,
     group: Sequence[str] = (),
-    sketches: bool = True,
+    with_sketches: bool = True,
+    users: bool = False,
 ) -> tuple[list[int], int, dict[tuple[Any, ...], Totals]]:
     """(bucket starts, the interval, totals per (group values…, bucket start)): buckets every
     ``interval_seconds`` (rounded up to a minute; aligned to the epoch, like Sentry's) from
-    the one holding ``start`` to ``end``. Intervals of whole hours read hour rows, shorter
-    ones minute rows (kept SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS)."""
+    the one holding ``start`` to ``end``. Intervals of whole days read day rows, of whole
+    hours hour rows, shorter ones minute rows (kept SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS).
+    Counters are summed by the database; histograms are read with ``with_sketches``, user
+    sketches with ``users`` too."""
     interval = max(MINUTE, -(-int(interval_seconds) // MINUTE) * MINUTE)
     first = _epoch(start) // interval * interval
     last = math.ceil(end.timestamp())
@@ -806,23 +797,17 @@ def series_totals(
     parts = [(resolution, first, last)]
     width = len(group)
     totals_by_key: dict[tuple[Any, ...], Totals] = {}
-    if not sketches:  # counters only: summed by the database, per row bucket
-        summed = _sums(ids, parts, envs, _narrow(names, extra_names), [*group, "bucket"])
-        for key, summed_point in summed.items():
-            at = key[width] // interval * interval
-            existing = totals_by_key.get((*key[:width], at))
-            if existing is None:
-                totals_by_key[(*key[:width], at)] = summed_point
-            else:
-                existing.add_totals(summed_point)
-        return buckets, interval, totals_by_key
-    rows = _rows(ids, parts, environment=envs, names=_narrow(names, extra_names), group=group)
-    for row in rows:
-        key = (*row[:width], row[width] // interval * interval)
-        point = totals_by_key.get(key)
-        if point is None:
-            point = totals_by_key[key] = Totals()
-        point.add_row(row[width:])
+    summed = _sums(ids, parts, envs, _narrow(names, extra_names), [*group, "bucket"])
+    for key, summed_point in summed.items():
+        at = key[width] // interval * interval
+        existing = totals_by_key.get((*key[:width], at))
+        if existing is None:
+            totals_by_key[(*key[:width], at)] = summed_point
+        else:
+            existing.add_totals(summed_point)
+    if with_sketches:
+        rows = _filtered(ids, parts, envs, _narrow(names, extra_names))
+        _merge_blobs(totals_by_key, rows, group, None, users=users, interval=interval)
     return buckets, interval, totals_by_key
 
 
@@ -886,6 +871,11 @@ AGGREGATE_FIELDS = (
 )
 
 
+def canonical_user_field(name: str) -> bool:
+    """Whether this function reads the user sketches."""
+    return name.replace(" ", "") in ("count_unique(user)", "count_miserable(user)", "user_misery()")
+
+
 def field_value(found: Totals, name: str, window: Window) -> float | None:
     """The value of one of Sentry's functions (AGGREGATE_FIELDS; `pNN(transaction.duration)`
     is `pNN()`) over these totals."""
@@ -934,6 +924,7 @@ def aggregate(
         environment=environment,
         names=None if name is None else [name],
         query=query,
+        users=any(canonical_user_field(f) for f in fields),
     )
     merged = found.get((), Totals())
     return {f: field_value(merged, f, window) for f in fields}
@@ -959,7 +950,13 @@ def histogram(
     """Durations of one transaction as ``buckets`` bins of equal width from the shortest to
     the longest (each sketch bucket counted in the bin holding its reported value)."""
     _, found = totals(
-        project_ids, start=start, end=end, environment=environment, names=[name], query=query
+        project_ids,
+        start=start,
+        end=end,
+        environment=environment,
+        names=[name],
+        query=query,
+        users=False,
     )
     merged = found.get((), Totals()).histogram
     return bins_of(merged, buckets)
