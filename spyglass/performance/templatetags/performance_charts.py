@@ -56,7 +56,10 @@ def linechart(
         "", '<polyline class="line line-{}" points="{}"></polyline>', paths
     )
     dots_svg = format_html_join(
-        "", '<circle class="dot line-{}" cx="{}" cy="{}" r="3"><title>{}</title></circle>', dots
+        "",
+        # A zero-length line with a round cap: a round dot however the chart is stretched.
+        '<line class="dot line-{0}" x1="{1}" y1="{2}" x2="{1}" y2="{2}"><title>{3}</title></line>',
+        dots,
     )
     legend = format_html_join(
         "",
