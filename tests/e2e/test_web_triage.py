@@ -115,19 +115,27 @@ def server() -> Iterator[SpyglassServer]:
         server.database.drop()
 
 
+@pytest.fixture(scope="module")
+def signed_in(server: SpyglassServer, browser: Browser) -> Any:
+    """The developer's session (cookies), signed in once for the module."""
+    context = browser.new_context()
+    sign_in(context.new_page(), server)
+    state = context.storage_state()
+    context.close()
+    return state
+
+
 @pytest.fixture
-def page(
-    server: SpyglassServer, browser: Browser, request: pytest.FixtureRequest
-) -> Iterator[Page]:
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def page(browser: Browser, signed_in: Any) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, storage_state=signed_in)
+    page = context.new_page()
     dialogs = watch_for_script(page)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    sign_in(page, server)
     yield page
     assert dialogs == [] and page.evaluate("window.__xss") is None
     assert not errors, errors  # no CSP violation, no missing file, no script error
-    page.close()
+    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -254,18 +262,23 @@ def summary(violations: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_no_serious_accessibility_violations(
-    server: SpyglassServer, browser: Browser, shots: Path, scheme: str
+    server: SpyglassServer, browser: Browser, signed_in: Any, shots: Path, scheme: str
 ) -> None:
     assert AXE.exists(), "run `npm ci` in tests/e2e/js"
-    context = browser.new_context(
-        viewport={"width": 1280, "height": 900},
-        color_scheme=scheme,  # type: ignore[arg-type]
-        bypass_csp=True,  # only so axe itself can be injected; the pages are unchanged
-    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    options: dict[str, Any] = {
+        "viewport": {"width": 1280, "height": 900},
+        "color_scheme": scheme,
+        "bypass_csp": True,  # only so axe itself can be injected; the pages are unchanged
+    }
+    if scheme == "light":
+        context = browser.new_context(**options)
+        page = context.new_page()
+        page.goto(f"{server.base_url}/accounts/sign-in/")
+        found["sign-in"] = axe_violations(page)
+        context.close()
+    context = browser.new_context(**options, storage_state=signed_in)
     page = context.new_page()
-    page.goto(f"{server.base_url}/accounts/sign-in/")
-    found = {"sign-in": axe_violations(page)}
-    sign_in(page, server)
     number = issues(server)["AttributeError"][0]
     issue = f"{server.base_url}/acme/web/issues/{number}/"
     pages = {
