@@ -3,22 +3,30 @@
 from __future__ import annotations
 
 import importlib
+import threading
 
 from spyglass.notifications.base import Kind
 
 # Order is the order of the "add a channel" menu.
 KIND_MODULES = ("email", "slack", "discord", "msteams", "pagerduty", "webhook", "apprise")
 
-_loaded: dict[str, Kind] = {}
+_loaded: dict[str, Kind] | None = None
+_lock = threading.Lock()
 
 
 def kinds() -> dict[str, Kind]:
-    if not _loaded:
-        for name in KIND_MODULES:
-            module = importlib.import_module(f"spyglass.notifications.{name}")
-            kind: Kind = module.KIND
-            assert kind.name == name, f"{name} declares itself {kind.name}"
-            _loaded[name] = kind
+    """Imported on first use; threads (the outbox, web requests) see all kinds or load them."""
+    global _loaded
+    if _loaded is None:
+        with _lock:
+            if _loaded is None:
+                found: dict[str, Kind] = {}
+                for name in KIND_MODULES:
+                    module = importlib.import_module(f"spyglass.notifications.{name}")
+                    kind: Kind = module.KIND
+                    assert kind.name == name, f"{name} declares itself {kind.name}"
+                    found[name] = kind
+                _loaded = found
     return _loaded
 
 

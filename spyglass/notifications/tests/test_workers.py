@@ -20,8 +20,9 @@ from spyglass.test import build_world
 ROWS = 40
 
 
-def work(name: str, errors: list[BaseException]) -> None:
+def work(name: str, start: threading.Barrier, errors: list[BaseException]) -> None:
     try:
+        start.wait(10)
         while outbox.run_once(name, limit=3):
             pass
     except BaseException as exc:  # surfaced by the test
@@ -36,12 +37,15 @@ def test_two_workers_deliver_each_row_exactly_once() -> None:
     world = build_world()
     issue = make_issue(world.project)
     with http_receiver() as receiver:
-        receiver.delay = 0.01  # long enough for the workers' claims to interleave
+        receiver.delay = 0.02  # long enough for the workers' claims to interleave
         channel = make_channel(world.org, "webhook", "hook", url=receiver.url)
         for number in range(ROWS):
             send(channel, issue_alert(issue, dedup_key=f"row-{number}"))
         errors: list[BaseException] = []
-        threads = [threading.Thread(target=work, args=(f"worker-{n}", errors)) for n in range(2)]
+        start = threading.Barrier(2)
+        threads = [
+            threading.Thread(target=work, args=(f"worker-{n}", start, errors)) for n in range(2)
+        ]
         for thread in threads:
             thread.start()
         for thread in threads:
@@ -72,3 +76,28 @@ def test_a_claim_whose_lease_ran_out_is_claimed_again() -> None:
     assert Delivery.objects.get(pk=delivery_id).claimed_by == "live-worker"
     # The dead worker, back to life, finds the row is no longer its own.
     assert outbox.process(delivery_id, "dead-worker") is None
+
+
+def test_threads_loading_the_kinds_at_once_all_see_every_kind(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from spyglass.notifications import registry
+
+    monkeypatch.setattr(registry, "_loaded", None)
+    start = threading.Barrier(8)
+    found: list[str] = []
+    errors: list[BaseException] = []
+
+    def look() -> None:
+        start.wait(10)
+        try:
+            found.append(registry.get("apprise").name)  # the last one loaded
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=look) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert errors == [] and found == ["apprise"] * 8
