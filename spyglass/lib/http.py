@@ -202,6 +202,8 @@ def _one_request(
         response = conn.getresponse()
         data = _read_capped(response, max_body, deadline)
         return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+    except ValueError as exc:  # http.client refuses header values with line breaks
+        raise Refused(f"invalid request: {exc}") from exc
     except (OSError, http.client.HTTPException) as exc:
         if isinstance(exc, TimeoutError | socket.timeout):
             raise OutboundError(f"timed out after {timeout:g} s") from exc

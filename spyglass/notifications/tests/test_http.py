@@ -136,6 +136,13 @@ def test_redirects_are_followed_a_few_times_only() -> None:
         assert all(r.method == "POST" and r.body == b"x" for r in receiver.requests)
 
 
+def test_a_header_with_a_line_break_is_refused_not_sent() -> None:
+    with http_receiver() as receiver, override_settings(OUTBOUND_ALLOWLIST="127.0.0.1"):
+        with pytest.raises(http.Refused, match="invalid request"):
+            http.request("GET", receiver.url + "/", headers={"X-A": "a\r\nX-Injected: 1"})
+        assert receiver.requests == []
+
+
 def test_a_large_response_is_cut_off() -> None:
     with http_receiver() as receiver:
         receiver.response_body = b"x" * 5000

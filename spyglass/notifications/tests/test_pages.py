@@ -136,6 +136,7 @@ def test_a_broken_channel_shows_why_and_can_be_marked_fixed(world: World) -> Non
     assert "<script>" not in html.split("</head>")[1]
     listing = client.get(BASE).content.decode()
     assert "badge-broken" in listing and "Failed" in listing
+    assert "A delivery failed permanently: HTTP 404: no such hook &lt;script&gt;" in listing
     client.post(BASE + "hook/fixed/")
     channel.refresh_from_db()
     assert not channel.is_broken

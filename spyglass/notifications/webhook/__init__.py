@@ -54,7 +54,7 @@ def deliver(config: Mapping[str, Any], payload: Mapping[str, Any]) -> int | None
     raw = orjson.dumps(payload["body"])
     headers = {
         "User-Agent": USER_AGENT,
-        "X-Spyglass-Dedup-Key": str(payload.get("dedup_key", "")),
+        "X-Spyglass-Dedup-Key": " ".join(str(payload.get("dedup_key", "")).split())[:255],
         "X-Spyglass-Action": str(payload.get("action", "trigger")),
     }
     secret = config.get("secret")
