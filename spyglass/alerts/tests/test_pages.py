@@ -267,3 +267,9 @@ def test_editing_a_metric_rule_shows_its_values_and_saves_changes(
     assert rule.time_window == 15
     assert rule.triggers[0]["alertThreshold"] == 20.0
     assert {p.slug for p in rule.projects.all()} == {"backend", "frontend"}
+
+
+@pytest.mark.parametrize("model", ["rule", "rulefire", "metricrule", "incident"])
+def test_the_admin_lists_render(world: World, alice: Client, model: str) -> None:
+    make_rule(world.project, conds=[FIRST_SEEN])
+    assert alice.get(f"/admin/alerts/{model}/").status_code == 200
