@@ -12,6 +12,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -143,60 +144,67 @@ def state(server: SpyglassServer) -> dict[str, list[list[Any]]]:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpyglassServer]:
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SpyglassServer, str]]:
+    """Spyglass with the page's project (acme/web) and the API's (acme/api), and the FastAPI
+    app serving the page and its API. Bundling the page and starting the app overlap with
+    Spyglass's own start-up (most of this module's time)."""
+    root = tmp_path_factory.mktemp("bookshop")
+    (root / "index.html").write_text(PAGE_HTML)
+    (root / "app.py").write_text(APP)
+    esbuild = JS / "node_modules" / ".bin" / "esbuild"
+    assert esbuild.exists(), f"run `npm ci` in {JS}"
+    bundling = subprocess.Popen(
+        [str(esbuild), "--bundle", "--format=iife", "--target=es2020", "--log-level=warning",
+         f"--outfile={root / 'app.js'}"],
+        stdin=subprocess.PIPE, cwd=JS, text=True,
+    )  # fmt: skip
+    assert bundling.stdin is not None
+    bundling.stdin.write(PAGE_JS)
+    bundling.stdin.close()
     server = SpyglassServer(Database(), "performance", digest=True)
+    app: subprocess.Popen[bytes] | None = None
+    log = (root / "app.log").open("wb")
     try:
         server.create_project()  # acme/web: the browser page
         server.manage("createuser", "--email", EMAIL, "--password", PASSWORD)
         out = server.manage("project", "create", "--org", "acme", "--name", "api", "--owner", EMAIL)
-        server.api_dsn = out.strip().splitlines()[-1]  # type: ignore[attr-defined]
+        assert bundling.wait(120) == 0
+        port = free_port()
+        env = dict(
+            os.environ, SENTRY_DSN=out.strip().splitlines()[-1], PAGE_DIR=str(root), PORT=str(port)
+        )
+        app = subprocess.Popen(
+            [sys.executable, str(root / "app.py")], env=env, stdout=log, stderr=subprocess.STDOUT
+        )
         server.start()
-        yield server
+        url = f"http://127.0.0.1:{port}"
+
+        def up() -> bool | None:
+            assert app is not None and app.poll() is None, (root / "app.log").read_text()
+            try:
+                return httpx.get(f"{url}/", timeout=1).status_code == 200 or None
+            except httpx.HTTPError:
+                return None
+
+        wait_for(up, "the bookshop app to start", 60)
+        yield server, url
     finally:
+        if app is not None:
+            app.terminate()
+            app.wait(10)
+        log.close()
         server.shutdown()
         server.database.drop()
 
 
 @pytest.fixture(scope="module")
-def app_url(server: SpyglassServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The FastAPI app serving the page and its API, on a port of its own."""
-    root = tmp_path_factory.mktemp("bookshop")
-    esbuild = JS / "node_modules" / ".bin" / "esbuild"
-    assert esbuild.exists(), f"run `npm ci` in {JS}"
-    subprocess.run(
-        [str(esbuild), "--bundle", "--format=iife", "--target=es2020", "--log-level=warning",
-         f"--outfile={root / 'app.js'}"],
-        input=PAGE_JS, text=True, cwd=JS, check=True, timeout=120,
-    )  # fmt: skip
-    (root / "index.html").write_text(PAGE_HTML)
-    (root / "app.py").write_text(APP)
-    port = free_port()
-    env = dict(
-        os.environ,
-        SENTRY_DSN=server.api_dsn,  # type: ignore[attr-defined]
-        PAGE_DIR=str(root),
-        PORT=str(port),
-    )
-    log = (root / "app.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, str(root / "app.py")], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    try:
-        import httpx
+def server(stack: tuple[SpyglassServer, str]) -> SpyglassServer:
+    return stack[0]
 
-        def up() -> bool | None:
-            assert process.poll() is None, (root / "app.log").read_text()
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/", timeout=1).status_code == 200 or None
-            except httpx.HTTPError:
-                return None
 
-        wait_for(up, "the bookshop app to start", 60)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(10)
-        log.close()
+@pytest.fixture(scope="module")
+def app_url(stack: tuple[SpyglassServer, str]) -> str:
+    return stack[1]
 
 
 @pytest.fixture(scope="module")
