@@ -158,11 +158,20 @@ def _break(channel: Channel, outcome: Outcome, attempts: int) -> None:
     channel.mark_broken(f"A delivery {why}: {outcome.error}")
 
 
-def run_once(worker_id: str, limit: int = BATCH) -> int:
+def run_once(worker_id: str, limit: int = BATCH, stop: threading.Event | None = None) -> int:
     ids = claim(worker_id, limit)
-    for delivery_id in ids:
+    for done, delivery_id in enumerate(ids):
+        if stop is not None and stop.is_set():
+            release(ids[done:], worker_id)  # stopping: the rest go to another worker now
+            return done
         process(delivery_id, worker_id)
     return len(ids)
+
+
+def release(ids: list[int], worker_id: str) -> None:
+    Delivery.objects.filter(
+        pk__in=ids, claimed_by=worker_id, status=Delivery.Status.SENDING
+    ).update(status=Delivery.Status.PENDING, claimed_by="", claimed_until=None)
 
 
 def prune(now: datetime | None = None) -> int:
@@ -189,7 +198,7 @@ def run_outbox(stop: threading.Event, *, idle_sleep: float = 1.0) -> None:
             if time.monotonic() >= next_prune:
                 next_prune = time.monotonic() + PRUNE_EVERY
                 prune()
-            done = run_once(worker_id)
+            done = run_once(worker_id, stop=stop)
         except Exception:
             log.exception("notification outbox pass failed")
             done = 0

@@ -101,3 +101,18 @@ def test_threads_loading_the_kinds_at_once_all_see_every_kind(
     for thread in threads:
         thread.join(30)
     assert errors == [] and found == ["apprise"] * 8
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stopping_worker_gives_back_what_it_has_not_sent() -> None:
+    world = build_world()
+    channel = make_channel(world.org, "webhook", "hook", url="http://127.0.0.1:9/")
+    issue = make_issue(world.project)
+    for number in range(3):
+        send(channel, issue_alert(issue, dedup_key=str(number)))
+    stop = threading.Event()
+    stop.set()
+    assert outbox.run_once("stopping", limit=10, stop=stop) == 0
+    assert set(Delivery.objects.values_list("status", "claimed_by")) == {("pending", "")}
+    assert DeliveryAttempt.objects.count() == 0
+    assert len(outbox.claim("next")) == 3
