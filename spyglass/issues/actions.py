@@ -276,7 +276,14 @@ def merge(issues: Sequence[Issue], user: User | None) -> Issue:
     sources = [issue for issue in locked if issue.id != target.id]
     ids = [issue.id for issue in sources]
     for source in sources:
-        record(source, "merge_into", user, issue=target.short_id, issue_id=target.id)
+        record(
+            source,
+            "merge_into",
+            user,
+            issue=target.short_id,
+            issue_id=target.id,
+            source=source.short_id,
+        )
     IssueHash.objects.filter(issue_id__in=ids).update(issue=target)
     Event.objects.filter(issue_id__in=ids).update(issue=target)
     _move_tag_values(ids, target.id)

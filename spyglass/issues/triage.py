@@ -420,7 +420,7 @@ def describe(kind: str, data: dict[str, Any]) -> str:
     if kind == "merge":
         return f"merged {', '.join(map(str, data.get('issues', [])))} into this issue"
     if kind == "merge_into":
-        return f"merged this issue into {data.get('issue', '')}"
+        return f"merged {data.get('source') or 'this issue'} into {data.get('issue', '')}"
     if kind == "unmerge_source":
         return f"split this issue off {data.get('issue', '')}"
     if kind == "unmerge_destination":

@@ -302,6 +302,12 @@ def test_merge_moves_everything_into_the_issue_with_most_events(bob: Client, wor
     assert IssueBookmark.objects.filter(issue=big, user=world.alice).exists()
     kinds = set(big.activities.values_list("kind", flat=True))
     assert {"merge", "merge_into", "note"} <= kinds
+    moved = big.activities.get(kind="merge_into")
+    assert moved.data["source"] == f"BACKEND-{small.number}"
+    assert (
+        f"merged BACKEND-{small.number} into BACKEND-{big.number}"
+        in bob.get(url(big)).content.decode()
+    )
     merge = big.activities.get(kind="merge")
     assert merge.data["issues"] == [f"BACKEND-{small.number}"] and merge.user == world.bob
     # A new event with the merged-away hash finds the surviving issue through its hash.
