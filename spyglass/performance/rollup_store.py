@@ -1,0 +1,477 @@
+"""Rollup rows: written per digest batch (``record``) and read back as ``Totals`` per group
+over a window (``totals``, ``totals_table``), from the rollups when they can answer the query,
+else from raw transactions. ``rollups`` builds the query API on this."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import connection
+from django.db.models import Max, QuerySet, Sum
+from django.utils import timezone
+
+from spyglass.performance import sketches
+from spyglass.performance.models import (
+    Transaction,
+    TransactionRollup,
+    apdex_thresholds,
+)
+from spyglass.performance.totals import Totals, Window
+
+MINUTE = 60
+HOUR = 3600
+DAY = 86400
+# Longer windows are read from hour rows only, widened to whole hours.
+EXACT_EDGES_UP_TO = timedelta(days=1)
+# Longer still, to whole UTC days (day rows only).
+HOUR_EDGES_UP_TO = timedelta(days=7)
+
+
+# --- writing (the digest) ------------------------------------------------------------------
+
+_Key = tuple[int, int, int, str, str]  # project, resolution, bucket, name, environment
+_TABLE = TransactionRollup._meta.db_table
+_KEY_COLUMNS = "project_id, resolution, bucket, name, environment"
+_INSERT = (
+    f"INSERT INTO {_TABLE} ({_KEY_COLUMNS}, op, count, failures, satisfied, tolerable,"
+    " duration_sum, histogram, users, miserable_users)"
+    " VALUES (%s, %s, %s, %s, %s, '', 0, 0, 0, 0, 0, %s, %s, %s)"
+    f" ON CONFLICT ({_KEY_COLUMNS}) DO NOTHING"
+)
+_UPDATE = (
+    f"UPDATE {_TABLE} SET op = %s, count = count + %s, failures = failures + %s,"
+    " satisfied = satisfied + %s, tolerable = tolerable + %s,"
+    " duration_sum = duration_sum + %s, histogram = %s, users = %s, miserable_users = %s"
+    " WHERE id = %s"
+)
+
+
+def record(transactions: Sequence[Transaction]) -> None:
+    """Add newly stored transactions to their minute, hour and day rows: aggregated here first,
+    then one upsert per row for the whole batch (inside the digest's write transaction)."""
+    if not transactions:
+        return
+    thresholds = apdex_thresholds({tx.project_id for tx in transactions})
+    minutes: dict[_Key, Totals] = {}
+    for tx in transactions:
+        minute = int(tx.start.timestamp()) // MINUTE * MINUTE
+        key = (tx.project_id, MINUTE, minute, tx.name, tx.environment)
+        totals = minutes.get(key)
+        if totals is None:
+            totals = minutes[key] = Totals()
+        totals.add_transaction(
+            tx.op, tx.status, tx.duration_ms, tx.user_key, thresholds[tx.project_id], minute
+        )
+    rows = dict(minutes)
+    for (project_id, _, minute, name, environment), totals in minutes.items():
+        for resolution in (HOUR, DAY):
+            key = (project_id, resolution, minute - minute % resolution, name, environment)
+            coarse = rows.get(key)
+            if coarse is None:
+                coarse = rows[key] = Totals()
+            coarse.add_totals(totals)
+    _upsert(rows)
+
+
+def _upsert(rows: dict[_Key, Totals]) -> None:
+    empty = (b"", b"", b"")
+    with connection.cursor() as cursor:
+        cursor.executemany(_INSERT, [key + empty for key in rows])
+        stored = _stored_rows(cursor, rows)
+        updates = []
+        for key, (row_id, hist, users, miserable) in stored.items():
+            totals = rows[key]
+            updates.append(
+                (
+                    totals.op,
+                    totals.count,
+                    totals.failures,
+                    totals.satisfied,
+                    totals.tolerable,
+                    totals.duration_sum,
+                    sketches.add_to_encoded_histogram(hist, totals.histogram),
+                    sketches.add_to_encoded(users, totals.users),
+                    sketches.add_to_encoded(miserable, totals.miserable),
+                    row_id,
+                )
+            )
+        cursor.executemany(_UPDATE, updates)
+
+
+def _stored_rows(cursor: Any, rows: dict[_Key, Totals]) -> dict[_Key, tuple[int, Any, Any, Any]]:
+    """The rows of these keys (locked on PostgreSQL: other digest workers wait for them)."""
+    found: dict[_Key, tuple[int, Any, Any, Any]] = {}
+    projects = sorted({key[0] for key in rows})
+    buckets = sorted({key[2] for key in rows})
+    names = sorted({key[3] for key in rows})
+    lock = " FOR UPDATE" if connection.vendor == "postgresql" else ""
+    for start in range(0, len(names), 200):
+        chunk = names[start : start + 200]
+        cursor.execute(
+            f"SELECT id, {_KEY_COLUMNS}, histogram, users, miserable_users FROM {_TABLE}"
+            f" WHERE project_id IN ({_marks(projects)}) AND bucket IN ({_marks(buckets)})"
+            f" AND name IN ({_marks(chunk)}) ORDER BY id{lock}",
+            [*projects, *buckets, *chunk],
+        )
+        for row_id, project_id, resolution, bucket, name, env, hist, users, mis in cursor:
+            key = (project_id, resolution, bucket, name, env)
+            if key in rows:
+                found[key] = (row_id, hist, users, mis)
+    return found
+
+
+def _marks(values: Sequence[Any]) -> str:
+    return ", ".join(["%s"] * len(values))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def _epoch(moment: datetime) -> int:
+    return math.floor(moment.timestamp())
+
+
+def _at(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+Parts = list[tuple[int, int, int]]  # [(resolution, first bucket, end bucket)]
+
+
+def _spans(start: datetime, end: datetime) -> tuple[Window, Parts]:
+    """(the window read, the rows that cover it): day rows for its whole days, hour rows for
+    its whole hours, minute rows for the rest. Windows longer than a day (or older than the
+    minute rows' retention) are widened to whole hours, longer than a week to whole days."""
+    first, last = _epoch(start), math.ceil(end.timestamp())
+    fine = MINUTE
+    if end - start > EXACT_EDGES_UP_TO or start < minute_rollup_cutoff():
+        fine = HOUR
+    if end - start > HOUR_EDGES_UP_TO:
+        fine = DAY
+    first, last = first // fine * fine, -(-last // fine) * fine
+    return Window(_at(first), _at(last)), _cover(first, last, (DAY, HOUR, MINUTE), fine)
+
+
+def _cover(first: int, last: int, resolutions: Sequence[int], fine: int) -> Parts:
+    """The coarsest rows first, finer ones for what is left at either end."""
+    resolution = resolutions[0]
+    if resolution == fine:
+        return [(resolution, first, last)] if first < last else []
+    inner_first, inner_last = -(-first // resolution) * resolution, last // resolution * resolution
+    if inner_first >= inner_last:
+        return _cover(first, last, resolutions[1:], fine)
+    return [
+        (resolution, inner_first, inner_last),
+        *_cover(first, inner_first, resolutions[1:], fine),
+        *_cover(inner_last, last, resolutions[1:], fine),
+    ]
+
+
+def _filtered(
+    project_ids: Sequence[int],
+    parts: Parts,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+) -> list[QuerySet[TransactionRollup]]:
+    """A query per part (each an index range; an OR of them would not be)."""
+    found = []
+    for resolution, first, last in parts:
+        rows = TransactionRollup.objects.filter(
+            project_id__in=project_ids, resolution=resolution, bucket__gte=first, bucket__lt=last
+        )
+        if environment is not None:
+            envs = [environment] if isinstance(environment, str) else list(environment)
+            rows = rows.filter(environment__in=envs)
+        if names is not None:
+            rows = rows.filter(name__in=list(names))
+        found.append(rows)
+    return found
+
+
+@dataclass
+class Table:
+    """Totals per group over a window. From rollups, the counters are summed by the database
+    first and the sketches (percentiles, users) read only for the groups asked for
+    (``load_sketches``): a page of a table sorted by a counter reads few blobs."""
+
+    window: Window
+    found: dict[tuple[Any, ...], Totals]
+    project_ids: list[int] = field(default_factory=list)
+    parts: Parts = field(default_factory=list)
+    environment: str | Sequence[str] | None = None
+    names: Sequence[str] | None = None
+    group: Sequence[str] = ()
+    loaded: bool = True
+
+    def load_sketches(
+        self, keys: Iterable[tuple[Any, ...]] | None = None, *, users: bool = True
+    ) -> None:
+        """Read the sketches of these groups (all: None); ``users=False``: the histograms
+        only (the user sketches are the larger blobs)."""
+        if self.loaded:
+            return
+        wanted = set(self.found) if keys is None else set(keys) & set(self.found)
+        if keys is None:
+            self.loaded = True
+        if not wanted:
+            return
+        names = self.names
+        if "name" in self.group and len(wanted) < len(self.found):
+            index = list(self.group).index("name")
+            names = sorted({key[index] for key in wanted})
+        rows = _filtered(self.project_ids, self.parts, self.environment, names)
+        _merge_blobs(self.found, rows, self.group, wanted, users=users)
+
+
+def _merge_blobs(
+    found: dict[tuple[Any, ...], Totals],
+    querysets: list[QuerySet[TransactionRollup]],
+    group: Sequence[str],
+    wanted: set[tuple[Any, ...]] | None,
+    *,
+    users: bool,
+    interval: int = 0,
+) -> None:
+    """Merge the sketches of the rows into ``found`` by group (and by ``interval`` buckets
+    of the row's bucket when given: the key's last part)."""
+    width = len(group)
+    columns = ("histogram", "users", "miserable_users") if users else ("histogram",)
+    extra = ("bucket",) if interval else ()
+    blobs: dict[tuple[Any, ...], list[list[Any]]] = {}
+    for rows in querysets:
+        for row in rows.values_list(*group, *extra, *columns).iterator(chunk_size=2000):
+            key = tuple(row[:width])
+            if interval:
+                key = (*key, row[width] // interval * interval)
+            if wanted is not None and key not in wanted:
+                continue
+            lists = blobs.get(key)
+            if lists is None:
+                lists = blobs[key] = [[] for _ in columns]
+            for target, blob in zip(lists, row[width + len(extra) :], strict=True):
+                if blob:
+                    target.append(blob)
+    for key, lists in blobs.items():
+        totals = found.get(key)
+        if totals is None:
+            continue
+        totals.histogram = sketches.merge_encoded_histograms(lists[0])
+        if users:
+            totals.users = sketches.merge_encoded_registers(lists[1])
+            totals.miserable = sketches.merge_encoded_registers(lists[2])
+
+
+def _sums(
+    project_ids: Sequence[int],
+    parts: Parts,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+    group: Sequence[str],
+) -> dict[tuple[Any, ...], Totals]:
+    """The counters per group, summed by the database."""
+    sums = {
+        "n": Sum("count"),
+        "f": Sum("failures"),
+        "s": Sum("satisfied"),
+        "t": Sum("tolerable"),
+        "d": Sum("duration_sum"),
+        "last": Max("bucket"),
+        "any_op": Max("op"),
+    }
+    found_rows: list[dict[str, Any]] = []
+    for rows in _filtered(project_ids, parts, environment, names):
+        if group:
+            found_rows.extend(rows.values(*group).annotate(**sums).order_by())
+        else:
+            total = rows.aggregate(**sums)
+            found_rows.extend([total] if total["n"] else [])
+    found: dict[tuple[Any, ...], Totals] = {}
+    for row in found_rows:
+        key = tuple(row[g] for g in group)
+        summed = Totals(
+            op=row["any_op"] or "",
+            op_bucket=row["last"],
+            count=row["n"],
+            failures=row["f"],
+            satisfied=row["s"],
+            tolerable=row["t"],
+            duration_sum=row["d"],
+            last_bucket=row["last"],
+        )
+        if key in found:
+            found[key].add_totals(summed)
+        else:
+            found[key] = summed
+    return found
+
+
+def _totals_from_rows(
+    project_ids: Iterable[int],
+    start: datetime,
+    end: datetime,
+    *,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+    group: Sequence[str],
+) -> Table:
+    window, parts = _spans(start, end)
+    ids = list(project_ids)
+    found = _sums(ids, parts, environment, names, group)
+    return Table(window, found, ids, parts, environment, names, group, loaded=False)
+
+
+# Raw transactions: what the rollup dimensions are called there.
+RAW_GROUPS = frozenset({"name", "project_id", "environment", "release", "op", "status"})
+
+
+def totals_from_transactions(
+    project_ids: Iterable[int],
+    query: str,
+    start: datetime,
+    end: datetime,
+    *,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+    group: Sequence[str],
+    bucket_seconds: int = MINUTE,
+) -> dict[tuple[Any, ...], Totals]:
+    """The same totals computed from raw transactions (for queries rollups can't answer).
+    ``group`` may include "bucket" (the start of a ``bucket_seconds`` bucket, in seconds)."""
+    from spyglass.performance.search import transaction_queryset
+
+    ids = list(project_ids)
+    rows = transaction_queryset(ids, query, start=start, end=end, environment=environment)
+    if names is not None:
+        rows = rows.filter(name__in=list(names))
+    thresholds = apdex_thresholds(ids)
+    columns = [g for g in group if g != "bucket"]
+    if not set(columns) <= RAW_GROUPS:
+        raise ValueError(f"can't group transactions by {sorted(set(columns) - RAW_GROUPS)}")
+    found: dict[tuple[Any, ...], Totals] = {}
+    values = rows.values_list(
+        "project_id", "op", "status", "duration_ms", "user_key", "start", *columns
+    )
+    for project_id, op, status, duration, user, started, *dims in values.iterator(2000):
+        at = _epoch(started) // bucket_seconds * bucket_seconds
+        key = tuple(at if g == "bucket" else dims.pop(0) for g in group)
+        totals = found.get(key)
+        if totals is None:
+            totals = found[key] = Totals()
+        totals.add_transaction(op, status, duration, user, thresholds[project_id], at)
+        totals.last_seen = max(totals.last_seen, started.timestamp())
+    return found
+
+
+def rollups_answer(query: str | None) -> bool:
+    """Whether rollups can answer this query: nothing but `event.type:transaction`, exact
+    `transaction:…` and `environment:…` filters, AND-ed."""
+    if not query or not query.strip():
+        return True
+    from spyglass.search import And, Filter, Scope, TextValue, parse
+
+    node = parse(query, now=timezone.now(), scope=Scope.TRANSACTION)
+    children = node.children if isinstance(node, And) else (node,)
+    for child in children:
+        if not isinstance(child, Filter) or child.negated or child.key.tag:
+            return False
+        values = child.values
+        if not all(isinstance(v, TextValue) and not v.has_wildcards for v in values):
+            return False
+        texts = [v.text for v in values if isinstance(v, TextValue)]
+        if child.key.name == "event.type":
+            if texts != ["transaction"]:
+                return False
+        elif child.key.name not in ("transaction", "environment"):
+            return False
+    return True
+
+
+def _query_filters(query: str | None) -> tuple[list[str] | None, list[str] | None]:
+    """(names, environments) a rollup-answerable query restricts to (None: any)."""
+    if not query or not query.strip():
+        return None, None
+    from spyglass.search import And, Filter, Scope, TextValue, parse
+
+    node = parse(query, now=timezone.now(), scope=Scope.TRANSACTION)
+    names: list[str] | None = None
+    envs: list[str] | None = None
+    for child in node.children if isinstance(node, And) else (node,):
+        if not isinstance(child, Filter):
+            continue
+        texts = [v.text for v in child.values if isinstance(v, TextValue)]
+        if child.key.name == "transaction":
+            names = texts if names is None else [n for n in names if n in texts]
+        elif child.key.name == "environment":
+            envs = texts if envs is None else [e for e in envs if e in texts]
+    return names, envs
+
+
+def _narrow(given: Sequence[str] | None, extra: list[str] | None) -> list[str] | None:
+    if extra is None:
+        return None if given is None else list(given)
+    if given is None:
+        return extra
+    return [value for value in given if value in extra]
+
+
+def totals(
+    project_ids: Iterable[int],
+    *,
+    start: datetime,
+    end: datetime,
+    group: Sequence[str] = (),
+    environment: str | Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+    query: str | None = None,
+    users: bool = True,
+) -> tuple[Window, dict[tuple[Any, ...], Totals]]:
+    """Totals per group (of "name", "project_id", "environment"), from rollups when they can
+    answer the query, else from raw transactions. The Discover API builds on this.
+    ``users=False``: the user sketches are not read (user counts are then 0)."""
+    table = totals_table(
+        project_ids,
+        start=start,
+        end=end,
+        group=group,
+        environment=environment,
+        names=names,
+        query=query,
+    )
+    table.load_sketches(users=users)
+    return table.window, table.found
+
+
+def totals_table(
+    project_ids: Iterable[int],
+    *,
+    start: datetime,
+    end: datetime,
+    group: Sequence[str] = (),
+    environment: str | Sequence[str] | None = None,
+    names: Sequence[str] | None = None,
+    query: str | None = None,
+) -> Table:
+    """``totals``, with the sketches not read yet (``Table.load_sketches``)."""
+    ids = list(project_ids)
+    if not rollups_answer(query):
+        found = totals_from_transactions(
+            ids, query or "", start, end, environment=environment, names=names, group=group
+        )
+        return Table(Window(start, end), found)
+    extra_names, extra_envs = _query_filters(query)
+    envs: str | Sequence[str] | None = environment
+    if extra_envs is not None:
+        given = [environment] if isinstance(environment, str) else environment
+        envs = _narrow(given, extra_envs)
+    return _totals_from_rows(
+        ids, start, end, environment=envs, names=_narrow(names, extra_names), group=group
+    )
+
+
+def minute_rollup_cutoff(now: datetime | None = None) -> datetime:
+    return (now or timezone.now()) - timedelta(days=settings.RETENTION_MINUTE_ROLLUPS_DAYS)
