@@ -274,3 +274,27 @@ def test_old_windows_are_read_to_the_hour(world: World) -> None:
         [pid], start=old + timedelta(minutes=5), end=old + timedelta(minutes=20), fields=["count()"]
     )
     assert found == {"count()": 2.0}
+
+
+def test_windows_over_a_week_read_whole_days_and_shorter_ones_hours(world: World) -> None:
+    pid = world.project.id
+    day = datetime(2026, 11, 10, tzinfo=UTC)
+    store(
+        tx(pid, start=day - timedelta(hours=2)),  # Nov 9, 22:00: outside every window
+        tx(pid, start=day + timedelta(hours=1)),  # Nov 10, 01:00
+        tx(pid, start=day + timedelta(days=3, hours=5)),
+        tx(pid, start=day + timedelta(days=8, hours=23)),  # Nov 18, 23:00
+    )
+    # Nine days from Nov 10, 00:30: widened to Nov 10 … Nov 19 (whole days).
+    start = day + timedelta(minutes=30)
+    found = rollups.aggregate(
+        [pid], start=start, end=start + timedelta(days=9), fields=["count()", "tpm()"]
+    )
+    assert found == {"count()": 3.0, "tpm()": pytest.approx(3 / (10 * 1440))}
+    # Three days from Nov 10, 00:30: to the hour, so 01:00 is in and 22:00 the day before not.
+    found = rollups.aggregate(
+        [pid], start=start, end=start + timedelta(days=3, hours=5), fields=["count()"]
+    )
+    assert found == {"count()": 2.0}
+    table = rollups.transaction_table([pid], start=start, end=start + timedelta(days=9))
+    assert [(row.name, row.count) for row in table] == [("GET /orders", 3)]
