@@ -225,6 +225,8 @@ def test_performance_issue_pages_show_the_span_evidence(data: World, client: Cli
     page = get(client, f"/{data.org.slug}/{data.project.slug}/issues/{issue.number}/")
     assert "Span evidence" in page and BOOKS in page
     assert "Repeating spans (6)" in page
+    # Only the evidence's own styles: the performance pages' would restyle the issue page.
+    assert "performance/waterfall.css" in page and "performance/performance.css" not in page
 
 
 def test_the_detector_found_the_n_plus_one_once_for_both_transactions(data: World) -> None:
