@@ -17,6 +17,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Q
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -51,12 +52,14 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() and len(value) < 18 else None
 
 
-def project_releases(project: Project) -> list[str]:
+def project_releases(project: Project, limit: int = 200) -> list[str]:
     """The project's release versions, newest first (by release date, else creation)."""
     from spyglass.releases.models import Release
 
-    rows = Release.objects.filter(projects=project).order_by("-released_at", "-created_at", "-id")
-    return list(rows.values_list("version", flat=True)[:200])
+    rows = Release.objects.filter(projects=project).annotate(
+        date=Coalesce("released_at", "created_at")
+    )
+    return list(rows.order_by("-date", "-id").values_list("version", flat=True)[:limit])
 
 
 # -- one issue ------------------------------------------------------------------------------
@@ -244,6 +247,13 @@ def bulk_triage(
         for issue in issues:
             actions.bookmark(issue, user, action == "bookmark")
         return f"{count} issue{plural} {'bookmarked' if action == 'bookmark' else 'unbookmarked'}."
+    if action.startswith("resolve-in-release:"):
+        version = action.removeprefix("resolve-in-release:")
+        if version not in project_releases(project):
+            raise ActionError("Choose one of the project's releases.")
+        for issue in issues:
+            state.resolve_in_release(issue, version, user)
+        return f"{count} issue{plural} resolved in {version}."
     if action == "resolve-in-next-release":
         for issue in issues:
             state.resolve_in_next_release(issue, user)

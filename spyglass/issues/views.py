@@ -26,7 +26,6 @@ from spyglass.issues.models import Issue, Priority, Resolution, Status, Substatu
 from spyglass.issues.series import HOUR, hourly_by_issue
 from spyglass.issues.stream import SORTS, TABS, Page, StreamQuery, environments, page
 from spyglass.projects.access import get_project, signed_in_user
-from spyglass.releases.models import Release
 from spyglass.savedsearches.stream import default_search_redirect, search_context
 from spyglass.search import SearchSyntaxError
 
@@ -92,7 +91,7 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
             "search_error_at": _marked(query.text, error) if error else None,
             "members": members,
             "teams": teams,
-            "releases": Release.objects.filter(projects=project).exists(),
+            "releases": triage.project_releases(project, RELEASES_IN_MENU),
             **search_context(request, project, query.text, ran=error is None),
         },
     )
@@ -358,6 +357,8 @@ ACTIONS: dict[str, tuple[str, Change]] = {
     "priority-low": ("set to low priority", _priority(Priority.LOW)),
 }
 
+
+RELEASES_IN_MENU = 10  # the stream's "Resolve in…" menu: the newest releases
 
 ARCHIVE_CHOICES = [
     ("archive-escalating", "Until escalating"),

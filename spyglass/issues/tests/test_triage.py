@@ -413,6 +413,18 @@ def test_bulk_assign_bookmark_and_resolve_in_next_release(bob: Client, world: Wo
     assert not IssueAssignee.objects.exists()
     bob.post(BASE + "bulk/", {"action": "resolve-in-next-release", "issue": ids})
     assert Resolution.objects.filter(kind=Resolution.Kind.IN_NEXT_RELEASE).count() == 2
+    Release.objects.create(organization=world.org, version="api 2.0").projects.add(world.project)
+    Release.objects.create(organization=world.org, version="web@1").projects.add(
+        world.other_project
+    )
+    page = bob.get(BASE).content.decode()
+    assert 'value="resolve-in-release:api 2.0"' in page and "web@1" not in page
+    bob.post(BASE + "bulk/", {"action": "resolve-in-release:web@1", "issue": ids})
+    assert not Resolution.objects.filter(release="web@1").exists()
+    bob.post(BASE + "bulk/", {"action": "resolve-in-release:api 2.0", "issue": ids})
+    assert (
+        Resolution.objects.filter(kind=Resolution.Kind.IN_RELEASE, release="api 2.0").count() == 2
+    )
     response = bob.post(BASE + "bulk/", {"action": "assign:user:999999", "issue": ids})
     assert response.status_code == 302
 
