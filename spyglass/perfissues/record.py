@@ -56,12 +56,19 @@ def record(
             )
             if found is None and not _repeated_enough(tx, problem, fingerprint, settings, when):
                 continue
-            issue = _issue(tx, problem, hash_, when) if found is None else _existing(found)
+            issue, is_new = (
+                _issue(tx, problem, hash_, when)
+                if found is None
+                else (
+                    _existing(found),
+                    False,
+                )
+            )
             if issue is None:
                 continue
             created = _occurrence(tx, issue, problem, when)
             if created:
-                _update(issue, tx, when, is_new=found is None)
+                _update(issue, tx, when, is_new=is_new)
                 touched.append(issue.id)
     return touched
 
@@ -92,9 +99,20 @@ def _existing(issue_id: int) -> Issue | None:
     return Issue.objects.select_for_update().filter(id=issue_id).first()
 
 
-def _issue(tx: Transaction, problem: Problem, hash_: str, when: datetime) -> Issue:
+def _issue(
+    tx: Transaction, problem: Problem, hash_: str, when: datetime
+) -> tuple[Issue | None, bool]:
+    """A new issue for the pattern, or the one another worker created meanwhile: the
+    project's counter row is the lock, so the hash is looked up again once holding it."""
     detector = DETECTORS[problem.detector]
     counter, _ = IssueCounter.objects.select_for_update().get_or_create(project_id=tx.project_id)
+    raced = (
+        IssueHash.objects.filter(project_id=tx.project_id, hash=hash_)
+        .values_list("issue_id", flat=True)
+        .first()
+    )
+    if raced is not None:
+        return _existing(raced), False
     counter.value += 1
     counter.save(update_fields=["value"])
     issue = Issue.objects.create(
@@ -119,7 +137,7 @@ def _issue(tx: Transaction, problem: Problem, hash_: str, when: datetime) -> Iss
     IssueHash.objects.create(
         project_id=tx.project_id, hash=hash_, issue=issue, grouping_config=GROUPING_CONFIG
     )
-    return issue
+    return issue, True
 
 
 def _metadata(problem: Problem) -> dict[str, object]:

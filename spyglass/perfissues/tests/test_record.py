@@ -149,3 +149,24 @@ def test_a_transaction_whose_body_cannot_be_read_costs_only_its_own_findings(
     Issue.objects.all().delete()
     assert len(detect_in([first, second])) == 1
     assert Occurrence.objects.get().transaction_event_id == second.event_id
+
+
+def test_an_issue_another_worker_created_meanwhile_is_used_not_created_again(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    from spyglass.perfissues.detectors import DETECTORS, sort_spans
+    from spyglass.perfissues.hook import _classic
+    from spyglass.perfissues.record import _issue, issue_hash
+    from spyglass.performance.models import Transaction
+
+    digest(world, n_plus_one, 1, django_capture_on_commit_callbacks)
+    existing = Issue.objects.get()
+    tx = Transaction.objects.get()
+    info, root = _classic(tx)
+    (problem,) = DETECTORS["n_plus_one_db_queries"].detect(
+        info, sort_spans(info, root), DETECTORS["n_plus_one_db_queries"].defaults()
+    )
+    # The first lookup found no hash; by the time this worker holds the counter, one exists.
+    found, is_new = _issue(tx, problem, issue_hash(problem.fingerprint), tx.start)
+    assert found is not None and found.id == existing.id and not is_new
+    assert Issue.objects.count() == 1
