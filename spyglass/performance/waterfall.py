@@ -229,7 +229,11 @@ def trace_tree(
         (item, 0) for item in sorted(kids[None], key=when, reverse=True)
     ]
     seen: set[tuple[str, int]] = set()
-    while stack and len(rows) < MAX_ROWS:
+    # Transactions whose parents form a loop never hang from a root: they start trees too.
+    leftovers = sorted(transactions, key=when, reverse=True)
+    while (stack or leftovers) and len(rows) < MAX_ROWS:
+        if not stack:
+            stack.append((leftovers.pop(), 0))
         item, depth = stack.pop()
         left = (when(item) - begin) / total * 100
         if isinstance(item, Transaction):
