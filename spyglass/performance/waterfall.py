@@ -155,7 +155,11 @@ def tree(spans: list[SpanRow]) -> list[SpanRow]:
     ordered: list[SpanRow] = []
     stack: list[tuple[SpanRow, int]] = [(root, 0)]
     seen: set[str] = set()
-    while stack and len(ordered) < MAX_ROWS:
+    # Spans whose parents form a loop never hang from the root: they show under it.
+    leftovers = sorted(spans[1:], key=lambda s: s.start, reverse=True)
+    while (stack or leftovers) and len(ordered) < MAX_ROWS:
+        if not stack:
+            stack.append((leftovers.pop(), 1))
         span, depth = stack.pop()
         if span.span_id in seen:
             continue

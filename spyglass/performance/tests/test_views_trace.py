@@ -58,3 +58,25 @@ def test_a_loop_of_parents_still_shows_every_transaction() -> None:
     one, two = tx(1, "a" * 16, "b" * 16), tx(2, "b" * 16, "a" * 16, 5)
     rows = trace_tree([one, two], [], {})
     assert sorted(r.transaction.name for r in rows if r.transaction) == ["tx1", "tx2"]
+
+
+def test_the_waterfall_shows_every_span_once_even_in_a_loop_of_parents() -> None:
+    from spyglass.performance.waterfall import SpanRow, tree
+
+    start = T0.timestamp()
+    root = SpanRow("r" * 16, "", "http.server", "GET /", "ok", start, start + 1)
+    child = SpanRow("a" * 16, "r" * 16, "db", "SELECT 1", "ok", start + 0.1, start + 0.3)
+    grandchild = SpanRow("b" * 16, "a" * 16, "db", "SELECT 2", "ok", start + 0.2, start + 0.25)
+    orphan = SpanRow("c" * 16, "z" * 16, "cache", "get", "ok", start + 0.5, start + 0.6)
+    loop_one = SpanRow("d" * 16, "e" * 16, "x", "one", "ok", start + 0.7, start + 0.8)
+    loop_two = SpanRow("e" * 16, "d" * 16, "x", "two", "ok", start + 0.8, start + 0.9)
+    rows = tree([root, loop_two, grandchild, orphan, child, loop_one])
+    assert [(r.description, r.depth) for r in rows][:4] == [
+        ("GET /", 0),
+        ("SELECT 1", 1),
+        ("SELECT 2", 2),
+        ("get", 1),  # its parent is unknown: under the transaction
+    ]
+    assert sorted(r.description for r in rows[4:]) == ["one", "two"]
+    assert abs(child.self_ms - 150) < 0.01  # 200 ms minus its child's 50
+    assert abs(root.self_ms - (1000 - 200 - 100)) < 0.01
