@@ -98,3 +98,14 @@ def test_user_sketches_merge_like_a_union() -> None:
     assert sketches.encode_registers(a)[:1] == b"S"
     assert sketches.encode_registers(b)[:1] == b"D"
     assert abs(sketches.estimate(merged) - 2000) <= 0.07 * 2000
+
+
+@given(st.integers(min_value=0, max_value=2**32), st.integers(min_value=1, max_value=5))
+@settings(max_examples=50, deadline=None)
+def test_dense_sketches_merge_to_the_bytewise_maximum(seed: int, count: int) -> None:
+    rng = random.Random(seed)
+    # Ranks from 0 to 54 (the largest a 53-bit rest gives), zeros common, as in real sketches.
+    dense = [[rng.choice([0, 0, rng.randint(1, 54)]) for _ in range(2048)] for _ in range(count)]
+    blobs = [b"D" + bytes(registers) for registers in dense]
+    expected = {i: max(column) for i, column in enumerate(zip(*dense, strict=True)) if max(column)}
+    assert sketches.merge_encoded_registers(blobs) == expected
