@@ -277,8 +277,10 @@ def _shift(item: Any, keys: tuple[str, ...], drift: float) -> None:
 # --- IP addresses (Relay's normalize_ip_addresses, which the binding skips) ---------------
 
 
-def _valid_ip(value: str | None) -> str | None:
-    if not value:
+def _valid_ip(value: object) -> str | None:
+    """An IP address in canonical form; None for anything else (Relay reads only strings:
+    a number or object under ``REMOTE_ADDR`` is no address)."""
+    if not isinstance(value, str) or not value:
         return None
     try:
         return str(ipaddress.ip_address(value.strip()))

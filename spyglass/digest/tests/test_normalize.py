@@ -163,6 +163,13 @@ def test_auto_remote_addr_becomes_the_client_ip_and_fills_the_user() -> None:
     assert result["user"] == {"ip_address": "198.51.100.7", "sentry_user": "ip:198.51.100.7"}
 
 
+@pytest.mark.parametrize("value", [123, 1.5, True, ["198.51.100.7"], {"ip": "198.51.100.7"}])
+def test_a_remote_addr_that_is_not_a_string_is_no_address(value: object) -> None:
+    result = run({"request": {"env": {"REMOTE_ADDR": value}}, "platform": "python"}).event
+    assert result["request"]["env"]["REMOTE_ADDR"] == value
+    assert "user" not in result
+
+
 def test_auto_ip_without_a_client_ip_is_dropped() -> None:
     result = run({"user": {"id": "7", "ip_address": "{{auto}}"}}).event
     assert result["user"] == {"id": "7", "sentry_user": "id:7"}
