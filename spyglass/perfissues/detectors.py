@@ -21,6 +21,7 @@ from spyglass.perfissues.spans import (
 
 MAX_PROBLEMS = 10  # per transaction, as Sentry
 EPSILON = 0.0005  # s: spans that touch within half a millisecond count as sequential
+FRONTEND_OPS = frozenset({"pageload", "navigation", "ui.load", "ui.action"})
 _STATIC = (".js", ".css", ".png", ".jpg", ".jpeg", ".gif", ".svg", ".woff", ".woff2", ".ico")
 
 Thresholds = dict[str, float]
@@ -265,6 +266,43 @@ def n_plus_one_api(tx: TransactionInfo, kinds: Kinds, t: Thresholds) -> list[Pro
     return problems
 
 
+_HTTP_METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
+
+
+def consecutive_http(tx: TransactionInfo, kinds: Kinds, t: Thresholds) -> list[Problem]:
+    """At least ``count`` HTTP calls one after another (non-HTTP spans between them aside),
+    each at least ``span_duration`` ms and starting at most ``gap`` ms after the previous
+    ended, which run in parallel would save at least ``time_saved`` ms. Backends and mobile
+    apps only: browsers do other work between calls."""
+    if tx.op in FRONTEND_OPS:
+        return []
+    problems: list[Problem] = []
+    run: list[SpanInfo] = []
+    for span in [*kinds.http, None]:
+        fits = span is not None and _sequential_call(span, t)
+        if fits and span is not None and run:
+            gap = round((span.start - run[-1].end) * 1000, 3)
+            fits = -EPSILON * 1000 <= gap <= t["gap"]
+        if fits and span is not None:
+            run.append(span)
+            continue
+        durations = [s.duration_ms for s in run]
+        if len(run) >= t["count"] and sum(durations) - max(durations) >= t["time_saved"]:
+            urls = [parameterized_url(http_parts(s.description)[1]) for s in run]
+            parent = kinds.by_id.get(run[0].parent_span_id)
+            pattern = "|".join(["http.client", _shape(parent), *urls])
+            problems.append(Problem("consecutive_http", pattern, run[0].description, run, parent))
+        run = [span] if span is not None and _sequential_call(span, t) else []
+    return problems
+
+
+def _sequential_call(span: SpanInfo, t: Thresholds) -> bool:
+    method, url = http_parts(span.description)
+    if method not in _HTTP_METHODS or "/_next/static/" in url or "/_next/data/" in url:
+        return False
+    return span.duration_ms >= t["span_duration"]
+
+
 def large_http_payload(tx: TransactionInfo, kinds: Kinds, t: Thresholds) -> list[Problem]:
     """A response of at least ``size`` bytes that took at least ``duration`` ms."""
     problems = []
@@ -448,6 +486,19 @@ DETECTORS: dict[str, Detector] = {
                 Threshold("count", "Concurrent calls at least", _N, 10),
                 Threshold("window", "Each started within (of the previous)", _MS, 5),
                 Threshold("duration", "Their total duration at least", _MS, 300),
+            ),
+        ),
+        Detector(
+            "consecutive_http",
+            1009,
+            "Consecutive HTTP",
+            "Slow HTTP calls made one after another that could run in parallel.",
+            consecutive_http,
+            (
+                Threshold("count", "Calls in a row at least", _N, 3),
+                Threshold("span_duration", "Each call at least", _MS, 500),
+                Threshold("gap", "Each started within (after the previous ended)", _MS, 500),
+                Threshold("time_saved", "Time parallel calls would save at least", _MS, 2000),
             ),
         ),
         Detector(

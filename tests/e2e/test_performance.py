@@ -349,7 +349,7 @@ def test_screenshots_of_the_overview_summary_and_settings(
     expect(page.locator("body")).to_contain_text("db")
     page.screenshot(path=str(shots / "summary.png"), full_page=True)
     page.goto(f"{server.base_url}/acme/api/performance/settings/")
-    expect(page.locator("fieldset.detector")).to_have_count(9)
+    expect(page.locator("fieldset.detector")).to_have_count(10)
     page.screenshot(path=str(shots / "settings.png"), full_page=True)
     context.close()
     assert not errors, errors

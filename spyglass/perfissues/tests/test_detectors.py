@@ -258,3 +258,27 @@ def test_queries_and_urls_read_the_same_with_other_values() -> None:
     assert (
         parameterized_url("https://x.test/u/42/posts?page=2&q=a") == "x.test/u/*/posts?page=*&q=*"
     )
+
+
+def calls(durations: list[float], gap_ms: float = 100, op: str = "http.server") -> Spans:
+    spans = Spans()
+    at = 0.0
+    for n, duration in enumerate(durations):
+        spans.at(at, duration, "http.client", f"POST https://pay.test/orders/{n}/charge")
+        spans.at(at + duration + 1, 5, "db", "SELECT 1")  # other work between calls is ignored
+        at += duration + gap_ms
+    return spans
+
+
+def test_three_slow_calls_one_after_another_saving_two_seconds_are_consecutive_http() -> None:
+    (problem,) = found(calls([1000, 1000, 1000]), "consecutive_http")
+    assert len(problem.offenders) == 3 and problem.fingerprint.startswith("1-1009-")
+    assert found(calls([1000, 1000, 999]), "consecutive_http") == []  # saves 1,999 ms
+    assert found(calls([499, 2000, 2000, 2000]), "consecutive_http") != []  # 3 after a short one
+    assert found(calls([1000, 1000, 1000], gap_ms=1000 + 501), "consecutive_http") == []
+    assert found(calls([1500, 1500]), "consecutive_http") == []
+
+
+def test_consecutive_http_is_for_backends_not_page_loads() -> None:
+    spans = calls([1000, 1000, 1000])
+    assert found(spans, "consecutive_http", op="pageload") == []
