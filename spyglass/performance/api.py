@@ -335,6 +335,9 @@ def _top_series(
     discover.validate(table)
     rows, _ = discover.aggregate_page(table, order or f"-{axes[0]}", 0, top)
     labels = [tuple(row[c] for c in columns) for row in rows[:top]]
+    if found.dataset == "transactions" and columns == ["transaction"]:
+        names = [label[0] for label in labels]
+        return _top_transactions(found, axes, seconds, names, exclude_other)
     buckets, used, groups = discover.series_points(found, seconds, columns, axes)
     display = _display_keys(found, columns, groups)
     body: dict[str, Any] = {}
@@ -350,6 +353,24 @@ def _top_series(
     if others and not exclude_other:
         merged = discover.merge_points(others)
         body["Other"] = _axes_body(found, axes, buckets, used, merged, len(body))
+    return body
+
+
+def _top_transactions(
+    found: discover.Request, axes: list[str], seconds: int, names: list[str], exclude_other: bool
+) -> dict[str, Any]:
+    """Top transactions by name: their series read only their rows, and "Other" every other
+    name's (so a top-5 chart does not merge the sketches of every transaction twice)."""
+    buckets, used, groups = discover.series_points(
+        found, seconds, ["transaction"], axes, names=names
+    )
+    body: dict[str, Any] = {}
+    for index, name in enumerate(names):
+        body[name] = _axes_body(found, axes, buckets, used, groups.get((name,), {}), index)
+    if not exclude_other:
+        _, _, rest = discover.series_points(found, seconds, (), axes, exclude=names)
+        if rest.get(()):
+            body["Other"] = _axes_body(found, axes, buckets, used, rest[()], len(body))
     return body
 
 

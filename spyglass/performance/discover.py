@@ -424,10 +424,17 @@ def _queryset(request: Request) -> Any:
 
 
 def series_points(
-    request: Request, interval: int, group: Sequence[str] = (), axes: Sequence[str] = ()
+    request: Request,
+    interval: int,
+    group: Sequence[str] = (),
+    axes: Sequence[str] = (),
+    *,
+    names: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
 ) -> tuple[list[int], int, dict[tuple[Any, ...], dict[int, Totals]]]:
     """(bucket starts, the interval used, {group values: {bucket start: totals}}); the
-    sketches are read only when one of ``axes`` needs them."""
+    sketches are read only when one of ``axes`` needs them. ``names`` / ``exclude``: only
+    these transaction names / all but these (transactions only)."""
     if request.dataset == "errors":
         interval = max(1, interval)
         first = int(request.start.timestamp()) // interval * interval
@@ -442,6 +449,8 @@ def series_points(
             interval_seconds=interval,
             environment=request.environments,
             query=request.query,
+            names=names,
+            exclude=exclude,
             group=[TRANSACTION_COLUMNS[c] for c in group],
             with_sketches=any(canonical(a) in SKETCH_FUNCTIONS for a in axes),
             users=any(canonical_user_field(a) for a in axes),

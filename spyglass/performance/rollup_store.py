@@ -177,8 +177,10 @@ def _filtered(
     parts: Parts,
     environment: str | Sequence[str] | None,
     names: Sequence[str] | None,
+    exclude: Sequence[str] = (),
 ) -> list[QuerySet[TransactionRollup]]:
-    """A query per part (each an index range; an OR of them would not be)."""
+    """A query per part (each an index range; an OR of them would not be); ``exclude``:
+    transaction names left out."""
     found = []
     for resolution, first, last in parts:
         rows = TransactionRollup.objects.filter(
@@ -189,6 +191,8 @@ def _filtered(
             rows = rows.filter(environment__in=envs)
         if names is not None:
             rows = rows.filter(name__in=list(names))
+        if exclude:
+            rows = rows.exclude(name__in=list(exclude))
         found.append(rows)
     return found
 
@@ -272,6 +276,7 @@ def _sums(
     environment: str | Sequence[str] | None,
     names: Sequence[str] | None,
     group: Sequence[str],
+    exclude: Sequence[str] = (),
 ) -> dict[tuple[Any, ...], Totals]:
     """The counters per group, summed by the database."""
     sums = {
@@ -284,7 +289,7 @@ def _sums(
         "any_op": Max("op"),
     }
     found_rows: list[dict[str, Any]] = []
-    for rows in _filtered(project_ids, parts, environment, names):
+    for rows in _filtered(project_ids, parts, environment, names, exclude):
         if group:
             found_rows.extend(rows.values(*group).annotate(**sums).order_by())
         else:
@@ -339,6 +344,7 @@ def totals_from_transactions(
     names: Sequence[str] | None,
     group: Sequence[str],
     bucket_seconds: int = MINUTE,
+    exclude: Sequence[str] = (),
 ) -> dict[tuple[Any, ...], Totals]:
     """The same totals computed from raw transactions (for queries rollups can't answer).
     ``group`` may include "bucket" (the start of a ``bucket_seconds`` bucket, in seconds)."""
@@ -348,6 +354,8 @@ def totals_from_transactions(
     rows = transaction_queryset(ids, query, start=start, end=end, environment=environment)
     if names is not None:
         rows = rows.filter(name__in=list(names))
+    if exclude:
+        rows = rows.exclude(name__in=list(exclude))
     thresholds = apdex_thresholds(ids)
     columns = [g for g in group if g != "bucket"]
     if not set(columns) <= RAW_GROUPS:

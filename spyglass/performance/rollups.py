@@ -253,6 +253,7 @@ def series_totals(
     group: Sequence[str] = (),
     with_sketches: bool = True,
     users: bool = False,
+    exclude: Sequence[str] = (),
 ) -> tuple[list[int], int, dict[tuple[Any, ...], Totals]]:
     """(bucket starts, the interval, totals per (group values…, bucket start)): buckets every
     ``interval_seconds`` (rounded up to a minute; aligned to the epoch, like Sentry's) from
@@ -275,6 +276,7 @@ def series_totals(
             names=names,
             group=(*group, "bucket"),
             bucket_seconds=interval,
+            exclude=exclude,
         )
         return buckets, interval, found
     extra_names, extra_envs = _query_filters(query)
@@ -285,7 +287,8 @@ def series_totals(
     parts = [(resolution, first, last)]
     width = len(group)
     totals_by_key: dict[tuple[Any, ...], Totals] = {}
-    summed = _sums(ids, parts, envs, _narrow(names, extra_names), [*group, "bucket"])
+    chosen = _narrow(names, extra_names)
+    summed = _sums(ids, parts, envs, chosen, [*group, "bucket"], exclude)
     for key, summed_point in summed.items():
         at = key[width] // interval * interval
         existing = totals_by_key.get((*key[:width], at))
@@ -294,7 +297,7 @@ def series_totals(
         else:
             existing.add_totals(summed_point)
     if with_sketches:
-        rows = _filtered(ids, parts, envs, _narrow(names, extra_names))
+        rows = _filtered(ids, parts, envs, chosen, exclude)
         _merge_blobs(totals_by_key, rows, group, None, users=users, interval=interval)
     return buckets, interval, totals_by_key
 
