@@ -12,6 +12,7 @@ not a JSON object becomes a minimal event; each repair is recorded as a processi
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 import uuid
@@ -32,6 +33,8 @@ MAX_SECS_IN_PAST = 30 * 24 * 3600
 MINIMUM_CLOCK_DRIFT = 55 * 60
 # serde_json refuses nesting deeper than 128; deeper parts are pruned to this depth.
 MAX_DEPTH = 100
+# Longer strings are no address anyone sends (an IPv6 one with a zone is under 64): not cached.
+MAX_CACHED_IP = 64
 
 _AUTO = "{{auto}}"
 # A JSON string (escapes included) or a bracket: enough to track nesting outside strings.
@@ -282,6 +285,18 @@ def _valid_ip(value: object) -> str | None:
     a number or object under ``REMOTE_ADDR`` is no address)."""
     if not isinstance(value, str) or not value:
         return None
+    if len(value) > MAX_CACHED_IP:
+        return _parsed_ip(value)
+    return _cached_ip(value)
+
+
+@functools.lru_cache(maxsize=1024)
+def _cached_ip(value: str) -> str | None:
+    # A digest sees the same few addresses over and over; parsing one costs ≈ 8 µs.
+    return _parsed_ip(value)
+
+
+def _parsed_ip(value: str) -> str | None:
     try:
         return str(ipaddress.ip_address(value.strip()))
     except ValueError:
