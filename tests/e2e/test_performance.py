@@ -66,7 +66,7 @@ with engine.begin() as conn:
     raw.executemany("INSERT INTO authors (id, name) VALUES (?, ?)",
                     [(n, f"Author {n}") for n in range(1, 13)])
     raw.executemany("INSERT INTO books (title, author_id) VALUES (?, ?)",
-                    [(f"Book {n}", 1000 + n % 5000) for n in range(100_000)]
+                    [(f"Book {n}", 1000 + n % 5000) for n in range(300_000)]
                     + [(f"Book of {n}", n) for n in range(1, 13)])
 
 app = FastAPI()
