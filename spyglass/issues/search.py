@@ -630,9 +630,22 @@ def _handled(handled: bool) -> Callable[[Filter, _Context], Q]:
 
 
 def _event_timestamp(node: Filter, ctx: _Context) -> Q:
-    assert isinstance(node.value, DateValue)
-    rows = ctx.events().filter(_date_q("timestamp", node.op, node.value))
-    return Q(pk__in=rows.values("issue_id"))
+    """An event of the issue happened then. The digest keeps an issue's last seen at its
+    newest event's timestamp, so "an event at or after X" is "last seen at or after X" (no
+    look at the events); an exact day or instant also needs last seen at or after its start
+    before the events are read."""
+    value = node.value
+    assert isinstance(value, DateValue)
+    if node.op in (Op.GT, Op.GTE):
+        q = _date_q("last_seen", node.op, value)
+        if ctx.since is not None:
+            q &= Q(last_seen__gte=ctx.since)
+        return q
+    rows = ctx.events().filter(_date_q("timestamp", node.op, value))
+    q = Q(pk__in=rows.values("issue_id"))
+    if node.op == Op.EQ:
+        q &= Q(last_seen__gte=value.covers()[0])
+    return q
 
 
 def _event_id(node: Filter, ctx: _Context) -> Q:
