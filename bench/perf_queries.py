@@ -7,7 +7,7 @@ summary and the Discover API.
 Seeds a throw-away data directory (with ``--postgres``, a throw-away PostgreSQL cluster
 through tests/pgcluster.py) with one project and ``--transactions`` transactions over 30
 days: 200 names whose traffic follows a Zipf-like law, 3 environments, log-normal durations
-around a per-name median, 4 % failed, 20,000 users. Transactions and their rollups (as the
+around a per-name median, 5 % failed, 20,000 users. Transactions and their rollups (as the
 digest writes them: minute rows for the last SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS days,
 hour and day rows for all) go in with bulk SQL; the point is the queries. Each query runs ``--runs``
 times after one warm-up run; the table gives p50 and p95 in milliseconds. With
