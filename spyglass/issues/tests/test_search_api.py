@@ -102,14 +102,19 @@ def test_event_pages_by_keyset(world: World) -> None:
 
 
 @pytest.mark.parametrize(
-    "cursor", ["1:x:0", "99999999999999999999:1:0", "1:1:2", "9223372036854775807:1:0"]
+    "cursor", ["1:x:0", "99999999999999999999:1:0", "1:1:2", "9223372036854775807:1:0", "-1:1:0"]
 )
-def test_bad_keyset_cursors_are_400s_or_empty(world: World, many: list[Issue], cursor: str) -> None:
+def test_bad_keyset_cursors_are_400s(world: World, many: list[Issue], cursor: str) -> None:
     response = Client().get(
         "/api/0/projects/acme/backend/issues/",
         {"cursor": cursor, "query": ""},
         headers=auth(token_for(world.bob)),
     )
-    assert response.status_code in (200, 400)
-    if response.status_code == 200:
-        assert response.json() == [] or isinstance(response.json(), list)
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Invalid cursor parameter."}
+
+
+def test_a_keyset_cursor_past_the_end_is_an_empty_page(world: World, many: list[Issue]) -> None:
+    rows, links = fetch(world, "/api/0/projects/acme/backend/issues/", query="", cursor="1:1:0")
+    assert rows == []
+    assert links["next"][0] is False
