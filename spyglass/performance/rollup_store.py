@@ -81,7 +81,9 @@ def record(transactions: Sequence[Transaction]) -> None:
 def _upsert(rows: dict[_Key, Totals]) -> None:
     empty = (b"", b"", b"")
     with connection.cursor() as cursor:
-        cursor.executemany(_INSERT, [key + empty for key in rows])
+        # In key order: concurrent workers (PostgreSQL) then take the new rows' locks in one
+        # order, so two batches sharing rows wait for each other instead of deadlocking.
+        cursor.executemany(_INSERT, [key + empty for key in sorted(rows)])
         stored = _stored_rows(cursor, rows)
         updates = []
         for key, (row_id, hist, users, miserable) in stored.items():
