@@ -1,6 +1,8 @@
 """Digest benchmark: queued envelopes -> events and issues, end to end, with N workers.
 
     python bench/digest.py [--envelopes 20000] [--profile 2000] [--workers 1]
+    python bench/digest.py --steps 5000
+
 
 Builds the same realistic pool as the ingest benchmark (≈70 % errors over 50 groups, ≈30 %
 transactions, ≈12 KB envelopes compressed as the SDKs send them), puts it in the queue of a
@@ -9,12 +11,20 @@ fresh data directory exactly as the ingest edge stores it, then starts one real
 issue. Reports envelopes/s, the worker's CPU per envelope and peak RSS, and bytes on disk per
 stored event; `--profile N` also runs N envelopes through the pipeline in-process under
 cProfile and breaks the CPU down by step.
+
+``--steps N`` runs no worker: it digests N envelopes in-process after a warm-up and prints the
+CPU per envelope of each step, measured with ``time.process_time`` around the step's function
+(each step's time excludes the other timed steps it calls; no profiler slows Python code
+down), plus the garbage collector's share. On a loaded machine only compare runs interleaved
+in one process; this table shows where the time goes.
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import gc
+import importlib
 import os
 import pstats
 import sqlite3
@@ -22,6 +32,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -207,13 +219,108 @@ def profile(data_dir: Path, project_id: int, pool: list[Built]) -> list[tuple[st
     return rows
 
 
+# The steps ``--steps`` times: (label, module, function). The function is replaced by a timing
+# wrapper in every spyglass module that holds it.
+TIMED_STEPS = [
+    ("parse envelope", "spyglass.protocol.envelope", "parse_envelope"),
+    ("normalize (Relay)", "spyglass.digest.normalize", "normalize"),
+    ("scrub", "spyglass.digest.events", "_scrub"),
+    ("group", "spyglass.digest.events", "_group"),
+    ("derive tags", "spyglass.digest.derive", "event_tags"),
+    ("compress event", "spyglass.digest.store", "compress_event"),
+    ("store events + issues", "spyglass.digest.store", "store_events"),
+    ("prepare transactions", "spyglass.digest.items_performance", "prepare_transactions"),
+    ("store transactions", "spyglass.digest.items_performance", "store_transactions"),
+    ("rollups", "spyglass.performance.rollups", "record"),
+    ("after-commit hooks", "spyglass.digest.hooks", "run"),
+]
+
+
+def steps(data_dir: Path, project_id: int, public_key: str, n: int) -> None:
+    """Print the CPU ms per envelope of each step of ``n`` envelopes digested in-process."""
+    os.environ["SPYGLASS_DATA_DIR"] = str(data_dir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "spyglass.settings")
+    import django
+
+    django.setup()
+    from spyglass.digest.batch import process_batch
+    from spyglass.queue.consumer import QueuedItem
+
+    totals: dict[str, float] = defaultdict(float)
+    inner: list[float] = []  # per active wrapper: time spent in timed steps it called
+
+    def timed(label: str, function: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            start = time.process_time()
+            inner.append(0.0)
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = time.process_time() - start
+                totals[label] += elapsed - inner.pop()
+                if inner:
+                    inner[-1] += elapsed
+
+        return wrapper
+
+    for label, module_name, name in TIMED_STEPS:
+        function = getattr(importlib.import_module(module_name), name)
+        wrapper = timed(label, function)
+        for module in list(sys.modules.values()):
+            module_id = getattr(module, "__name__", "") or ""
+            if module_id.startswith("spyglass") and getattr(module, name, None) is function:
+                setattr(module, name, wrapper)
+
+    collecting = {"since": 0.0, "seconds": 0.0}
+
+    def on_gc(phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            collecting["since"] = time.process_time()
+        else:
+            collecting["seconds"] += time.process_time() - collecting["since"]
+
+    def digest(pool: list[Built], first_id: int) -> float:
+        items = [
+            QueuedItem(
+                first_id + i, project_id, 1, time.time(), "", "203.0.113.1", "bench", e, b, 1
+            )
+            for i, (b, e) in enumerate(map(body_of, pool))
+        ]
+        start = time.process_time()
+        for at in range(0, len(items), 100):
+            process_batch(items[at : at + 100])
+        return time.process_time() - start
+
+    digest(build_pool(1000, project_id, public_key, seed=3), 10**7)  # warm-up
+    totals.clear()
+    gc.callbacks.append(on_gc)
+    try:
+        seconds = digest(build_pool(n, project_id, public_key, seed=2), 1)
+    finally:
+        gc.callbacks.remove(on_gc)
+    print(f"CPU ms per envelope by step (in-process, process_time, {n} envelopes):")
+    print(f"  {'total':<28} {1000 * seconds / n:6.3f}")
+    for label, spent in sorted(totals.items(), key=lambda kv: -kv[1]):
+        print(f"  {label:<28} {1000 * spent / n:6.3f}")
+    print(f"  {'rest (batch, derive, …)':<28} {1000 * (seconds - sum(totals.values())) / n:6.3f}")
+    print(f"  {'of all that, in the GC':<28} {1000 * collecting['seconds'] / n:6.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--envelopes", type=int, default=20_000)
     parser.add_argument("--profile", type=int, default=2_000, help="0 to skip")
     parser.add_argument("--workers", type=int, default=1, help="spyglass worker processes")
     parser.add_argument("--batch-size", type=int, default=100, help="envelopes per batch")
+    parser.add_argument(
+        "--steps", type=int, default=0, help="only time each step of N envelopes in-process"
+    )
     args = parser.parse_args()
+    if args.steps:
+        with tempfile.TemporaryDirectory(prefix="spyglass-digest-bench-") as tmp:
+            project_id, public_key = prepare_data_dir(Path(tmp))
+            steps(Path(tmp), project_id, public_key, args.steps)
+        return
     with tempfile.TemporaryDirectory(prefix="spyglass-digest-bench-") as tmp:
         data_dir = Path(tmp)
         project_id, public_key = prepare_data_dir(data_dir)
