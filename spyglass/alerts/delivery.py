@@ -51,6 +51,23 @@ def email(user_ids: Iterable[int], message: Notification) -> str | None:
     return f"email to {len(ids)} user{'s' if len(ids) != 1 else ''}"
 
 
+def without_opted_out(user_ids: Iterable[int], project_ids: Iterable[int]) -> list[int]:
+    """The users minus those who turned alert email off for every one of these projects: a
+    metric rule watches several projects, and one of them still on is reason enough."""
+    ids, projects = sorted(set(user_ids)), set(project_ids)
+    if not ids or not projects:
+        return ids
+    from spyglass.notifications.models import ProjectAlertEmail
+
+    off: dict[int, set[int]] = {}
+    rows = ProjectAlertEmail.objects.filter(
+        user_id__in=ids, project_id__in=projects, enabled=False
+    ).values_list("user_id", "project_id")
+    for user_id, project_id in rows:
+        off.setdefault(user_id, set()).add(project_id)
+    return [user_id for user_id in ids if off.get(user_id, set()) != projects]
+
+
 def team_user_ids(team_id: int) -> list[int]:
     return list(Member.objects.filter(teams=team_id).values_list("user_id", flat=True))
 

@@ -11,7 +11,7 @@ PagerDuty resolves the incident it opened."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -273,8 +273,9 @@ def _notify(
     )
     labels = ("critical", "warning") if resolved else (label,)
     actions = [a for lab in labels if (t := rule.trigger(lab)) for a in _actions(t)]
+    project_ids = [p.pk for p in rule.projects.all()]
     for action in _unique(actions):
-        run_trigger_action(rule.organization, action, message)
+        run_trigger_action(rule.organization, action, message, project_ids)
 
 
 def _actions(trigger: Mapping[str, object]) -> list[Mapping[str, Any]]:
@@ -298,13 +299,22 @@ def _unique(actions: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
 
 
 def run_trigger_action(
-    organization: Organization, action: Mapping[str, Any], message: Notification
+    organization: Organization,
+    action: Mapping[str, Any],
+    message: Notification,
+    project_ids: Sequence[int] | None = None,
 ) -> str | None:
     """Sentry's trigger action: ``type`` email with ``targetType`` user / team and its id;
-    any other type names a channel by slug in ``targetIdentifier``."""
+    any other type names a channel by slug in ``targetIdentifier``. With ``project_ids``
+    (the rule's projects), an email skips the users who turned alert email off for every
+    one of them (see docs/alerts.md)."""
     target = str(action.get("targetIdentifier", ""))
     if action.get("type") == "email":
         if action.get("targetType") == "team":
-            return delivery.email(delivery.team_user_ids(int(target or 0)), message)
-        return delivery.email(delivery.member_user_ids(organization, target), message)
+            users = delivery.team_user_ids(int(target or 0))
+        else:
+            users = delivery.member_user_ids(organization, target)
+        if project_ids is not None:
+            users = delivery.without_opted_out(users, project_ids)
+        return delivery.email(users, message)
     return delivery.send_to_channel(organization, target, message)

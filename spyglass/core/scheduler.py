@@ -122,6 +122,13 @@ def prune_performance() -> None:
     prune_performance()
 
 
+def prune_alert_history() -> None:
+    """Alert fires and metric rule values past 90 days, in small chunks."""
+    from spyglass.alerts.prune import prune_history
+
+    prune_history()
+
+
 JOBS = [
     Job("prune-rate-counters", 3600, prune_rate_counters),
     Job("prune-queue-stats", 3600, prune_queue_stats),
@@ -133,6 +140,7 @@ JOBS = [
     Job("expire-session-states", 3600, expire_session_states),
     Job("prune-performance", 600, prune_performance),
     Job("metric-alerts", 60, metric_alerts),
+    Job("prune-alert-history", 3600, prune_alert_history),
 ]
 
 
