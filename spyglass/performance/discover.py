@@ -24,6 +24,7 @@ from spyglass.performance.rollups import (
     series_totals,
     totals_table,
 )
+from spyglass.performance.totals import quantile_of
 from spyglass.projects.models import Project
 from spyglass.search import Filter, TextValue, parse, walk
 
@@ -94,12 +95,29 @@ UNITS = {"duration": "millisecond", "rate": "1/minute"}
 def canonical(field: str) -> str:
     """Sentry's spellings of one function, as one: `p95(transaction.duration)` is `p95()`."""
     text = field.replace(" ", "")
-    for name in ("p50", "p75", "p95", "p99", "p100"):
-        if text == f"{name}(transaction.duration)":
-            return f"{name}()"
+    match = re.fullmatch(r"(p[0-9]{1,3}|min|max|sum)\(transaction\.duration\)", text)
+    if match:
+        return f"{match[1]}()"
     if text in ("count(id)", "count(transaction.duration)"):
         return "count()"
     return text
+
+
+def function_type(field: str, dataset: str) -> str | None:
+    """Sentry's type of a function's values in a data set (None: not a function there)."""
+    name = canonical(field)
+    if dataset != "transactions":
+        return ERROR_FUNCTIONS.get(name)
+    if name in TRANSACTION_FUNCTIONS:
+        return TRANSACTION_FUNCTIONS[name]
+    if quantile_of(name) is not None or name == "sum()":
+        return "duration"
+    return None
+
+
+def needs_sketches(field: str) -> bool:
+    name = canonical(field)
+    return name in SKETCH_FUNCTIONS or quantile_of(name) is not None
 
 
 def is_function(field: str) -> bool:
@@ -149,11 +167,12 @@ def choose_dataset(requested: str | None, query: str, fields: Sequence[str]) -> 
 
 
 def meta(request: Request) -> dict[str, Any]:
-    functions = TRANSACTION_FUNCTIONS if request.dataset == "transactions" else ERROR_FUNCTIONS
     types: dict[str, str] = {}
     units: dict[str, str | None] = {}
     for field in request.fields:
-        kind = functions.get(canonical(field), "string") if is_function(field) else "string"
+        kind = "string"
+        if is_function(field):
+            kind = function_type(field, request.dataset) or "number"
         if field in ("timestamp", "last_seen()"):
             kind = "date"
         if field == "transaction.duration":
@@ -165,11 +184,10 @@ def meta(request: Request) -> dict[str, Any]:
 
 def validate(request: Request) -> None:
     known = TRANSACTION_COLUMNS if request.dataset == "transactions" else ERROR_COLUMNS
-    functions = TRANSACTION_FUNCTIONS if request.dataset == "transactions" else ERROR_FUNCTIONS
     if not request.fields:
         raise DiscoverError("No columns selected")
     for field in request.functions:
-        if canonical(field) not in functions:
+        if function_type(field, request.dataset) is None:
             raise DiscoverError(f"{field} is not a valid function for the {request.dataset} data")
     if request.functions:
         for field in request.columns:
@@ -206,7 +224,7 @@ def aggregate_page(
     keys = list(table.found) or ([()] if not request.columns else [])
     sort_field = (sort or "").lstrip("-")
     users = any(canonical_user_field(canonical(f)) for f in request.functions)
-    if canonical(sort_field) in SKETCH_FUNCTIONS:
+    if needs_sketches(sort_field):
         table.load_sketches(users=users)
     rows = _rows_of(request, table, keys)
     sort_rows(rows, sort, request.fields)
@@ -452,7 +470,7 @@ def series_points(
             names=names,
             exclude=exclude,
             group=[TRANSACTION_COLUMNS[c] for c in group],
-            with_sketches=any(canonical(a) in SKETCH_FUNCTIONS for a in axes),
+            with_sketches=any(needs_sketches(a) for a in axes),
             users=any(canonical_user_field(a) for a in axes),
         )
     by_group: dict[tuple[Any, ...], dict[int, Totals]] = {}

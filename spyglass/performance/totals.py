@@ -3,6 +3,7 @@ one group add up to (counters and sketches), and Sentry's functions computed fro
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -147,12 +148,35 @@ def canonical_user_field(name: str) -> bool:
     return name.replace(" ", "") in ("count_unique(user)", "count_miserable(user)", "user_misery()")
 
 
+_PNN = re.compile(r"p([0-9]{1,3})\(\)\Z")
+_PERCENTILE = re.compile(r"percentile\(transaction\.duration,([0-9]*\.?[0-9]+)\)\Z")
+
+
+def quantile_of(canonical: str) -> float | None:
+    """The quantile a duration function asks for: `p90()` (any pNN), `percentile(transaction.
+    duration,0.95)`, `min()`, `max()` (after `(transaction.duration)` became `()`)."""
+    if canonical == "max()":
+        return 1.0
+    if canonical == "min()":
+        return 0.0
+    match = _PNN.match(canonical)
+    if match and int(match[1]) <= 100:
+        return int(match[1]) / 100
+    match = _PERCENTILE.match(canonical)
+    if match and 0 <= float(match[1]) <= 1:
+        return float(match[1])
+    return None
+
+
 def field_value(found: Totals, name: str, window: Window) -> float | None:
     """The value of one of Sentry's functions (AGGREGATE_FIELDS; `pNN(transaction.duration)`
     is `pNN()`) over these totals."""
     canonical = name.replace("(transaction.duration)", "()").replace(" ", "")
-    if canonical in ("p50()", "p75()", "p95()", "p99()", "p100()"):
-        return found.percentile(QUANTILES[canonical[:-2]])
+    quantile = quantile_of(canonical)
+    if quantile is not None:
+        return found.percentile(quantile)
+    if canonical == "sum()":
+        return found.duration_sum
     if canonical == "count()":
         return float(found.count)
     if canonical == "failure_count()":

@@ -57,6 +57,8 @@ def test_the_table_has_sentrys_shape(world: World, transactions: None) -> None:
         "p95()",
         "p50(transaction.duration)",
         "avg(transaction.duration)",
+        "p90(transaction.duration)",
+        "max(transaction.duration)",
         "failure_rate()",
         "apdex()",
         "epm()",
@@ -78,6 +80,8 @@ def test_the_table_has_sentrys_shape(world: World, transactions: None) -> None:
     assert body["meta"]["fields"]["count()"] == "integer"
     assert body["meta"]["fields"]["p95()"] == "duration"
     assert body["meta"]["fields"]["failure_rate()"] == "percentage"
+    assert body["meta"]["fields"]["p90(transaction.duration)"] == "duration"
+    assert row["max(transaction.duration)"] == pytest.approx(2000, rel=sketches.RELATIVE_ERROR)
     assert body["meta"]["fields"]["transaction"] == "string"
     assert body["meta"]["units"]["p95()"] == "millisecond"
     assert body["meta"]["units"]["epm()"] == "1/minute"

@@ -298,3 +298,28 @@ def test_windows_over_a_week_read_whole_days_and_shorter_ones_hours(world: World
     assert found == {"count()": 2.0}
     table = rollups.transaction_table([pid], start=start, end=start + timedelta(days=9))
     assert [(row.name, row.count) for row in table] == [("GET /orders", 3)]
+
+
+def test_any_percentile_min_max_and_sum_of_durations(world: World) -> None:
+    pid = world.project.id
+    store(*[tx(pid, duration_ms=float(d)) for d in range(1, 101)])  # 1 … 100 ms
+    found = rollups.aggregate(
+        [pid],
+        **window(),
+        fields=[
+            "p90()",
+            "p90(transaction.duration)",
+            "percentile(transaction.duration, 0.25)",
+            "min(transaction.duration)",
+            "max(transaction.duration)",
+            "sum(transaction.duration)",
+        ],
+    )
+    bound = sketches.RELATIVE_ERROR
+    assert found["p90()"] == found["p90(transaction.duration)"] == pytest.approx(90, rel=bound)
+    assert found["percentile(transaction.duration, 0.25)"] == pytest.approx(25, rel=bound)
+    assert found["min(transaction.duration)"] == pytest.approx(1, rel=bound)
+    assert found["max(transaction.duration)"] == pytest.approx(100, rel=bound)
+    assert found["sum(transaction.duration)"] == 5050.0
+    with pytest.raises(ValueError, match="unknown field"):
+        rollups.aggregate([pid], **window(), fields=["percentile(transaction.duration, 2)"])
