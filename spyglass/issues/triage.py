@@ -35,7 +35,7 @@ from spyglass.issues.series import hourly_by_issue
 from spyglass.issues.similar import similar_issues
 from spyglass.issues.stream import SORTS, TABS, Page, StreamQuery, page_across
 from spyglass.projects.access import get_membership, get_project, signed_in_user
-from spyglass.projects.models import Project
+from spyglass.projects.models import Organization, Project
 from spyglass.search import SearchSyntaxError
 
 
@@ -203,6 +203,7 @@ def delete(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
 def _confirm_delete(request: HttpRequest, project: Project, issues: list[Issue]) -> HttpResponse:
     for issue in issues:
         issue.project = project
+    org_slug = project.organization.slug
     return render(
         request,
         "issues/confirm_delete.html",
@@ -212,6 +213,27 @@ def _confirm_delete(request: HttpRequest, project: Project, issues: list[Issue])
             "issues": issues,
             "events": actions.total_events(issue.id for issue in issues),
             "next": _safe_next(request),
+            "bulk_url": reverse("issues:bulk", args=[org_slug, project.slug]),
+            "cancel_url": reverse("issues:stream", args=[org_slug, project.slug]),
+        },
+    )
+
+
+def _confirm_delete_across(
+    request: HttpRequest, organization: Organization, issues: list[Issue]
+) -> HttpResponse:
+    """The delete confirmation of the organization stream (issues of several projects)."""
+    return render(
+        request,
+        "issues/confirm_delete.html",
+        {
+            "organization": organization,
+            "issues": issues,
+            "across": True,
+            "events": actions.total_events(issue.id for issue in issues),
+            "next": _safe_next(request),
+            "bulk_url": reverse("issues:organization_bulk", args=[organization.slug]),
+            "cancel_url": reverse("issues:organization_stream", args=[organization.slug]),
         },
     )
 
@@ -268,6 +290,125 @@ def bulk_triage(
         deleted = actions.delete(issues)
         return f"{deleted} issue{'' if deleted == 1 else 's'} and their events were deleted."
     return None
+
+
+# -- bulk actions on the organization's stream ------------------------------------------------
+MAX_SELECTED = 1000
+
+
+def selected_ids(request: HttpRequest) -> list[int]:
+    """The ``issue`` ids a bulk form sent (numbers only, at most ``MAX_SELECTED``)."""
+    values = request.POST.getlist("issue")
+    return [int(i) for i in values if i.isdigit() and len(i) < 19][:MAX_SELECTED]
+
+
+_ACROSS = ("unassign", "bookmark", "unbookmark", "resolve-in-next-release", "merge", "delete")
+
+
+@login_required
+@require_POST
+def organization_bulk(request: HttpRequest, org_slug: str) -> HttpResponse:
+    """The project stream's bulk actions on the organization stream's selection, which may
+    span projects. Each id is looked up among the organization's projects' issues (any
+    other id is ignored, never acted on); merging needs issues of one project; an assignee
+    or a release must fit the project of every selected issue, or nothing is changed."""
+    from spyglass.issues.views import ACTIONS
+
+    member = get_membership(request, org_slug)
+    organization = member.organization
+    action = request.POST.get("action", "")
+    known = action in ACTIONS or action in _ACROSS
+    if not (known or action.startswith(("assign:", "resolve-in-release:"))):
+        return HttpResponse("Unknown action", status=400)
+    issues = list(
+        Issue.objects.filter(project__organization=organization, id__in=selected_ids(request))
+        .select_related("project")
+        .order_by("id")
+    )
+    try:
+        outcome = _act_across(request, organization, action, issues)
+    except ActionError as exc:
+        outcome = ""
+        messages.error(request, str(exc))
+    if isinstance(outcome, HttpResponse):
+        return outcome
+    if outcome:
+        messages.success(request, outcome)
+    back = _safe_next(request)
+    return redirect(back or reverse("issues:organization_stream", args=[org_slug]))
+
+
+def _act_across(
+    request: HttpRequest, organization: Organization, action: str, issues: list[Issue]
+) -> HttpResponse | str:
+    from spyglass.issues.views import ACTIONS
+
+    if not issues:
+        raise ActionError("Select issues first.")
+    user = signed_in_user(request)
+    projects = list({issue.project_id: issue.project for issue in issues}.values())
+    count = len(issues)
+    plural = "" if count == 1 else "s"
+    if action in ACTIONS:
+        done, change = ACTIONS[action]
+        for issue in issues:
+            change(issue, user)
+        return f"{count} issue{plural} {done}."
+    if action == "merge":
+        if len(projects) > 1:
+            names = ", ".join(sorted(project.name for project in projects))
+            raise ActionError(
+                f"Only issues of one project can be merged; the selected ones are in {names}."
+            )
+        return str(bulk_triage(request, projects[0], action, issues))
+    if action == "delete":
+        if request.POST.get("confirmed") != "yes":
+            return _confirm_delete_across(request, organization, issues)
+        deleted = actions.delete(issues)
+        return f"{deleted} issue{'' if deleted == 1 else 's'} and their events were deleted."
+    if action.startswith("assign:"):
+        actor = action.removeprefix("assign:")
+        assignees = {project.id: actions.find_assignee(project, actor) for project in projects}
+        missing = sorted(project.name for project in projects if assignees[project.id] is None)
+        if missing:
+            raise ActionError(
+                "Choose a member of the organization (or a team of every selected issue's"
+                f" project: not of {', '.join(missing)})."
+            )
+        for issue in issues:
+            to = assignees[issue.project_id]
+            assert to is not None
+            actions.assign(issue, to, user)
+        first = assignees[projects[0].id]
+        return f"{count} issue{plural} assigned to {first.label if first else ''}."
+    if action.startswith("resolve-in-release:"):
+        version = action.removeprefix("resolve-in-release:")
+        missing = sorted(p.name for p in projects if version not in project_releases(p))
+        if missing:
+            raise ActionError(f"{version} is not a release of {', '.join(missing)}.")
+        for issue in issues:
+            state.resolve_in_release(issue, version, user)
+        return f"{count} issue{plural} resolved in {version}."
+    # unassign, (un)bookmark, resolve in the next release: per issue, whatever its project
+    for project in projects:
+        bulk_triage(request, project, action, [i for i in issues if i.project_id == project.id])
+    done = {
+        "unassign": "unassigned",
+        "bookmark": "bookmarked",
+        "unbookmark": "unbookmarked",
+        "resolve-in-next-release": "resolved in the next release",
+    }[action]
+    return f"{count} issue{plural} {done}."
+
+
+def organization_releases(organization: Organization, limit: int) -> list[str]:
+    """The organization's newest release versions (for the stream's "Resolve in…")."""
+    from spyglass.releases.models import Release
+
+    rows = Release.objects.filter(organization=organization).annotate(
+        date=Coalesce("released_at", "created_at")
+    )
+    return list(rows.order_by("-date", "-id").values_list("version", flat=True)[:limit])
 
 
 # -- a tag's values -------------------------------------------------------------------------
@@ -343,7 +484,7 @@ def similar(request: HttpRequest, org_slug: str, project_slug: str, number: int)
 def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Issues of every project of the organization (or the chosen ones), with the project
     stream's tabs, sorts, search and pages."""
-    from spyglass.issues.views import _filters, _marked, badge
+    from spyglass.issues.views import RELEASES_IN_MENU, _filters, _marked, badge
 
     member = get_membership(request, org_slug)
     organization = member.organization
@@ -366,12 +507,29 @@ def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
     filters = _filters(query)
     if picked:
         filters = "&".join(filter(None, [filters, urlencode({"project": picked}, doseq=True)]))
+    user = signed_in_user(request)
+    assigned = assignee_labels(found.issues)
+    bookmarked = bookmarked_ids(found.issues, user)
+    rows = [
+        {
+            "issue": i,
+            "badge": badge(i),
+            "series": series[i.id],
+            "assignee": assigned.get(i.id),
+            "bookmarked": i.id in bookmarked,
+        }
+        for i in found.issues
+    ]
     context: dict[str, Any] = {
         "organization": organization,
         "projects": projects,
         "picked": picked,
         "query": query,
-        "rows": [{"issue": i, "badge": badge(i), "series": series[i.id]} for i in found.issues],
+        "rows": rows,
+        "members": list(
+            User.objects.filter(memberships__organization=organization).order_by("email")
+        ),
+        "releases": organization_releases(organization, RELEASES_IN_MENU),
         "next_cursor": found.next_cursor,
         "previous_cursor": found.previous_cursor,
         "tabs": [(key, label) for key, (label, _) in TABS.items()],

@@ -6,6 +6,7 @@ from spyglass.issues import triage, views
 app_name = "issues"
 urlpatterns = [
     path("<org:org_slug>/issues/", triage.organization_stream, name="organization_stream"),
+    path("<org:org_slug>/issues/bulk/", triage.organization_bulk, name="organization_bulk"),
     path("<org:org_slug>/<slug:project_slug>/issues/", views.stream, name="stream"),
     path("<org:org_slug>/<slug:project_slug>/issues/bulk/", views.bulk, name="bulk"),
     path("<org:org_slug>/<slug:project_slug>/issues/<int:number>/", views.detail, name="detail"),

@@ -73,6 +73,11 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
         for i in issues
     ]
     members, teams = actions.assignable(project)
+    # A project without any issue yet: the empty stream points to the setup page and its DSN.
+    no_issues_yet = (
+        not issues and not query.text and not Issue.objects.filter(project=project).exists()
+    )
+    key = project.default_key() if no_issues_yet else None
     return render(
         request,
         "issues/stream.html",
@@ -92,6 +97,8 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
             "members": members,
             "teams": teams,
             "releases": triage.project_releases(project, RELEASES_IN_MENU),
+            "no_issues_yet": no_issues_yet,
+            "dsn": key.dsn if key else "",
             **search_context(request, project, query.text, ran=error is None),
         },
     )
@@ -376,7 +383,7 @@ def bulk(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse
     project, _member = get_project(request, org_slug, project_slug)
     user = signed_in_user(request)
     action = request.POST.get("action", "")
-    ids = [int(i) for i in request.POST.getlist("issue") if i.isdigit() and len(i) < 19][:1000]
+    ids = triage.selected_ids(request)
     # Only this project's issues: ids of other projects are ignored, never acted on.
     issues = list(Issue.objects.filter(project=project, id__in=ids).order_by("id"))
     if action in ACTIONS:

@@ -43,10 +43,9 @@ LOG_ATTEMPTS = 50
 
 def _nav(member: Member) -> list[dict[str, Any]]:
     slug = member.organization.slug
-    sections = [*SECTIONS, ("channels", "Channels", "notifications:channels")]
     return [
         {"label": label, "url": reverse(name, args=(slug,)), "current": key == "channels"}
-        for key, label, name in sections
+        for key, label, name in SECTIONS
     ]
 
 

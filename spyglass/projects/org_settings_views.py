@@ -28,6 +28,7 @@ SECTIONS = [
     ("members", "Members", "projects:org_settings_members"),
     ("teams", "Teams", "projects:org_settings_teams"),
     ("projects", "Projects", "projects:org_settings_projects"),
+    ("channels", "Channels", "notifications:channels"),  # spyglass/notifications/views.py
 ]
 
 

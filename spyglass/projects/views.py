@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
+from spyglass.alerts.models import Incident
 from spyglass.issues.series import hourly_by_project
 from spyglass.issues.stream import latest_across
 from spyglass.projects.access import get_membership, organizations_of, signed_in_user
@@ -36,5 +37,8 @@ def organization(request: HttpRequest, org_slug: str) -> HttpResponse:
             "member": member,
             "rows": rows,
             "latest": latest_across([p.id for p in projects]),
+            "open_incidents": Incident.objects.filter(
+                organization=org, closed_at__isnull=True
+            ).count(),
         },
     )

@@ -385,3 +385,21 @@ def test_bulk_actions_need_post_a_known_action_a_csrf_token_and_a_local_next(
         f"{STREAM}bulk/", {"action": "resolve", "issue": issue.id, "next": "https://evil.test/"}
     )
     assert response["Location"] == STREAM
+
+
+def test_an_empty_project_points_to_its_setup_page_and_dsn_an_empty_search_says_no_match(
+    client: Client, world: World
+) -> None:
+    client.force_login(world.bob)
+    page = client.get(STREAM).content.decode()
+    hint = page.split('id="no-issues-yet"')[1].split("</div>")[0]
+    assert world.key.dsn in hint and 'href="/acme/backend/"' in hint
+    assert "No events yet." in hint
+    for tab in ("resolved", "archived"):
+        assert 'id="no-issues-yet"' in client.get(STREAM, {"tab": tab}).content.decode()
+    searched = client.get(STREAM, {"query": "TypeError"}).content.decode()
+    assert "No issues match “TypeError”." in searched and "no-issues-yet" not in searched
+    make_issue(world.project, 1, status=Status.RESOLVED)
+    page = client.get(STREAM).content.decode()  # none unresolved, but it has had events
+    assert "no-issues-yet" not in page and "No issues here. All quiet." in page
+    assert world.key.dsn not in page

@@ -62,6 +62,18 @@ def test_members_read_but_may_not_write(world: World) -> None:
     assert Delivery.objects.count() == 0
 
 
+def test_channel_pages_share_the_organization_settings_navigation(world: World) -> None:
+    make_channel(world.org, "webhook", "hook", url="https://x.org/h")
+    client = signed_in("alice@example.com")
+    for path in (BASE, BASE + "hook/", BASE + "new/?kind=webhook", BASE + "hook/delete/"):
+        html = client.get(path).content.decode()
+        nav = html.split('class="settings-nav"')[1].split("</nav>")[0]
+        for section in ("members", "teams", "projects"):
+            assert f'href="/acme/settings/{section}/"' in nav, path
+        assert f'<a href="{BASE}" aria-current="page">Channels</a>' in nav, path
+        assert "Acme settings" in html
+
+
 def test_creating_a_channel_validates_its_config(world: World) -> None:
     client = signed_in("alice@example.com")
     assert "Slack" in client.get(BASE + "new/").content.decode()

@@ -28,6 +28,10 @@ def test_the_index_leads_to_members_and_every_page_shows_to_members(
         assert response.status_code == 200
         main = response.content.decode().split('<div class="settings-main">')[1]
         assert 'type="submit"' not in main  # read-only for a plain member
+        nav = response.content.decode().split('class="settings-nav"')[1].split("</nav>")[0]
+        labels = ["Members", "Teams", "Projects", "Channels"]
+        assert [label for label in labels if f">{label}</a>" in nav] == labels
+        assert 'href="/acme/settings/channels/"' in nav
 
 
 def test_another_organization_and_guessed_ids_are_404(client: Client, world: World) -> None:

@@ -144,3 +144,25 @@ def test_the_home_lists_the_latest_unresolved_issues_across_the_organizations_pr
     html = response.content.decode()
     assert "secret" not in html and "<script>window" not in html
     assert 'href="/acme/frontend/issues/1/">&lt;script&gt;' in html
+
+
+def test_the_home_links_the_organizations_issues_incidents_and_settings(
+    client: Client, world: World
+) -> None:
+    from spyglass.alerts.models import Incident, MetricRule
+
+    Issue.objects.create(project=world.project, number=1, title="E", first_seen=NOW, last_seen=NOW)
+    client.force_login(world.bob)
+    html = client.get("/acme/").content.decode()
+    nav = html.split('class="org-links"')[1].split("</nav>")[0]
+    assert 'href="/acme/issues/">Issues of all projects</a>' in nav
+    assert 'href="/acme/alerts/incidents/">Incidents</a>' in nav
+    assert 'href="/acme/settings/">Organization settings</a>' in nav
+    latest = html.split('class="latest-head"')[1].split("</h2>")[0]
+    assert 'href="/acme/issues/"' in latest and "All issues of every project" in latest
+    rule = MetricRule.objects.create(organization=world.org, name="Errors")
+    Incident.objects.create(
+        rule=rule, organization=world.org, identifier=1, title="Errors", started_at=NOW
+    )
+    html = client.get("/acme/").content.decode()
+    assert "1 open</span></a>" in html

@@ -102,3 +102,30 @@ def test_organizations_whose_slug_starts_like_a_reserved_word_still_work(
     client.force_login(world.bob)
     assert client.get("/static-site/").status_code == 200
     assert client.get("/static-site/backend/issues/").status_code == 200
+
+
+def test_staff_see_the_server_status_in_their_menu_others_dont(
+    client: Client, world: World
+) -> None:
+    world.alice.is_staff = True
+    world.alice.save()
+    client.force_login(world.alice)
+    html = client.get(f"/{world.org.slug}/").content.decode()
+    menu = html.split('class="menu user-menu"')[1].split("</details>")[0]
+    assert '<a href="/manage/status/">Server status</a>' in menu
+    client.force_login(world.bob)
+    html = client.get(f"/{world.org.slug}/").content.decode()
+    assert "/manage/status/" not in html and "Server status" not in html
+    assert client.get("/manage/status/").status_code == 404
+
+
+def test_the_shared_styles_give_every_text_like_control_one_look() -> None:
+    from pathlib import Path
+
+    import spyglass.web
+
+    css = (Path(spyglass.web.__file__).parent / "static/web/spyglass.css").read_text()
+    rule = css.split("/* forms */")[1].split("input:not([type])")[1].split("{")[0]
+    for control in ["text", "email", "password", "search", "url", "number", "tel", "date"]:
+        assert f"input[type={control}]" in rule, control
+    assert "select" in rule and "textarea" in rule
