@@ -124,7 +124,11 @@ class Frame:
         if self.filename and event_platform == "javascript" and "?" in self.filename:
             self.filename = self.filename.split("?", 1)[0]  # cache-busting query strings
         extra = data.get("data")
-        self.sourcemap = isinstance(extra, Mapping) and extra.get("sourcemap") is not None
+        self.sourcemap = (
+            extra is not None
+            and (type(extra) is dict or isinstance(extra, Mapping))
+            and extra.get("sourcemap") is not None
+        )
         self.module = _text(data.get("module"))
         if self.module is None and self.sourcemap and platform == "javascript":
             # A source-mapped frame gets a module from its original path (as Sentry's
