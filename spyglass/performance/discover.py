@@ -5,11 +5,12 @@ endpoints (`api.py`) parse parameters and shape responses. See docs/performance.
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from spyglass.issues.models import Issue
 from spyglass.performance import sketches
@@ -26,7 +27,7 @@ from spyglass.performance.rollups import (
 )
 from spyglass.performance.totals import quantile_of
 from spyglass.projects.models import Project
-from spyglass.search import Filter, TextValue, parse, walk
+from spyglass.search import Filter, SearchSyntaxError, TextValue, parse, walk
 
 
 class DiscoverError(ValueError):
@@ -55,6 +56,8 @@ ERROR_COLUMNS = {
     "level": "level",
 }
 ROLLUP_GROUPS = frozenset({"name", "project_id", "environment"})
+# Columns both data sets have: what the "discover" data set (both together) groups by.
+DISCOVER_COLUMNS = frozenset(TRANSACTION_COLUMNS) & frozenset(ERROR_COLUMNS)
 _FUNCTION = re.compile(r"([a-z_0-9]+)\((.*)\)\Z")
 TRANSACTION_FUNCTIONS = {
     "count()": "integer",
@@ -132,7 +135,7 @@ class Request:
     start: datetime
     end: datetime
     environments: list[str] | None
-    dataset: str  # "transactions" or "errors"
+    dataset: str  # "transactions", "errors" or "discover" (both)
 
     @property
     def project_ids(self) -> list[int]:
@@ -149,7 +152,8 @@ class Request:
 
 def choose_dataset(requested: str | None, query: str, fields: Sequence[str]) -> str:
     """`dataset=` when given; else `event.type:` in the query; else transactions when a
-    function only they have is asked for; else errors."""
+    function only they have is asked for; else both ("discover", Sentry's default) when the
+    functions and columns apply to both; else errors (single events are listed from one)."""
     if requested in ("transactions", "errors"):
         return requested
     if requested not in (None, "", "discover"):
@@ -163,6 +167,11 @@ def choose_dataset(requested: str | None, query: str, fields: Sequence[str]) -> 
                 return "errors"
     if any(canonical(f) in TRANSACTION_ONLY for f in fields):
         return "transactions"
+    functions = [f for f in fields if is_function(f)]
+    columns = [f for f in fields if not is_function(f)]
+    both = all(canonical(f) in ERROR_FUNCTIONS for f in functions)
+    if functions and both and set(columns) <= DISCOVER_COLUMNS:
+        return "discover"  # Sentry's default: errors and transactions together
     return "errors"
 
 
@@ -183,7 +192,11 @@ def meta(request: Request) -> dict[str, Any]:
 
 
 def validate(request: Request) -> None:
-    known = TRANSACTION_COLUMNS if request.dataset == "transactions" else ERROR_COLUMNS
+    known: Collection[str] = ERROR_COLUMNS
+    if request.dataset == "transactions":
+        known = TRANSACTION_COLUMNS
+    elif request.dataset == "discover":
+        known = DISCOVER_COLUMNS
     if not request.fields:
         raise DiscoverError("No columns selected")
     for field in request.functions:
@@ -252,6 +265,18 @@ def _rows_of(request: Request, table: Table, keys: list[tuple[Any, ...]]) -> lis
 
 
 def _grouped_table(request: Request) -> Table:
+    if request.dataset == "discover":  # both: the transactions' totals, the errors added
+        window = Window(request.start, request.end)
+        group = [ERROR_COLUMNS[c] for c in request.columns]
+        table, errors = _both(
+            lambda: _grouped_table(replace(request, dataset="transactions")),
+            lambda: _error_totals(request, group),
+        )
+        table = table or Table(window, {})
+        table.load_sketches(users="count_unique(user)" in map(canonical, request.functions))
+        for key, error_totals in (errors or {}).items():
+            table.found.setdefault(key, Totals()).add_totals(error_totals)
+        return table
     if request.dataset == "errors":
         found = _error_totals(request, [ERROR_COLUMNS[c] for c in request.columns])
         return Table(Window(request.start, request.end), found)
@@ -284,6 +309,30 @@ def _grouped_table(request: Request) -> Table:
         environment=request.environments,
         query=query,
     )
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def _both(transactions: Callable[[], T], errors: Callable[[], U]) -> tuple[T | None, U | None]:
+    """Both data sets' parts of a "discover" query. A part is None when the query names a
+    key its data set doesn't have (`level:` for transactions, `transaction.duration:` for
+    errors): as in Sentry, such a filter matches none of its events. (The query parsed
+    without a scope already, so what fails here is a key's scope; failing in both is the
+    query's error.)"""
+    first: SearchSyntaxError | None = None
+    try:
+        found_transactions: T | None = transactions()
+    except SearchSyntaxError as exc:
+        found_transactions, first = None, exc
+    try:
+        found_errors: U | None = errors()
+    except SearchSyntaxError:
+        if first is not None:
+            raise first from None
+        found_errors = None
+    return found_transactions, found_errors
 
 
 def _error_totals(request: Request, group: Sequence[str], bucket: int = 0) -> dict[Any, Totals]:
@@ -453,6 +502,21 @@ def series_points(
     """(bucket starts, the interval used, {group values: {bucket start: totals}}); the
     sketches are read only when one of ``axes`` needs them. ``names`` / ``exclude``: only
     these transaction names / all but these (transactions only)."""
+    if request.dataset == "discover":  # both, bucket by bucket (whole minutes, as rollups)
+        used = max(60, -(-interval // 60) * 60)
+        first = int(request.start.timestamp()) // used * used
+        buckets = list(range(first, math.ceil(request.end.timestamp()), used))
+        merged: dict[tuple[Any, ...], dict[int, Totals]] = {}
+        sides = _both(
+            lambda: series_points(replace(request, dataset="transactions"), used, group, axes),
+            lambda: series_points(replace(request, dataset="errors"), used, group, axes),
+        )
+        for side in sides:
+            for key, points in (side[2] if side else {}).items():
+                into = merged.setdefault(key, {})
+                for at, point in points.items():
+                    into.setdefault(at, Totals()).add_totals(point)
+        return buckets, used, merged
     if request.dataset == "errors":
         interval = max(1, interval)
         first = int(request.start.timestamp()) // interval * interval

@@ -240,3 +240,30 @@ def test_tokens_need_the_event_scope(world: World) -> None:
     )
     assert response.status_code == 403
     assert Client().get(EVENTS, {"field": "count()"}).status_code == 401
+
+
+def test_without_a_data_set_errors_and_transactions_count_together(
+    world: World, transactions: None
+) -> None:
+    make_issue(world.project, "ValueError: bad", last_seen=NOW - timedelta(minutes=30), events=2)
+    params: dict[str, Any] = {"statsPeriod": "24h", "project": world.project.id}
+    status, body, _ = get(
+        world, EVENTS, field=["project", "count()", "count_unique(user)"], **params
+    )
+    assert status == 200, body
+    # 6 transactions (users id:1 and id:2) and 2 errors (user id:42).
+    assert body["data"] == [{"project": "backend", "count()": 8, "count_unique(user)": 3}]
+    assert body["meta"]["fields"]["count()"] == "integer"
+    # A key only one data set has: the other's events don't match it.
+    status, body, _ = get(world, EVENTS, field="count()", query="level:error", **params)
+    assert (status, body["data"]) == (200, [{"count()": 2}])
+    status, body, _ = get(
+        world, EVENTS, field="count()", query="transaction.duration:>1s", **params
+    )
+    assert (status, body["data"]) == (200, [{"count()": 1}])
+    status, body, _ = get(world, STATS, yAxis="count()", interval="1h", statsPeriod="3h")
+    assert status == 200, body
+    # Both projects: 5 + 1 transactions 90 minutes ago; 1 transaction and 2 errors since.
+    assert [p[1][0]["count"] for p in body["data"]] == [0, 6, 1 + 2, 0]
+    status, body, _ = get(world, EVENTS, field="count()", query="is:")
+    assert status == 400, body  # an error in the query itself is still one
