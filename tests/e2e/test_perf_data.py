@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import subprocess
 import sys
@@ -29,7 +30,7 @@ JS = HERE / "js"
 
 # A Celery-like batch job: each run one `process_events` transaction, ok or internal_error.
 BATCH_JOB = r"""
-import json, os, sentry_sdk
+import json, os, time, sentry_sdk
 sentry_sdk.init(dsn=os.environ["SENTRY_DSN"], traces_sample_rate=1.0,
                 environment="production", release="worker@2.0.0")
 ids = []
@@ -37,7 +38,7 @@ for run, fails in enumerate([False, True, False, True, True, False, False]):
     with sentry_sdk.start_transaction(op="process_events", name="outbox.process_events") as tx:
         tx.set_data("batch_size", 50 + run)
         with sentry_sdk.start_span(op="db", name="SELECT * FROM outbox LIMIT 50"):
-            pass
+            time.sleep(0.004 * (run + 1))  # durations of 4 … 28 ms and more
         tx.set_status("internal_error" if fails else "ok")
         ids.append(tx.trace_id)
 sentry_sdk.flush(20)
@@ -110,7 +111,7 @@ def test_the_events_api_counts_a_batch_jobs_failed_runs(server: SpyglassServer) 
     response = httpx.get(
         url,
         params={
-            "field": ["transaction", "count()", "failure_rate()", "p95()"],
+            "field": ["transaction", "count()", "failure_rate()", "p50()", "p95()"],
             "query": "event.type:transaction",
             "statsPeriod": "1h",
         },
@@ -121,6 +122,11 @@ def test_the_events_api_counts_a_batch_jobs_failed_runs(server: SpyglassServer) 
     assert row["transaction"] == "outbox.process_events"
     assert (row["count()"], row["failure_rate()"]) == (7, pytest.approx(3 / 7))
     assert response.json()["meta"]["fields"]["p95()"] == "duration"
+    # Percentiles within 1 % of the exact ones (nearest rank) of the stored durations.
+    durations = sorted(r["duration_ms"] for r in rows)
+    for field, q in (("p50()", 0.5), ("p95()", 0.95)):
+        exact = durations[max(0, math.ceil(q * len(durations)) - 1)]
+        assert row[field] == pytest.approx(exact, rel=0.01)
     stats = httpx.get(
         f"{server.base_url}/api/0/organizations/acme/events-stats/",
         params={
