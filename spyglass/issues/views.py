@@ -22,9 +22,10 @@ from spyglass.events.query import MAX_QUERY_LENGTH, filter_events
 from spyglass.events.views import event_context, tag_query
 from spyglass.issues import actions, state, triage
 from spyglass.issues.actions import ActionError
-from spyglass.issues.models import Issue, Priority, Resolution, Status, Substatus
+from spyglass.issues.models import Category, Issue, Priority, Resolution, Status, Substatus
 from spyglass.issues.series import HOUR, hourly_by_issue
 from spyglass.issues.stream import SORTS, TABS, Page, StreamQuery, environments, page
+from spyglass.perfissues.occurrences import occurrence_context, occurrences_page
 from spyglass.projects.access import get_project, signed_in_user
 from spyglass.savedsearches.stream import default_search_redirect, search_context
 from spyglass.search import SearchSyntaxError
@@ -126,6 +127,8 @@ def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
     if issue is None:
         raise Http404("No such issue")
     issue.project = project
+    # Performance issues: occurrences instead of events (spyglass.perfissues.occurrences).
+    perf = occurrence_context(issue, request.GET.get("occurrence", ""))
     events = Event.objects.filter(issue=issue)
     wanted = request.GET.get("event", "")
     if wanted:
@@ -150,6 +153,7 @@ def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
             "days": days,
             "tags": tag_distributions(issue),
             "event": event,
+            "perf": perf,
             "view": event_context(event) if event else None,
             "nav": _navigation(issue, event) if event else {},
             "assignee": actions.assignee_of(issue),
@@ -221,6 +225,8 @@ def events(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
     if issue is None:
         raise Http404("No such issue")
     issue.project = project
+    if issue.category == Category.PERFORMANCE:  # its occurrences (spyglass.perfissues)
+        return occurrences_page(request, project, issue)
     environment = request.GET.get("environment", "")[:64]
     release = request.GET.get("release", "")[:250]
     text = request.GET.get("query", "")[:MAX_QUERY_LENGTH]

@@ -8,18 +8,24 @@ from django import template
 
 from spyglass.issues.models import Category, Issue
 from spyglass.perfissues.models import Occurrence
+from spyglass.perfissues.occurrences import occurrence_context
 
 register = template.Library()
 
 
 @register.inclusion_tag("perfissues/evidence.html", takes_context=True)
-def perf_evidence(context: template.Context, issue: Issue) -> dict[str, Any]:
-    """The latest occurrence's evidence: its spans drawn to scale, causes first."""
+def perf_evidence(
+    context: template.Context, issue: Issue, shown: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """An occurrence's transaction and evidence (its spans drawn to scale, causes first):
+    ``shown`` is what ``occurrences.occurrence_context`` chose, else the latest."""
     if issue.category != Category.PERFORMANCE:
         return {"occurrence": None}
-    occurrence = Occurrence.objects.filter(issue=issue).order_by("-timestamp", "-id").first()
+    if shown is None:
+        shown = occurrence_context(issue, "")
+    occurrence: Occurrence | None = shown["occurrence"] if shown else None
     if occurrence is None:
-        return {"occurrence": None}
+        return {"occurrence": None, "issue": issue}
     evidence = occurrence.evidence
     spans = [{**s, "cause": True} for s in evidence.get("causes", [])] + list(
         evidence.get("offenders", [])
@@ -38,6 +44,8 @@ def perf_evidence(context: template.Context, issue: Issue) -> dict[str, Any]:
         "project": context.get("project"),
         "issue": issue,
         "occurrence": occurrence,
+        "transaction": shown["transaction"] if shown else None,
+        "nav": shown["nav"] if shown else {},
         "evidence": evidence,
         "spans": spans,
         "offending_ms": offending,
