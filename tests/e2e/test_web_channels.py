@@ -89,6 +89,9 @@ def test_a_webhook_channel_sends_a_test_and_logs_the_attempt(
     sign_in(page, server)
     page.goto(f"{server.base_url}/acme/settings/channels/")
     expect(page.get_by_text("No channels yet.")).to_be_visible()
+    nav = page.get_by_role("navigation", name="Settings")  # the organization settings' nav
+    expect(nav.get_by_role("link")).to_have_text(["Members", "Teams", "Projects", "Channels"])
+    expect(nav.locator("[aria-current=page]")).to_have_text("Channels")
     page.get_by_role("link", name="Webhook", exact=True).click()
     expect(page.get_by_role("heading", name="New Webhook channel")).to_be_visible()
     page.get_by_label("Name").fill("Ops receiver")

@@ -268,7 +268,12 @@ def test_the_status_page_shows_the_queue(server: SpyglassServer, browser: Browse
     context, page, errors = new_page(browser, viewport={"width": 1280, "height": 800})
     sign_in(page, server)
     assert post_event(server, server.public_key) == 200
-    page.goto(f"{server.base_url}/manage/status/")
+    page.goto(f"{server.base_url}/acme/settings/members/")  # the org settings' nav, then
+    nav = page.get_by_role("navigation", name="Settings")
+    expect(nav.get_by_role("link")).to_have_text(["Members", "Teams", "Projects", "Channels"])
+    page.locator(".user-menu summary").click()  # a staff user's menu leads to the status page
+    page.locator(".user-menu").get_by_role("link", name="Server status").click()
+    expect(page).to_have_url(f"{server.base_url}/manage/status/")
     expect(page.locator("h1")).to_have_text("Status")
     expect(page.locator(".queue-depth")).to_have_text(re.compile(r"^\d+$"))
     expect(page.locator(".queue-accepted-hour")).not_to_have_text("0")
@@ -293,6 +298,7 @@ PAGES = [
     ("org-teams", "/acme/settings/teams/"),
     ("org-team", "/acme/settings/teams/payments/"),
     ("org-projects", "/acme/settings/projects/"),
+    ("org-channels", "/acme/settings/channels/"),
     ("user-profile", "/accounts/settings/"),
     ("user-password", "/accounts/password/"),
     ("user-tokens", "/accounts/settings/tokens/"),

@@ -1,8 +1,10 @@
 """Triage in Debian's Chromium against a real `spyglass serve`, on issues the real sentry-sdk
 made: assign and find it under `is:assigned`, bookmark, comment (hostile text stays text),
 resolve in a release, merge two issues into one with the summed count, archive until 10
-events and send 10 to see it come back, delete and see a new event start a new issue; and
-axe-core finds no serious or critical accessibility violation on the main pages."""
+events and send 10 to see it come back, delete and see a new event start a new issue; an
+empty project's stream points to its setup, and the organization stream's bulk actions span
+projects (merge refused across them); and axe-core finds no serious or critical
+accessibility violation on the main pages."""
 
 from __future__ import annotations
 
@@ -54,10 +56,14 @@ FIRST = [
 ]
 STATUS = {"unresolved": 0, "resolved": 1, "ignored": 2}
 TOKENS: dict[str, str] = {}  # the server's base URL -> an API token of the developer
+DSNS: dict[str, str] = {}  # the server's base URL -> the DSN of its second project, api
 
 
-def send(server: SpyglassServer, spec: list[list[Any]], release: str = "shop@1.0.0") -> None:
-    env = dict(server.env(), SENTRY_DSN=server.dsn, SPEC=json.dumps(spec), RELEASE=release)
+def send(
+    server: SpyglassServer, spec: list[list[Any]], release: str = "shop@1.0.0", dsn: str = ""
+) -> None:
+    env = dict(server.env(), SPEC=json.dumps(spec), RELEASE=release)
+    env["SENTRY_DSN"] = dsn or server.dsn
     out = subprocess.run(
         [sys.executable, "-c", CLIENT], env=env, capture_output=True, text=True, timeout=60
     )
@@ -100,7 +106,8 @@ def server() -> Iterator[SpyglassServer]:
     try:
         server.create_project()  # acme/web
         server.manage("createuser", "--email", EMAIL, "--password", PASSWORD)
-        server.manage("project", "create", "--org", "acme", "--name", "api", "--owner", EMAIL)
+        out = server.manage("project", "create", "--org", "acme", "--name", "api", "--owner", EMAIL)
+        DSNS[server.base_url] = out.strip().splitlines()[-1]  # api's, empty until the last test
         out = server.manage("token", "create", "--email", EMAIL)
         TOKENS[server.base_url] = out.strip().splitlines()[-1].split()[-1]
         server.start()
@@ -316,3 +323,46 @@ def test_the_write_api_and_the_page_agree(server: SpyglassServer, page: Page) ->
     expect(page.get_by_label("Priority")).to_have_value("priority-low")
     expect(page.get_by_role("button", name="★ Bookmarked")).to_be_visible()
     assert re.search(r"set the priority to low", page.locator(".timeline").inner_text())
+
+
+def test_an_empty_project_then_bulk_actions_across_projects_on_the_organization_stream(
+    server: SpyglassServer, page: Page, shots: Path
+) -> None:
+    base = server.base_url
+    page.goto(f"{base}/acme/api/issues/")
+    hint = page.locator("#no-issues-yet")
+    expect(hint).to_contain_text("No events yet.")
+    expect(hint.locator(".dsn")).to_have_text(DSNS[base])
+    expect(page.locator(".bulk")).to_have_count(0)  # nothing to act on yet
+    page.screenshot(path=str(shots / "stream-empty-project.png"), full_page=True)
+    hint.get_by_role("link", name="Set up the SDK").click()
+    expect(page.locator("body")).to_contain_text("Waiting for the first event")
+    send(server, [["TimeoutError", 2]], dsn=DSNS[base])
+    page.goto(f"{base}/acme/")
+    page.get_by_role("link", name="Issues of all projects").click()
+
+    def listed() -> bool | None:
+        page.reload()
+        return page.locator(".issue", has_text="TimeoutError").count() == 1 or None
+
+    wait_for(listed, "the api project's issue in the organization stream")
+    for title in ["TimeoutError", "AttributeError"]:
+        page.locator(".issue", has_text=title).locator("input.check").check()
+    expect(page.locator(".bulk .count")).to_have_text("2 selected")
+    page.get_by_role("button", name="Merge").click()
+    expect(page.locator(".messages .error")).to_have_text(
+        "Only issues of one project can be merged; the selected ones are in api, web."
+    )
+    for title in ["TimeoutError", "AttributeError"]:
+        page.locator(".issue", has_text=title).locator("input.check").check()
+    page.locator(".bulk summary", has_text="Assign").click()
+    page.locator(".bulk").get_by_role("button", name=EMAIL).click()
+    expect(page.locator(".messages")).to_contain_text(f"2 issues assigned to {EMAIL}.")
+    timeout = page.locator(".issue", has_text="TimeoutError")
+    expect(timeout.locator(".assigned")).to_have_text(f"assigned to {EMAIL}")
+    expect(timeout.locator(".project-name")).to_have_text("api")
+    page.screenshot(path=str(shots / "organization-stream-bulk.png"), full_page=True)
+    timeout.locator("input.check").check()
+    page.get_by_role("button", name="Resolve", exact=True).click()
+    expect(page.locator(".messages")).to_contain_text("1 issue resolved.")
+    expect(page.locator(".issue", has_text="TimeoutError")).to_have_count(0)

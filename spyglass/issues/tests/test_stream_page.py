@@ -395,6 +395,7 @@ def test_an_empty_project_points_to_its_setup_page_and_dsn_an_empty_search_says_
     hint = page.split('id="no-issues-yet"')[1].split("</div>")[0]
     assert world.key.dsn in hint and 'href="/acme/backend/"' in hint
     assert "No events yet." in hint
+    assert 'class="bulk"' not in page  # nothing to act on
     for tab in ("resolved", "archived"):
         assert 'id="no-issues-yet"' in client.get(STREAM, {"tab": tab}).content.decode()
     searched = client.get(STREAM, {"query": "TypeError"}).content.decode()
@@ -402,4 +403,5 @@ def test_an_empty_project_points_to_its_setup_page_and_dsn_an_empty_search_says_
     make_issue(world.project, 1, status=Status.RESOLVED)
     page = client.get(STREAM).content.decode()  # none unresolved, but it has had events
     assert "no-issues-yet" not in page and "No issues here. All quiet." in page
+    assert 'class="bulk"' in page
     assert world.key.dsn not in page
