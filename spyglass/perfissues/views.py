@@ -1,6 +1,7 @@
-"""The project's performance-issue detector settings: each detector on or off, and its
-thresholds (Sentry's defaults until changed). Owners, managers and admins change them;
-members see them."""
+"""The project's performance settings (the "Performance" section of the project settings):
+the Apdex threshold, and each performance-issue detector on or off with its thresholds
+(Sentry's defaults until changed). Owners, managers and admins change them; members see
+them; anyone outside the organization gets a 404."""
 
 from __future__ import annotations
 
@@ -9,21 +10,33 @@ from typing import Any
 from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 
 from spyglass.perfissues.detectors import DETECTORS
 from spyglass.perfissues.models import DetectorSettings
+from spyglass.performance.models import ProjectPerformanceSettings, apdex_thresholds
 from spyglass.projects.access import can_write, get_project, require_write
 from spyglass.projects.models import Project
+from spyglass.projects.settings_views import settings_nav
 
 
 class DetectorForm(forms.Form):
     """One checkbox per detector and one number per threshold, named ``<detector>__<name>``."""
 
-    def __init__(self, current: DetectorSettings, *args: Any, **kwargs: Any) -> None:
+    apdex_threshold_ms = forms.IntegerField(
+        min_value=1,
+        max_value=600_000,
+        label="Apdex threshold (ms)",
+        help_text="Satisfied up to T, tolerable up to 4T, frustrated above; applies to "
+        "transactions received from then on.",
+    )
+
+    def __init__(self, current: DetectorSettings, apdex_ms: int, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.fields["apdex_threshold_ms"].initial = apdex_ms
         effective = current.effective()
         for key, detector in DETECTORS.items():
             values = effective[key]
@@ -53,6 +66,10 @@ class DetectorForm(forms.Form):
         ]
 
     def save(self, current: DetectorSettings) -> None:
+        ProjectPerformanceSettings.objects.update_or_create(
+            project=current.project,
+            defaults={"apdex_threshold_ms": self.cleaned_data["apdex_threshold_ms"]},
+        )
         disabled, thresholds = [], {}
         for key, detector in DETECTORS.items():
             if not self.cleaned_data[f"{key}__enabled"]:
@@ -82,23 +99,28 @@ def _settings_of(project: Project) -> DetectorSettings:
 def detector_settings(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
     project, member = get_project(request, org_slug, project_slug)
     current = _settings_of(project)
+    apdex = apdex_thresholds([project.id])[project.id]
     if request.method == "POST":
         require_write(member)
-        form = DetectorForm(current, request.POST)
+        form = DetectorForm(current, int(apdex), request.POST)
         if form.is_valid():
-            form.save(current)
-            messages.success(request, "Detector settings saved.")
+            with transaction.atomic():
+                form.save(current)
+            messages.success(request, "Performance settings saved.")
             return redirect("performance:settings", project.organization.slug, project.slug)
     else:
-        form = DetectorForm(current)
+        form = DetectorForm(current, int(apdex))
     return render(
         request,
         "perfissues/settings.html",
         {
             "organization": project.organization,
             "project": project,
+            "member": member,
             "form": form,
             "can_write": can_write(member),
-            "tab": "settings",
+            "settings_nav": settings_nav(project, "performance"),
+            "settings_title": f"{project.name} settings",
+            "section": "performance",
         },
     )

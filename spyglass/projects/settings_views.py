@@ -42,6 +42,7 @@ SECTIONS = [
     ("scrubbing", "Data scrubbing", "projects:settings_scrubbing"),
     ("rules", "Grouping rules", "projects:settings_rules"),
     ("teams", "Teams", "projects:settings_teams"),
+    ("performance", "Performance", "performance:settings"),  # spyglass.perfissues.views
 ]
 
 

@@ -14,7 +14,7 @@ from spyglass.digest.tests.sdk import queued, sdk
 from spyglass.events.models import Event
 from spyglass.issues.models import Issue
 from spyglass.perfissues.models import DetectorSettings
-from spyglass.performance.models import Transaction
+from spyglass.performance.models import Transaction, apdex_thresholds
 from spyglass.projects.models import Member, Organization, Role
 from spyglass.test import World, make_project
 
@@ -182,13 +182,35 @@ def test_detector_settings_are_saved_by_admins_and_read_only_for_members(
             form[f"{key}__{threshold.name}"] = threshold.default
     del form["slow_db_query__enabled"]
     form["n_plus_one_db_queries__count"] = 8
+    form["apdex_threshold_ms"] = 500
     response = client.post(base(data) + "settings/", form)
     assert response.status_code == 302
     saved = DetectorSettings.objects.get(project=data.project)
     assert saved.disabled == ["slow_db_query"]
     assert saved.thresholds == {"n_plus_one_db_queries": {"count": 8.0}}
+    assert apdex_thresholds([data.project.id]) == {data.project.id: 500.0}
     form["n_plus_one_db_queries__count"] = -1
     assert "field-error" in client.post(base(data) + "settings/", form).content.decode()
+    form["n_plus_one_db_queries__count"] = 8
+    form["apdex_threshold_ms"] = 0
+    assert "field-error" in client.post(base(data) + "settings/", form).content.decode()
+    assert apdex_thresholds([data.project.id]) == {data.project.id: 500.0}
+    page = get(client, base(data) + "settings/")
+    assert 'value="500"' in page and "read-only-note" not in page
+
+
+def test_performance_is_a_section_of_the_project_settings(data: World, client: Client) -> None:
+    client.force_login(data.bob)
+    general = get(client, f"/{data.org.slug}/{data.project.slug}/settings/")
+    assert f'href="{base(data)}settings/"' in general and ">Performance<" in general
+    page = get(client, base(data) + "settings/")
+    assert 'aria-current="page">Performance<' in page and "Apdex threshold" in page
+    assert "read-only-note" in page  # a member sees it read-only
+    other = Organization.get_or_create_named("Elsewhere")
+    Member.objects.create(organization=other, user=data.charlie, role=Role.OWNER)
+    client.force_login(data.charlie)
+    get(client, base(data) + "settings/", 404)
+    assert client.post(base(data) + "settings/", {"apdex_threshold_ms": 1}).status_code == 404
 
 
 def test_nobody_outside_the_organization_sees_any_page_even_by_guessing(
