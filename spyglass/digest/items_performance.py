@@ -285,25 +285,26 @@ def _segment_transaction(
     it arrived. Its id is derived from trace and span id: redelivery finds the same row."""
     code = _http_code(attrs.get("http.response.status_code"))
     sdk_name = text(attrs.get("sentry.sdk.name"), 128)
-    vitals = {}
-    for key, value in attrs.items():
-        match, amount = _WEB_VITAL.fullmatch(key), number(value)
-        if match and amount is not None:
-            unit = "none" if match[1] == "cls" else "millisecond"
-            vitals[match[1]] = {"value": amount, "unit": unit}
+    vitals = _vitals_of(attrs)
     user = {
         "id": attrs.get("user.id"),
         "username": attrs.get("user.name"),
         "email": attrs.get("user.email"),
         "ip_address": attrs.get("user.ip_address"),
     }
+    name = text(attrs.get("sentry.segment.name") or row.name, 200)
+    if row.op in _PAGE_LOAD_OPS and (not name or name in _FALLBACK_NAMES):
+        # Span streaming names page loads and navigations "Pageload" / "Navigation" (low
+        # cardinality); the SDK's static lifecycle, and so Sentry's pages, name them by the
+        # URL path, which the segment carries as `url.path`.
+        name = text(attrs.get("url.path"), 200) or name
     return Transaction(
         project_id=row.project_id,
         event_id=row.trace_id[:16] + row.span_id,
         trace_id=row.trace_id,
         span_id=row.span_id,
         parent_span_id=row.parent_span_id,
-        name=text(attrs.get("sentry.segment.name") or row.name, 200) or "<unlabeled transaction>",
+        name=name or "<unlabeled transaction>",
         op=row.op,
         status=row.status,
         start=row.start,
@@ -323,6 +324,58 @@ def _segment_transaction(
         sdk_version=text(attrs.get("sentry.sdk.version"), 64),
         body=compress(orjson.dumps(clean(raw))),
     )
+
+
+_PAGE_LOAD_OPS = frozenset({"pageload", "navigation"})
+_FALLBACK_NAMES = frozenset({"Pageload", "Navigation"})
+_VITAL_OPS = ("ui.webvital.", "ui.interaction.")
+
+
+def _vitals_of(attrs: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Measurements from ``browser.web_vital.<name>.value`` attributes."""
+    vitals: dict[str, dict[str, Any]] = {}
+    for key, value in attrs.items():
+        match, amount = _WEB_VITAL.fullmatch(key), number(value)
+        if match and amount is not None:
+            unit = "none" if match[1] == "cls" else "millisecond"
+            vitals[match[1]] = {"value": amount, "unit": unit}
+    return vitals
+
+
+def _vital_spans(
+    spans: Iterable[tuple[ItemContext, Span, dict[str, Any], Any]],
+) -> dict[tuple[int, str, str], dict[str, dict[str, Any]]]:
+    """The web vitals browser SDKs send as spans of their own (``ui.webvital.lcp``,
+    ``ui.webvital.cls``, INP on ``ui.interaction.*``), by (project, trace, page-load span):
+    they belong in the page load's measurements, where Sentry reads them."""
+    found: dict[tuple[int, str, str], dict[str, dict[str, Any]]] = {}
+    for _, row, attrs, _ in spans:
+        if not row.op.startswith(_VITAL_OPS):
+            continue
+        target = hex_id(attrs.get("sentry.pageload.span_id"), 16) or (
+            "" if row.is_segment else row.segment_id
+        )
+        vitals = _vitals_of(attrs)
+        if target and vitals:
+            found.setdefault((row.project_id, row.trace_id, target), {}).update(vitals)
+    return found
+
+
+def _fold_late_vitals(vitals: dict[tuple[int, str, str], dict[str, dict[str, Any]]]) -> None:
+    """Vitals whose page load was stored by an earlier batch: into its measurements."""
+    for (project_id, trace_id, span_id), measured in sorted(vitals.items()):
+        tx = (
+            Transaction.objects.select_for_update()
+            .filter(project_id=project_id, trace_id=trace_id, span_id=span_id)
+            .only("id", "measurements")
+            .first()
+        )
+        if tx is None:
+            continue  # the page load is not (yet) stored: the vitals stay in their spans
+        current = tx.measurements if isinstance(tx.measurements, dict) else {}
+        merged = {**current, **measured}
+        if merged != current:
+            Transaction.objects.filter(id=tx.id).update(measurements=merged)
 
 
 def _platform_of_sdk(sdk_name: str) -> str:
@@ -351,4 +404,10 @@ def handle_spans(batch: BatchContext, items: list[ItemContext]) -> None:
         for ctx, row, attrs, raw in fresh
         if row.is_segment
     ]
+    vitals = _vital_spans(fresh)
+    for tx in segments:
+        measured = vitals.pop((tx.project_id, tx.trace_id, tx.span_id), None)
+        if measured:
+            tx.measurements = {**tx.measurements, **measured}
     _store_transactions(batch, segments)
+    _fold_late_vitals(vitals)

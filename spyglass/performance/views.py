@@ -4,23 +4,19 @@ first: anything outside the user's organizations is a 404."""
 
 from __future__ import annotations
 
-import logging
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
 
-from spyglass.events.bodies import decompress
 from spyglass.events.models import Event
 from spyglass.issues.models import Category, Issue
 from spyglass.performance import rollups
@@ -29,8 +25,6 @@ from spyglass.performance.waterfall import error_span_id, spans_of, trace_tree, 
 from spyglass.projects.access import get_membership, get_project
 from spyglass.projects.models import Project
 from spyglass.search import SearchSyntaxError
-
-log = logging.getLogger(__name__)
 
 # period -> (length, series interval in seconds)
 PERIODS = {
@@ -441,29 +435,6 @@ def p75(values: list[float]) -> float | None:
     return ordered[max(0, -(-len(ordered) * 3 // 4) - 1)]
 
 
-def _vital_spans(project: Project, traces: list[str]) -> Iterator[tuple[str, str, float]]:
-    """(page load span id, vital, value) of the web vitals browser SDKs send as spans of
-    their own under the page load (LCP, CLS; INP on interactions), not on the page load."""
-    for first in range(0, len(traces), 500):  # by trace: spans have no segment index
-        spans = Span.objects.filter(
-            Q(op__startswith="ui.webvital.") | Q(op__startswith="ui.interaction."),
-            project=project,
-            trace_id__in=traces[first : first + 500],
-        ).values_list("segment_id", "attributes")
-        for segment, attributes in spans:
-            try:
-                data = orjson.loads(decompress(attributes)) if attributes else {}
-            except Exception:  # a damaged row is a span without vitals
-                log.warning("unreadable attributes of a web vital span in %s", project.pk)
-                continue
-            for key, *_ in VITALS:
-                value = (
-                    data.get(f"browser.web_vital.{key}.value") if isinstance(data, dict) else None
-                )
-                if isinstance(value, int | float) and not isinstance(value, bool):
-                    yield segment, key, float(value)
-
-
 @login_required
 def vitals(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
     """p75 of each web vital per page, rated at Sentry's thresholds."""
@@ -476,21 +447,15 @@ def vitals(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
         loads = loads.filter(environment=filters.environment)
     values: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     counts: Counter[str] = Counter()
-    page_of: dict[str, str] = {}  # the page loads' span ids -> their page
-    traces: set[str] = set()
-    rows = loads.order_by("-start").values_list("name", "span_id", "trace_id", "measurements")
-    for name, span_id, trace_id, measurements in rows[:VITALS_SAMPLE]:
+    # Vitals sent as spans of their own (LCP, CLS, INP) are in the page load's measurements
+    # too: the digest folds them in (spyglass.digest.items_performance).
+    rows = loads.order_by("-start").values_list("name", "measurements")
+    for name, measurements in rows[:VITALS_SAMPLE]:
         counts[name] += 1
-        if span_id and trace_id:
-            page_of[span_id] = name
-            traces.add(trace_id)
         for key, *_ in VITALS:
             m = measurements.get(key) if isinstance(measurements, dict) else None
             if isinstance(m, dict) and isinstance(m.get("value"), int | float):
                 values[name][key].append(float(m["value"]))
-    for segment, key, measured in _vital_spans(project, sorted(traces)):
-        if segment in page_of:
-            values[page_of[segment]][key].append(measured)
     pages = []
     for name, count in counts.most_common(100):
         cells = []

@@ -269,25 +269,32 @@ def test_an_error_links_to_its_trace_and_transaction(data: World, client: Client
 def test_web_vitals_sent_as_spans_of_their_own_count_for_their_page(
     data: World, client: Client
 ) -> None:
-    import orjson
+    from spyglass.digest.tests.test_items import item, run
 
-    from spyglass.digest.items_common import compress
-    from spyglass.performance.models import Span
-
+    spans = []
     for n, load in enumerate(Transaction.objects.filter(op="pageload")):
-        Span.objects.create(
-            project=data.project,
-            trace_id=load.trace_id,
-            span_id=f"{n + 1:016x}",
-            parent_span_id=load.span_id,
-            segment_id=load.span_id,
-            op="ui.webvital.cls",
-            name="Layout shift",
-            start=load.start,
-            duration_ms=0,
-            attributes=compress(orjson.dumps({"browser.web_vital.cls.value": 0.05})),
+        at = load.start.timestamp()
+        spans.append(
+            {
+                "trace_id": load.trace_id,
+                "span_id": f"{n + 1:016x}",
+                "parent_span_id": load.span_id,
+                "name": "Layout shift",
+                "start_timestamp": at,
+                "end_timestamp": at,
+                "is_segment": False,
+                "attributes": {
+                    "sentry.op": {"type": "string", "value": "ui.webvital.cls"},
+                    "sentry.segment.id": {"type": "string", "value": load.span_id},
+                    "browser.web_vital.cls.value": {"type": "double", "value": 0.05},
+                },
+            }
         )
+    run([item(data, "span", {"items": spans})])
     client.force_login(data.bob)
     page = get(client, base(data) + "vitals/")
-    # Four page loads measured 0.3 on the load itself, four spans 0.05: p75 over all eight.
-    assert "8 measured" in page
+    # The spans' CLS (0.05) replaced the 0.3 the loads measured themselves: read once each.
+    assert "4 measured" in page and "8 measured" not in page
+    assert {t.measurements["cls"]["value"] for t in Transaction.objects.filter(op="pageload")} == {
+        0.05
+    }
