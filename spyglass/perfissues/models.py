@@ -76,6 +76,8 @@ class Occurrence(models.Model):
         indexes = [
             models.Index(fields=["issue", "timestamp"], name="perf_occurrence_issue"),
             models.Index(fields=["project", "transaction_event_id"], name="perf_occurrence_tx"),
+            # Retention (spyglass.performance.tasks) deletes by project and age.
+            models.Index(fields=["project", "timestamp"], name="perf_occurrence_age"),
         ]
 
     def __str__(self) -> str:

@@ -1,6 +1,8 @@
 """Retention of performance data, run by the scheduler: raw transactions and spans after
 SPYGLASS_RETENTION_TRANSACTIONS_DAYS / _SPANS_DAYS, minute rollups after
 SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS and hour rollups after SPYGLASS_RETENTION_ROLLUPS_DAYS.
+Performance issues' occurrences go with the transactions (their evidence links to them); the
+issues themselves stay, as error issues outlive their events.
 
 Deletes go in small chunks, each its own short transaction, so the digest (SQLite's single
 writer) never waits long; a run stops after MAX_CHUNKS chunks and the next run goes on."""
@@ -16,6 +18,7 @@ from django.conf import settings
 from django.db import models, transaction
 from django.utils import timezone
 
+from spyglass.perfissues.models import Occurrence
 from spyglass.performance.models import Span, Transaction, TransactionRollup
 from spyglass.projects.models import Project
 
@@ -31,6 +34,7 @@ class Pruned:
     spans: int = 0
     minute_rollups: int = 0
     hour_rollups: int = 0
+    occurrences: int = 0
 
 
 def prune_performance(now: datetime | None = None, *, chunk: int = CHUNK) -> Pruned:
@@ -45,6 +49,11 @@ def prune_performance(now: datetime | None = None, *, chunk: int = CHUNK) -> Pru
         hour_cutoff = int((now - settings.RETENTION_ROLLUPS_DAYS * days).timestamp())
         pruned.transactions += _delete(
             Transaction.objects.filter(project_id=project_id, start__lt=tx_cutoff), chunk, budget
+        )
+        pruned.occurrences += _delete(
+            Occurrence.objects.filter(project_id=project_id, timestamp__lt=tx_cutoff),
+            chunk,
+            budget,
         )
         pruned.spans += _delete(
             Span.objects.filter(project_id=project_id, start__lt=span_cutoff), chunk, budget

@@ -337,7 +337,7 @@ def event(request: HttpRequest, org_slug: str, project_slug: str, event_id: str)
     by_span = {row.span_id: row for row in rows}
     errors = []
     if tx.trace_id:
-        for error in _trace_errors([project.id], tx.trace_id, [tx])[:200]:
+        for error in _trace_errors([project.id], tx.trace_id)[:200]:
             row = by_span.get(error_span_id(error))
             if row is not None:
                 row.errors.append(error)
@@ -359,19 +359,11 @@ def event(request: HttpRequest, org_slug: str, project_slug: str, event_id: str)
     )
 
 
-def _trace_errors(
-    project_ids: list[int], trace_id: str, transactions: list[Transaction]
-) -> list[Event]:
-    """Error events of a trace, searched around its transactions' time (events have no
-    trace index: the time bound keeps the scan to the trace's neighbourhood)."""
+def _trace_errors(project_ids: list[int], trace_id: str) -> list[Event]:
+    """Every error event of a trace (up to 500, oldest first), by the events' (project,
+    trace_id) index (events migration 0005), whenever they happened."""
     events = Event.objects.filter(project_id__in=project_ids, trace_id=trace_id)
-    if transactions:
-        begin = min(t.start for t in transactions) - timedelta(hours=1)
-        end = max(t.start + timedelta(milliseconds=t.duration_ms) for t in transactions)
-        events = events.filter(timestamp__gte=begin, timestamp__lte=end + timedelta(hours=1))
-    else:
-        events = events.filter(timestamp__gte=timezone.now() - timedelta(days=90))
-    return list(events.select_related("issue", "project").order_by("timestamp")[:500])
+    return list(events.select_related("issue", "project").order_by("timestamp", "id")[:500])
 
 
 @login_required
@@ -388,7 +380,7 @@ def trace(request: HttpRequest, org_slug: str, trace_id: str) -> HttpResponse:
         .defer("body")
         .order_by("start")[:1000]
     )
-    errors = _trace_errors(ids, trace_id, transactions)
+    errors = _trace_errors(ids, trace_id)
     if not transactions and not errors:
         raise Http404("No such trace")
     segment_of = dict(

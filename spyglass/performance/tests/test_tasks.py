@@ -64,3 +64,32 @@ def test_each_kind_is_kept_for_its_own_days(world: World) -> None:
 
 def test_the_scheduler_runs_it() -> None:
     assert "prune-performance" in {job.name for job in JOBS}
+
+
+@override_settings(RETENTION_TRANSACTIONS_DAYS=30)
+def test_performance_issues_occurrences_go_with_the_transactions(world: World) -> None:
+    from spyglass.issues.models import Category, Issue
+    from spyglass.perfissues.models import Occurrence
+
+    issue = Issue.objects.create(
+        project=world.project,
+        number=1,
+        category=Category.PERFORMANCE,
+        title="N+1 Query",
+        first_seen=NOW,
+        last_seen=NOW,
+    )
+    for n, days in enumerate((31, 40, 29)):
+        Occurrence.objects.create(
+            issue=issue,
+            project=world.project,
+            detector="n_plus_one_db_queries",
+            transaction_event_id=f"{n:032x}",
+            transaction_name="GET /authors",
+            timestamp=NOW - timedelta(days=days),
+            duration_ms=100.0,
+        )
+    pruned = prune_performance(chunk=1)
+    assert pruned.occurrences == 2
+    assert Occurrence.objects.get().timestamp == NOW - timedelta(days=29)
+    assert Issue.objects.filter(id=issue.id).exists()  # the issue stays

@@ -155,6 +155,18 @@ def test_the_trace_view_shows_transactions_and_errors_across_projects(
     assert data.project.name in page and data.other_project.name in page
 
 
+def test_the_trace_view_finds_an_error_of_the_trace_hours_away_from_its_transactions(
+    data: World, client: Client
+) -> None:
+    backend = Transaction.objects.get(name="GET /authors", status="internal_error")
+    Event.objects.filter(trace_id=backend.trace_id).update(
+        timestamp=backend.start + timedelta(hours=5)
+    )
+    client.force_login(data.bob)
+    page = get(client, f"/{data.org.slug}/traces/{backend.trace_id}/")
+    assert "rates unavailable" in page
+
+
 def test_web_vitals_are_p75_per_page_rated_at_sentrys_thresholds(
     data: World, client: Client
 ) -> None:
