@@ -28,6 +28,7 @@ from spyglass.digest.items_common import (
     user_key,
 )
 from spyglass.digest.types import OutcomeCounts
+from spyglass.perfissues.models import Redetection
 from spyglass.performance import rollups
 from spyglass.performance.models import Span, SpanStatus, Transaction, new_row, store_new
 
@@ -378,6 +379,38 @@ def _fold_late_vitals(vitals: dict[tuple[int, str, str], dict[str, dict[str, Any
             Transaction.objects.filter(id=tx.id).update(measurements=merged)
 
 
+def _mark_late_children(
+    fresh: Iterable[tuple[ItemContext, Span, dict[str, Any], Any]],
+    new_segments: set[tuple[int, str]],
+) -> None:
+    """Child spans whose segment an earlier batch stored: the detectors saw that segment
+    without them, so it is marked to be looked at again after this batch commits."""
+    late: dict[tuple[int, str, str], list[str]] = {}
+    for _, row, _, _ in fresh:
+        if row.is_segment or not row.segment_id or row.segment_id == row.span_id:
+            continue
+        if (row.project_id, row.segment_id) in new_segments:
+            continue
+        late.setdefault((row.project_id, row.trace_id, row.segment_id), []).append(row.span_id)
+    if not late:
+        return
+    stored: set[tuple[int, str, str]] = set()
+    for project_id in sorted({key[0] for key in late}):
+        keys = [key for key in late if key[0] == project_id]
+        stored.update(
+            (project_id, trace_id, span_id)
+            for trace_id, span_id in Transaction.objects.filter(
+                project_id=project_id,
+                trace_id__in={key[1] for key in keys},
+                span_id__in={key[2] for key in keys},
+            ).values_list("trace_id", "span_id")
+        )
+    Redetection.objects.bulk_create(
+        Redetection(project_id=p, trace_id=t, segment_id=s, span_ids=late[(p, t, s)])
+        for p, t, s in sorted(stored & set(late))
+    )
+
+
 def _platform_of_sdk(sdk_name: str) -> str:
     if sdk_name.startswith("sentry.python"):
         return "python"
@@ -411,3 +444,4 @@ def handle_spans(batch: BatchContext, items: list[ItemContext]) -> None:
             tx.measurements = {**tx.measurements, **measured}
     _store_transactions(batch, segments)
     _fold_late_vitals(vitals)
+    _mark_late_children(fresh, {(tx.project_id, tx.span_id) for tx in segments})

@@ -11,7 +11,7 @@ import orjson
 
 from spyglass.events.bodies import decompress, read_body
 from spyglass.perfissues.detectors import Thresholds, detect
-from spyglass.perfissues.models import DetectorSettings, effective_settings
+from spyglass.perfissues.models import DetectorSettings, Redetection, effective_settings
 from spyglass.perfissues.record import record
 from spyglass.perfissues.spans import SpanInfo, TransactionInfo, span_from_json
 from spyglass.performance.models import Span, Transaction
@@ -22,11 +22,62 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+REDETECT_LIMIT = 200  # marks per batch: the rest wait for the next batch
+
+
 def detect_after_commit(result: StoreResult) -> None:
     # Transactions without child spans have nothing to detect (and cost nothing more).
     candidates = [tx for tx in result.transactions if tx.span_count > 0]
     if candidates:
         detect_in(candidates)
+    redetect_pending()
+
+
+def redetect_pending(limit: int = REDETECT_LIMIT) -> list[int]:
+    """Span v2 segments whose children arrived after them (``Redetection`` marks, left by
+    the digest): the detectors again over every child. A pattern the earlier detection
+    found already (without the late children) is not counted again toward its repeat
+    threshold, and an occurrence already recorded stays one (unique per transaction).
+    Returns the issues touched."""
+    marks = list(Redetection.objects.order_by("id")[:limit])
+    late: dict[tuple[int, str, str], set[str]] = defaultdict(set)
+    for mark in marks:
+        # Claimed by deleting it: concurrent workers don't look at one mark twice.
+        if Redetection.objects.filter(id=mark.id).delete()[0]:
+            ids = mark.span_ids if isinstance(mark.span_ids, list) else []
+            late[(mark.project_id, mark.trace_id, mark.segment_id)].update(map(str, ids))
+    if not late:
+        return []
+    segments = []
+    for project_id, trace_id, segment_id in late:
+        tx = Transaction.objects.filter(
+            project_id=project_id, trace_id=trace_id, span_id=segment_id
+        ).first()
+        if tx is not None and is_streamed(tx):
+            segments.append(tx)
+    settings = _settings({tx.project_id for tx in segments})
+    streamed = _streamed_spans(segments)
+    touched: list[int] = []
+    for tx in segments:
+        spans = streamed.get((tx.project_id, tx.span_id), [])
+        if tx.span_count != len(spans):
+            Transaction.objects.filter(id=tx.id).update(span_count=len(spans))
+        project_settings = settings.get(tx.project_id) or effective_settings([], {})
+        if all(value is None for value in project_settings.values()):
+            continue
+        new = late[(tx.project_id, tx.trace_id, tx.span_id)]
+        try:
+            root = _root(tx)
+            problems = detect(_info(tx, spans), root, project_settings)
+            if not problems:
+                continue
+            seen = [s for s in spans if s.span_id not in new]
+            before = detect(_info(tx, seen), root, project_settings) if seen else []
+            counted = frozenset(p.fingerprint for p in before)
+            touched.extend(record(tx, problems, project_settings, counted=counted))
+        except Exception:  # one bad segment must not cost the others their findings
+            log.exception("performance re-detection failed for %s", tx.event_id)
+    return touched
 
 
 def detect_in(transactions: list[Transaction]) -> list[int]:

@@ -106,3 +106,19 @@ class PatternCount(models.Model):
 
     def __str__(self) -> str:
         return f"{self.fingerprint}: {self.count}"
+
+
+class Redetection(models.Model):
+    """A span v2 segment stored by an earlier batch whose child spans kept arriving: after
+    the batch that brought them commits, the detectors look at the segment again with all
+    its children (``hook.redetect_pending``). ``span_ids``: the children that batch brought
+    (what the earlier detection did not see, so its patterns are not counted twice)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    trace_id = models.CharField(max_length=32)
+    segment_id = models.CharField(max_length=16)
+    span_ids = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"re-detect {self.segment_id}"

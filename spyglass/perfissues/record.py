@@ -36,9 +36,15 @@ def issue_hash(fingerprint: str) -> str:
 
 
 def record(
-    tx: Transaction, problems: list[Problem], settings: dict[str, Thresholds | None]
+    tx: Transaction,
+    problems: list[Problem],
+    settings: dict[str, Thresholds | None],
+    *,
+    counted: frozenset[str] = frozenset(),
 ) -> list[int]:
-    """Store the problems of one transaction; returns the ids of the issues touched."""
+    """Store the problems of one transaction; returns the ids of the issues touched.
+    ``counted``: fingerprints an earlier detection of this transaction counted already
+    toward their repeat threshold (a segment looked at again once late spans arrived)."""
     touched: list[int] = []
     seen: set[str] = set()
     when = tx.start + timedelta(milliseconds=tx.duration_ms)
@@ -54,7 +60,10 @@ def record(
                 .values_list("issue_id", flat=True)
                 .first()
             )
-            if found is None and not _repeated_enough(tx, problem, fingerprint, settings, when):
+            if found is None and (
+                fingerprint in counted
+                or not _repeated_enough(tx, problem, fingerprint, settings, when)
+            ):
                 continue
             issue, is_new = (
                 _issue(tx, problem, hash_, when)
