@@ -20,14 +20,26 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import Count, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Query, Router
 
 from spyglass.accounts.models import User
 from spyglass.events.models import IssueCount
-from spyglass.issues.models import Issue, Priority, Status, Substatus
+from spyglass.issues.actions import NOTE, Assignee
+from spyglass.issues.models import (
+    Activity,
+    Category,
+    Issue,
+    IssueAssignee,
+    IssueBookmark,
+    IssueSeen,
+    IssueSubscription,
+    Priority,
+    Status,
+    Substatus,
+)
 from spyglass.issues.search import issue_queryset, order_issues
 from spyglass.lib.restapi import (
     BadRequest,
@@ -74,7 +86,74 @@ def issue_url(issue: Issue) -> str:
     return f"{settings.BASE_URL}/{project.organization.slug}/{project.slug}/issues/{issue.number}/"
 
 
-def serialize_issue(issue: Issue) -> dict[str, Any]:
+# Sentry's issue type of each category's issues (performance issues carry theirs, e.g.
+# ``performance_n_plus_one_db_queries``, in their metadata).
+_CATEGORY_TYPES: dict[str, str] = {
+    Category.ERROR: "error",
+    Category.PERFORMANCE: "performance",
+    Category.CRON: "monitor_check_in_failure",
+    Category.UPTIME: "uptime_domain_failure",
+    Category.FEEDBACK: "feedback",
+}
+
+
+def issue_type(issue: Issue) -> str:
+    """Sentry's ``issueType``: ``error`` for errors, the detector's type for a performance
+    issue (``performance_n_plus_one_db_queries``, …)."""
+    stored = issue.metadata.get("issue_type") if isinstance(issue.metadata, dict) else None
+    if issue.category != Category.ERROR and isinstance(stored, str) and stored:
+        return stored
+    return _CATEGORY_TYPES.get(issue.category, str(issue.category))
+
+
+def triage_fields(issues: Sequence[Issue], user: User) -> dict[int, dict[str, Any]]:
+    """``assignedTo``, ``isBookmarked``, ``isSubscribed``, ``hasSeen`` and ``numComments``
+    of each issue as the user sees them: five queries for any number of issues."""
+    from spyglass.issues.api_write import serialize_assignee
+
+    ids = [issue.pk for issue in issues]
+    assignees = {
+        row.issue_id: serialize_assignee(Assignee(user=row.user, team=row.team))
+        for row in IssueAssignee.objects.filter(issue_id__in=ids).select_related("user", "team")
+    }
+    bookmarked = set(
+        IssueBookmark.objects.filter(issue_id__in=ids, user=user).values_list("issue_id", flat=True)
+    )
+    subscribed = set(
+        IssueSubscription.objects.filter(issue_id__in=ids, user=user, is_active=True).values_list(
+            "issue_id", flat=True
+        )
+    )
+    seen = set(
+        IssueSeen.objects.filter(issue_id__in=ids, user=user).values_list("issue_id", flat=True)
+    )
+    comments = dict(
+        Activity.objects.filter(issue_id__in=ids, kind=NOTE)
+        .values("issue_id")
+        .annotate(n=Count("id"))
+        .values_list("issue_id", "n")
+    )
+    return {
+        pk: {
+            "numComments": comments.get(pk, 0),
+            "assignedTo": assignees.get(pk),
+            "isBookmarked": pk in bookmarked,
+            "isSubscribed": pk in subscribed,
+            "hasSeen": pk in seen,
+        }
+        for pk in ids
+    }
+
+
+def serialize_issues(issues: Sequence[Issue], user: User) -> list[dict[str, Any]]:
+    """The list serializer: each issue with the user's triage fields (no query per issue)."""
+    triage = triage_fields(issues, user)
+    return [serialize_issue(issue, triage[issue.pk]) for issue in issues]
+
+
+def serialize_issue(issue: Issue, triage: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One issue in Sentry's list shape; ``triage`` (from :func:`triage_fields`) gives the
+    user's view of assignment, bookmark, subscription, seen and comments."""
     project = issue.project
     return {
         "id": str(issue.pk),
@@ -97,14 +176,15 @@ def serialize_issue(issue: Issue) -> dict[str, Any]:
             "platform": project.platform or None,
         },
         "type": issue.type,
-        "issueType": f"{issue.category}",
-        "issueCategory": issue.category,
+        "issueType": issue_type(issue),
+        "issueCategory": str(issue.category),
         "metadata": issue.metadata,
         "numComments": 0,
         "assignedTo": None,
         "isBookmarked": False,
         "isSubscribed": False,
         "hasSeen": False,
+        **(triage or {}),
         "annotations": [],
         "count": str(issue.times_seen),
         "userCount": issue.users_seen,
@@ -117,8 +197,9 @@ def _release(version: str) -> dict[str, Any] | None:
     return {"version": version, "shortVersion": version} if version else None
 
 
-def serialize_issue_detail(issue: Issue) -> dict[str, Any]:
-    data = serialize_issue(issue)
+def serialize_issue_detail(issue: Issue, user: User | None = None) -> dict[str, Any]:
+    triage = triage_fields([issue], user)[issue.pk] if user is not None else None
+    data = serialize_issue(issue, triage)
     data.update(
         firstRelease=_release(issue.first_release),
         lastRelease=_release(issue.last_release),
@@ -237,7 +318,7 @@ def _search(
         )
     else:
         page = paginate(ordered, page_cursor, page_limit)
-    body = [serialize_issue(issue) for issue in page.items]
+    body = serialize_issues(page.items, user)
     if stats_period:
         stats = issue_stats([issue.pk for issue in page.items], stats_period, now)
         for item, issue in zip(body, page.items, strict=True):
@@ -335,8 +416,9 @@ def visible_issue(user: User, issue_id: str) -> Issue:
 @router.get("/issues/{issue_id}/", response={200: dict[str, Any]})
 def issue_detail(request: HttpRequest, issue_id: str) -> dict[str, Any]:
     """One issue: the list's fields, first and last release, and 24 hours of stats."""
-    issue = visible_issue(signed_in_user(request), issue_id)
-    data = serialize_issue_detail(issue)
+    user = signed_in_user(request)
+    issue = visible_issue(user, issue_id)
+    data = serialize_issue_detail(issue, user)
     data["stats"] = {"24h": issue_stats([issue.pk], "24h", timezone.now())[issue.pk]}
     return data
 

@@ -5,6 +5,7 @@ format; the other sorts keep offset cursors; old offset cursors still work."""
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -118,3 +119,107 @@ def test_a_keyset_cursor_past_the_end_is_an_empty_page(world: World, many: list[
     rows, links = fetch(world, "/api/0/projects/acme/backend/issues/", query="", cursor="1:1:0")
     assert rows == []
     assert links["next"][0] is False
+
+
+# --- the serializer's triage fields and issue types ------------------------------------------
+
+
+def _listed(world: World, user_token: str) -> dict[str, dict[str, object]]:
+    response = Client().get(
+        "/api/0/projects/acme/backend/issues/",
+        {"query": "", "statsPeriod": ""},
+        headers=auth(user_token),
+    )
+    assert response.status_code == 200, response.content
+    return {item["id"]: item for item in response.json()}
+
+
+def test_lists_and_detail_show_the_users_real_triage_fields(world: World) -> None:
+    from spyglass.issues import actions
+
+    first, second = make_issue(world.project, "KeyError: a"), make_issue(world.project, "E: b")
+    actions.assign(first, actions.Assignee(user=world.alice), world.alice)
+    actions.bookmark(first, world.bob)
+    actions.mark_seen(first, world.bob)
+    actions.comment(first, world.alice, "looking")
+    actions.comment(first, world.bob, "me too")
+    actions.subscribe(second, world.bob, on=False)
+    bob = _listed(world, token_for(world.bob))
+    one, two = bob[str(first.pk)], bob[str(second.pk)]
+    assert one["assignedTo"] == {
+        "type": "user",
+        "id": str(world.alice.pk),
+        "name": world.alice.name or world.alice.email,
+        "email": world.alice.email,
+    }
+    assert (one["isBookmarked"], one["hasSeen"], one["numComments"]) == (True, True, 2)
+    assert one["isSubscribed"] is True  # bookmarking and commenting subscribe
+    assert (two["assignedTo"], two["isBookmarked"], two["hasSeen"]) == (None, False, False)
+    assert (two["isSubscribed"], two["numComments"]) == (False, 0)
+    # Another user sees the same assignee and comments but their own bookmark and seen flags.
+    alice = _listed(world, token_for(world.alice))[str(first.pk)]
+    assert (alice["isBookmarked"], alice["hasSeen"], alice["numComments"]) == (False, False, 2)
+    assert alice["assignedTo"] == one["assignedTo"] and alice["isSubscribed"] is True
+    detail = Client().get(f"/api/0/issues/{first.pk}/", headers=auth(token_for(world.bob)))
+    assert detail.status_code == 200
+    data = detail.json()
+    assert (data["isBookmarked"], data["hasSeen"], data["numComments"]) == (True, True, 2)
+    assert data["assignedTo"]["id"] == str(world.alice.pk)
+    assert data["issueType"] == "error" and data["issueCategory"] == "error"
+
+
+def test_a_team_assignee_is_serialized_as_a_team(world: World) -> None:
+    from spyglass.issues import actions
+    from spyglass.projects.models import Team
+
+    team = Team.objects.create(organization=world.org, slug="backend-team", name="Backend team")
+    issue = make_issue(world.project, "E: team")
+    actions.assign(issue, actions.Assignee(team=team), world.alice)
+    listed = _listed(world, token_for(world.bob))[str(issue.pk)]
+    assert listed["assignedTo"] == {"type": "team", "id": str(team.pk), "name": "backend-team"}
+
+
+def test_the_list_reads_triage_fields_without_a_query_per_issue(
+    world: World, django_assert_max_num_queries: Any
+) -> None:
+    from spyglass.issues import actions
+
+    token = token_for(world.bob)
+    issue = make_issue(world.project, "E: 0")
+    actions.assign(issue, actions.Assignee(user=world.alice), world.alice)
+    actions.comment(issue, world.bob, "hi")
+    client = Client()
+    url = "/api/0/projects/acme/backend/issues/"
+    params = {"query": "", "statsPeriod": "24h"}
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as one:
+        assert client.get(url, params, headers=auth(token)).status_code == 200
+    for n in range(1, 12):
+        other = make_issue(world.project, f"E: {n}")
+        actions.assign(other, actions.Assignee(user=world.bob), world.alice)
+        actions.bookmark(other, world.bob)
+        actions.mark_seen(other, world.bob)
+        actions.comment(other, world.alice, "x")
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        response = client.get(url, params, headers=auth(token))
+    assert response.status_code == 200 and len(response.json()) == 12
+    assert all(item["numComments"] == 1 for item in response.json())
+
+
+def test_performance_issues_have_their_type_and_category(world: World) -> None:
+    issue = make_issue(world.project, "N+1 Query")
+    Issue.objects.filter(pk=issue.pk).update(
+        category="performance",
+        type="transaction",
+        metadata={"title": "N+1 Query", "issue_type": "performance_n_plus_one_db_queries"},
+    )
+    feedback = make_issue(world.project, "User Feedback")
+    Issue.objects.filter(pk=feedback.pk).update(category="feedback")
+    listed = _listed(world, token_for(world.bob))
+    perf = listed[str(issue.pk)]
+    assert perf["issueType"] == "performance_n_plus_one_db_queries"
+    assert perf["issueCategory"] == "performance"
+    assert listed[str(feedback.pk)]["issueType"] == "feedback"
+    assert listed[str(feedback.pk)]["issueCategory"] == "feedback"
