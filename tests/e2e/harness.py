@@ -2,11 +2,14 @@
 
 The backend follows the environment: with DATABASE_URL set (``tests/pgcluster.py``) every
 server gets a fresh PostgreSQL database, created through SPYGLASS_TEST_PG_ADMIN_URL;
-otherwise it runs on SQLite files in its data directory.
+otherwise it runs on SQLite files in its data directory. Either way the database starts as a
+copy of one migrated once per test session (SQLite files copied, PostgreSQL ``CREATE DATABASE
+… TEMPLATE``): each server's own ``migrate`` then has nothing left to do.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import shutil
@@ -100,6 +103,47 @@ _SELECT = (
 )
 
 
+# The migrated database every server starts from, made on first use: a data directory (SQLite)
+# or the name of a PostgreSQL template database.
+_TEMPLATE: dict[str, str] = {}
+
+
+def _migrate(env: dict[str, str]) -> None:
+    result = subprocess.run(
+        [*SPYGLASS, "migrate", "--noinput", "-v0"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=START_TIMEOUT,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"migrating the template failed:\n{result.stdout}\n{result.stderr}")
+
+
+def _sqlite_template() -> Path:
+    if "sqlite" not in _TEMPLATE:
+        directory = Path(tempfile.mkdtemp(prefix="spyglass-e2e-template-"))
+        env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+        _migrate({**env, "SPYGLASS_DATA_DIR": str(directory)})
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        _TEMPLATE["sqlite"] = str(directory)
+    return Path(_TEMPLATE["sqlite"])
+
+
+def _pg_template(base: str, admin: str) -> str:
+    if "postgresql" not in _TEMPLATE:
+        name = f"spyglass_e2e_template_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        directory = tempfile.mkdtemp(prefix="spyglass-e2e-template-")
+        atexit.register(shutil.rmtree, directory, ignore_errors=True)
+        url = urlsplit(base)._replace(path=f"/{name}").geturl()
+        _migrate({**os.environ, "DATABASE_URL": url, "SPYGLASS_DATA_DIR": directory})
+        _TEMPLATE["postgresql"] = name
+    return _TEMPLATE["postgresql"]
+
+
 class Database:
     """Where one server keeps its data: a data directory, plus a PostgreSQL database or not."""
 
@@ -112,10 +156,18 @@ class Database:
             admin = os.environ.get("SPYGLASS_TEST_PG_ADMIN_URL")
             if not admin:
                 raise RuntimeError("DATABASE_URL is set but SPYGLASS_TEST_PG_ADMIN_URL is not")
+            template = _pg_template(base, admin)
             self._pg_name = f"spyglass_e2e_{uuid.uuid4().hex[:12]}"
             with psycopg.connect(admin, autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self._pg_name)))
+                conn.execute(
+                    sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                        sql.Identifier(self._pg_name), sql.Identifier(template)
+                    )
+                )
             self.pg_url = urlsplit(base)._replace(path=f"/{self._pg_name}").geturl()
+        else:
+            for path in _sqlite_template().glob("*.sqlite3*"):
+                shutil.copy2(path, self.data_dir / path.name)
 
     @property
     def backend(self) -> str:
