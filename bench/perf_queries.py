@@ -31,8 +31,10 @@ from pathlib import Path
 from typing import Any, TypedDict
 
 ROOT = Path(__file__).resolve().parent.parent
+BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT))
-from bench.search import insert, percentile, weighted  # noqa: E402
+sys.path.insert(0, str(BENCH))  # the other benchmarks' modules, imported as bench/*.py do
+from search import insert, percentile, weighted  # noqa: E402
 
 NOW = datetime.now(UTC).replace(microsecond=0)
 DAYS = 30
