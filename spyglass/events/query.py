@@ -53,6 +53,7 @@ from spyglass.search import (
     TextValue,
     parse,
 )
+from spyglass.search.render import tag_key_text
 
 MAX_QUERY_LENGTH = 10_000
 
@@ -319,7 +320,7 @@ class _Compiler:
 
 
 def _unsupported(node: Filter | Has, message: str, *, has: bool = False) -> SearchNotSupported:
-    key = node.key.written or (f"tags[{node.key.name}]" if node.key.tag else node.key.name)
+    key = node.key.written or (tag_key_text(node.key.name) if node.key.tag else node.key.name)
     return SearchNotSupported(f"{'has:' if has else ''}{key}: {message}", node.start, node.end)
 
 

@@ -76,6 +76,7 @@ from spyglass.search import (
     Sort,
     TextValue,
 )
+from spyglass.search.render import tag_key_text
 
 MAX_PATTERN_LENGTH = 1024  # characters of literal text in a value with wildcards
 MAX_WILDCARDS = 16  # per value: LIKE with many `%` backtracks
@@ -269,7 +270,7 @@ def _unsupported(node: Filter | Has | FreeText, message: str) -> SearchNotSuppor
 
 
 def _written(key: Key) -> str:
-    return key.written or (f"tags[{key.name}]" if key.tag else key.name)
+    return key.written or (tag_key_text(key.name) if key.tag else key.name)
 
 
 # --- text -----------------------------------------------------------------------------------

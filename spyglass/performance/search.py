@@ -52,6 +52,7 @@ from spyglass.search import (
     parse,
 )
 from spyglass.search.keys import MEASUREMENT_PREFIX
+from spyglass.search.render import tag_key_text
 
 __all__ = ["SearchNotSupported", "transaction_q", "transaction_queryset"]
 
@@ -343,5 +344,5 @@ def _matches(text: str, value: TextValue) -> bool:
 
 
 def _unsupported(node: Filter | Has, message: str, *, has: bool = False) -> SearchNotSupported:
-    key = node.key.written or (f"tags[{node.key.name}]" if node.key.tag else node.key.name)
+    key = node.key.written or (tag_key_text(node.key.name) if node.key.tag else node.key.name)
     return SearchNotSupported(f"{'has:' if has else ''}{key}: {message}", node.start, node.end)

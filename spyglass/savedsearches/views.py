@@ -3,6 +3,7 @@ autocomplete (keys, then the top values of the chosen key)."""
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,6 +24,9 @@ from spyglass.projects.models import Member, Project, Team
 from spyglass.savedsearches.models import MAX_QUERY, SavedSearch
 from spyglass.search import KEYS, Scope, ValueType
 from spyglass.search.keys import lookup
+from spyglass.search.nodes import Key
+from spyglass.search.parser import tag_key_name
+from spyglass.search.render import render_key
 
 MAX_NAME = 128
 MAX_ITEMS = 12
@@ -119,7 +123,10 @@ def _key_items(project: Project, prefix: str) -> list[dict[str, str]]:
     tags = [key for key in _project_tag_keys(project) if key.startswith(prefix)][:50]
     for tag in tags:
         if tag not in known and lookup(tag) is None:
-            items.append({"text": f"{tag}:", "label": tag, "detail": "A tag."})
+            # a key with a space, quote or bracket is written tags["…"] (the parser's form)
+            items.append(
+                {"text": f"{render_key(Key(tag, tag=True))}:", "label": tag, "detail": "A tag."}
+            )
     # registered keys that start with the prefix first, shortest first
     return items[:MAX_ITEMS] if len(items) <= MAX_ITEMS else _shortest(items)
 
@@ -144,7 +151,9 @@ def _top_values(project: Project, tag: str, prefix: str, strip: str = "") -> lis
     """The tag's values starting with ``prefix`` (after ``strip``), most events first. The
     top values of each key are cached a few minutes; a prefix they don't cover asks the
     database."""
-    cache_key = f"savedsearches:top:{project.pk}:{len(tag)}:{tag}"
+    # hashed: a tag key may have spaces or characters memcached refuses in a key
+    digest = hashlib.sha256(tag.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    cache_key = f"savedsearches:top:{project.pk}:{digest}"
     top: list[str] | None = cache.get(cache_key)
     if top is None:
         top = _query_top(project, tag, "", CACHED_VALUES)
@@ -204,6 +213,11 @@ def _value_items(project: Project, member: Member, key: str, prefix: str) -> lis
     return []
 
 
+def _key_text(name: str) -> str:
+    """A key as the search language reads it back (a tag's with a space: ``tags["a b"]``)."""
+    return name if lookup(name) is not None else render_key(Key(name, tag=True))
+
+
 def quoted(value: str) -> str:
     """A value as the search language reads it back: quoted when it has spaces, quotes,
     parentheses or wildcards (escaped)."""
@@ -230,10 +244,13 @@ def autocomplete(request: HttpRequest, org_slug: str, project_slug: str) -> Json
         return JsonResponse({"kind": "keys", "items": items})
     key, _, prefix = body.partition(":")
     prefix = prefix.strip('"')
-    written = key[5:-1] if key.startswith("tags[") and key.endswith("]") else key
+    written = tag_key_name(key) or key
     values = _value_items(project, member, written, prefix)[:MAX_ITEMS]
     items = [
-        {"text": f"{bang}{key}:{quoted(v)} " if key != "has" else f"{bang}has:{v} ", "label": v}
+        {
+            "text": f"{bang}{key}:{quoted(v)} " if key != "has" else f"{bang}has:{_key_text(v)} ",
+            "label": v,
+        }
         for v in values
     ]
     return JsonResponse({"kind": "values", "key": key, "items": items})

@@ -6,7 +6,7 @@
     term    = "(" or ")" | filter | has | quoted | words
     filter  = "!"? key ":" (list | operator? value)
     has     = "!"? "has:" key
-    key     = [a-zA-Z0-9_.-]+ | "tags[" [a-zA-Z0-9_.:-]+ "]"
+    key     = [a-zA-Z0-9_.-]+ | "tags[" [a-zA-Z0-9_.:-]+ "]" | 'tags["' ('\\' . | [^"])+ '"]'
     list    = "[" value ("," value)* "]"
     value   = '"' ('\\' . | [^"])* '"' | unquoted
     words   = bare words up to the next filter, quote, parenthesis or AND/OR: one phrase
@@ -34,8 +34,13 @@ MAX_LENGTH = 32_768  # characters
 
 _KEY = re.compile(r"[a-zA-Z0-9_.-]+")
 _TAG_KEY = re.compile(r"tags\[([^\]\s]*)\]")
+# Any tag key, quoted (a space, quote, bracket…): `tags["my key"]`, `\"` and `\\` escaped.
+_QUOTED_TAG_KEY = re.compile(r'tags\["((?:[^"\\]|\\.)+)"\]', re.DOTALL)
+_UNESCAPE = re.compile(r"\\(.)", re.DOTALL)
 _TAG_NAME = re.compile(r"[a-zA-Z0-9_.:-]+")
-_FILTER_START = re.compile(r"!?(?:tags\[[^\]\s]*\]|[a-zA-Z0-9_.-]+):")
+_FILTER_START = re.compile(
+    r'!?(?:tags\[[^\]\s]*\]|tags\["(?:[^"\\]|\\.)+"\]|[a-zA-Z0-9_.-]+):', re.DOTALL
+)
 _AGGREGATE = re.compile(r"!?[a-zA-Z0-9_]+\([^()\s]*\):")
 _OPERATORS = (">=", "<=", "!=", ">", "<", "=")
 _SCOPE_NAMES = {Scope.ISSUE: "issue", Scope.EVENT: "event", Scope.TRANSACTION: "transaction"}
@@ -47,6 +52,15 @@ def parse(query: str, *, now: datetime, scope: Scope | None = None) -> Node:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     return _Parser(query, now.astimezone(UTC), scope).parse_query()
+
+
+def tag_key_name(written: str) -> str | None:
+    """The tag key ``tags[name]`` or ``tags["name"]`` (escapes undone) names, else None."""
+    quoted = _QUOTED_TAG_KEY.fullmatch(written)
+    if quoted is not None:
+        return _UNESCAPE.sub(r"\1", quoted.group(1))
+    plain = _TAG_KEY.fullmatch(written)
+    return plain.group(1) if plain is not None else None
 
 
 def _quote(text: str) -> str:
@@ -260,13 +274,16 @@ class _Parser:
         negated = text[pos] == "!"
         if negated:
             pos += 1
+        quoted = _QUOTED_TAG_KEY.match(text, pos)
         tag_match = _TAG_KEY.match(text, pos)
-        if tag_match is not None and text.startswith(":", tag_match.end()):
+        if quoted is not None and text.startswith(":", quoted.end()):
+            name, tag, key_end = _UNESCAPE.sub(r"\1", quoted.group(1)), True, quoted.end()
+        elif tag_match is not None and text.startswith(":", tag_match.end()):
             name, tag, key_end = tag_match.group(1), True, tag_match.end()
             if not _TAG_NAME.fullmatch(name):
                 raise self.error(
                     f'"{_quote(tag_match.group())}": a tag key has letters, digits '
-                    "and _ . : - only",
+                    'and _ . : - only (quote any other: tags["my key"])',
                     pos,
                     key_end,
                 )
@@ -372,9 +389,12 @@ class _Parser:
     def parse_has(self, start: int, negated: bool) -> Node:
         text = self.text
         pos = self.pos
+        quoted = _QUOTED_TAG_KEY.match(text, pos)
         tag_match = _TAG_KEY.match(text, pos)
         key_match = _KEY.match(text, pos)
-        if tag_match is not None and _TAG_NAME.fullmatch(tag_match.group(1)):
+        if quoted is not None:
+            name, tag, end = _UNESCAPE.sub(r"\1", quoted.group(1)), True, quoted.end()
+        elif tag_match is not None and _TAG_NAME.fullmatch(tag_match.group(1)):
             name, tag, end = tag_match.group(1), True, tag_match.end()
         elif key_match is not None:
             name, tag, end = key_match.group(), False, key_match.end()
@@ -390,6 +410,6 @@ class _Parser:
             raise self.error(message + (f", got {shown}" if got else ""), pos, word_end)
         spec = spec_for(name, tag=True) if tag else (lookup(name) or spec_for(name, tag=True))
         self.check_scope(spec, name, pos, end)
-        written = f"tags[{name}]" if tag else name
+        written = text[pos:end]
         self.pos = end
         return Has(Key(spec.name, spec.tag, written), negated, start, end)

@@ -35,6 +35,7 @@ from spyglass.search.nodes import (
 )
 
 _PLAIN_KEY = re.compile(r"[a-zA-Z0-9_.-]+")
+_PLAIN_TAG_KEY = re.compile(r"[a-zA-Z0-9_.:-]+")
 _OPERATOR_START = ("<", ">", "=", "!")
 
 
@@ -58,7 +59,16 @@ def render_key(key: Key) -> str:
         return key.name
     if _PLAIN_KEY.fullmatch(key.name) and not is_registered(key.name):
         return key.name
-    return f"tags[{key.name}]"
+    return tag_key_text(key.name)
+
+
+def tag_key_text(name: str) -> str:
+    """`tags[name]`, quoted when the name has more than letters, digits and `_ . : -`:
+    `tags["my key"]`, with `"` and `\\` escaped."""
+    if _PLAIN_TAG_KEY.fullmatch(name):
+        return f"tags[{name}]"
+    escaped = name.replace("\\", "\\\\").replace('"', '\\"')
+    return f'tags["{escaped}"]'
 
 
 def _render_filter(node: Filter) -> str:

@@ -32,6 +32,7 @@ from spyglass.search.nodes import (
     TextValue,
     Value,
 )
+from spyglass.search.render import tag_key_text
 
 # Inside a value, a backslash escapes these; any other backslash is a plain character.
 ESCAPABLE = '\\*"'
@@ -116,7 +117,7 @@ def split_wildcards(source: str) -> tuple[str, ...]:
 
 
 def build_filter(raw: RawFilter, spec: KeySpec, now: datetime) -> Filter:
-    key = Key(spec.name, spec.tag, f"tags[{raw.key}]" if raw.tag else raw.key)
+    key = Key(spec.name, spec.tag, tag_key_text(raw.key) if raw.tag else raw.key)
     negated, op = raw.negated, raw.op
     if op == "!=":  # Sentry: `key:!=v` is `!key:v` (and `!key:!=v` is `key:v`)
         negated, op = not negated, ""

@@ -265,7 +265,7 @@ SEEDS = [
         first_seen=12 * D,
         last_seen=11 * D,
         times_seen=3,
-        tags=[("environment", "development"), ("note", 'say "hi"')],
+        tags=[("environment", "development"), ("note", 'say "hi"'), ("my key", 'x "y"')],
     ),
 ]
 LABELS = frozenset(seed.label for seed in SEEDS)
@@ -572,6 +572,12 @@ TABLE: list[tuple[str, str]] = [
     ('title:"x\\"; DROP TABLE issues_issue; --"', ""),
     ('note:*\\"hi\\"*', "pct"),
     ('tags[note]:"say \\"hi\\""', "pct"),
+    # a tag key no bare word or tags[...] can spell: quoted
+    ('tags["my key"]:"x \\"y\\""', "pct"),
+    ('tags["my key"]:x*', "pct"),
+    ('has:tags["my key"]', "pct"),
+    ('!has:tags["my key"]', "db zero timeout slow keyerror cache typeerror chunk nplus1 cron"),
+    ('tags["my"]:x*', ""),
     ("\"'user_id'\"", "keyerror"),
     ("*", ALL),
     ("**", ALL),

@@ -273,3 +273,28 @@ def test_autocomplete_asks_the_database_beyond_the_cached_top_values(
     assert [i["label"] for i in _items(client, "many:")][:2] == ["v0000", "v0001"]
     rare = [i["label"] for i in _items(client, "many:v024")]
     assert rare == [f"v024{n}" for n in range(10)]
+
+
+def test_autocomplete_writes_an_odd_tag_key_as_the_parser_reads_it(
+    client: Client, tagged: World
+) -> None:
+    from spyglass.search import parse
+
+    issue = Issue.objects.get(number=1)
+    for key in ("my key", 'say "hi"'):
+        IssueTagValue.objects.create(
+            issue=issue, key=key, value="v 1", times_seen=1, first_seen=NOW, last_seen=NOW
+        )
+    client.force_login(tagged.bob)
+    keys = [i["text"] for i in _items(client, "my")]
+    assert keys == ['tags["my key"]:']
+    assert [i["text"] for i in _items(client, "say")] == ['tags["say \\"hi\\""]:']
+    values = [i["text"] for i in _items(client, 'tags["my key"]:')]
+    assert values == ['tags["my key"]:"v 1" ']
+    assert [i["text"] for i in _items(client, "has:my")] == ['has:tags["my key"] ']
+    for text in (*values, 'has:tags["my key"]', 'tags["say \\"hi\\""]:x'):
+        parse(text, now=NOW)  # every suggestion parses
+    response = client.get(STREAM, {"query": values[0].strip()})
+    assert response.status_code == 200
+    assert "ValueError: bad" in response.content.decode()
+    assert "KeyError: x" not in response.content.decode()

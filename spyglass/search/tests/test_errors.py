@@ -187,8 +187,18 @@ ERRORS = [
     ("release:[a b]", 11, "expected ',' or ']' in the list, found 'b'"),
     ("release:[a]b", 11, "expected a space after the list"),
     ("release:[a, (b)]", 12, "unexpected '(' in a list"),
-    ("tags[]:x", 0, '"tags[]": a tag key has letters, digits and _ . : - only'),
-    ("tags[a/b]:x", 0, '"tags[a/b]": a tag key has letters, digits and _ . : - only'),
+    (
+        "tags[]:x",
+        0,
+        '"tags[]": a tag key has letters, digits and _ . : - only (quote any other: '
+        'tags["my key"])',
+    ),
+    (
+        "tags[a/b]:x",
+        0,
+        '"tags[a/b]": a tag key has letters, digits and _ . : - only (quote any other: '
+        'tags["my key"])',
+    ),
     ("count():>100", 0, "aggregates like count() can't be used in this search"),
     ("!p95(transaction.duration):>1s", 0, "aggregates like count() can't be used in this search"),
     (

@@ -43,7 +43,12 @@ ORDERED_OPS = st.sampled_from(list(Op))
 LISTABLE = {t for t in ValueType} - {ValueType.DATE, ValueType.BOOLEAN}
 
 texts = st.text(max_size=12)
-tag_names = st.from_regex(r"[a-zA-Z0-9_.:-]{1,12}", fullmatch=True)
+# Any tag key: plain ones, and ones with spaces, quotes, brackets, colons, backslashes.
+tag_names = (
+    st.from_regex(r"[a-zA-Z0-9_.:-]{1,12}", fullmatch=True)
+    | st.text(alphabet=st.sampled_from(" \"[]:\\'()!,*ab-"), min_size=1, max_size=12)
+    | st.text(min_size=1, max_size=12)
+)
 MEASUREMENTS = [
     spec_for(name) for name in ("measurements.lcp", "measurements.cls", "measurements.x")
 ]
@@ -200,4 +205,25 @@ def test_rendering_is_canonical() -> None:
 def relative_date(amount: int, unit: str) -> DateValue:
     return DateValue(
         NOW - timedelta(hours=amount), DatePrecision.INSTANT, RelativeDate(amount, unit)
+    )
+
+
+def test_tag_keys_of_any_text_render_quoted_and_parse_back() -> None:
+    value = (TextValue(("v",)),)
+    for name, written in [
+        ("my key", 'tags["my key"]'),
+        ('say "hi"', 'tags["say \\"hi\\""]'),
+        ("a]b", 'tags["a]b"]'),
+        ("x\\", 'tags["x\\\\"]'),
+        ("os:name", "tags[os:name]"),
+        ("level", "tags[level]"),
+        ("customer", "customer"),
+    ]:
+        node = Filter(Key(name, tag=True), Op.EQ, value)
+        assert render(node) == f"{written}:v"
+        assert parse(render(node), now=NOW) == node
+        assert parse(f"has:{written}", now=NOW) == Has(Key(name, tag=True))
+    # A quoted key in a phrase of free text still starts a filter.
+    assert parse('a b tags["my key"]:v', now=NOW) == and_(
+        FreeText(TextValue(("a b",))), Filter(Key("my key", tag=True), Op.EQ, value)
     )
