@@ -1,4 +1,5 @@
-"""Fixtures for the end-to-end tests: one shared Spyglass server, and servers of a test's own."""
+"""Fixtures for the end-to-end tests: one shared Spyglass server, servers of a test's own, and
+Chromium for the browser tests."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Callable, Generator, Iterator
 
 import pytest
 
+from tests.e2e.browser import browser  # noqa: F401  (the browser tests' fixture, for every module)
 from tests.e2e.harness import STARTED, SpyglassServer, started_server
 
 _FIRST_SERVER = pytest.StashKey[int]()

@@ -9,14 +9,13 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from spyglass.notifications.tests.receivers import HTTPReceiver, http_receiver
+from tests.e2e.browser import sign_in_as
 from tests.e2e.harness import Database, SpyglassServer, wait_for
-from tests.e2e.test_browser_sdk import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_digest import shell
 
 pytestmark = pytest.mark.e2e
@@ -97,17 +96,6 @@ def server(receiver: HTTPReceiver) -> Iterator[SpyglassServer]:
         server.database.drop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium package"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 def send_errors(server: SpyglassServer, count: int) -> list[str]:
     env = dict(server.env(), SENTRY_DSN=server.dsn, E2E_COUNT=str(count))
     out = subprocess.run(
@@ -119,11 +107,7 @@ def send_errors(server: SpyglassServer, count: int) -> list[str]:
 
 
 def sign_in(page: Page, server: SpyglassServer) -> None:
-    page.goto(f"{server.base_url}/accounts/sign-in/")
-    page.get_by_label("Email").fill(EMAIL)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{server.base_url}/acme/")
+    sign_in_as(page, server.base_url, EMAIL, PASSWORD)
 
 
 def test_an_issue_alert_made_in_the_form_fires_once_for_a_burst_and_shows_in_its_history(

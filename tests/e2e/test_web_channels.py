@@ -9,14 +9,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from spyglass.notifications.tests.receivers import HTTPReceiver, http_receiver
+from tests.e2e.browser import new_page, sign_in_as
 from tests.e2e.harness import Database, SpyglassServer, wait_for
-from tests.e2e.test_browser_sdk import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.e2e
 
@@ -50,32 +49,8 @@ def server() -> Iterator[SpyglassServer]:
         server.database.drop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium package"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def new_page(browser: Browser, **options: object) -> tuple[BrowserContext, Page, list[str]]:
-    context = browser.new_context(**options)  # type: ignore[arg-type]
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    return context, page, errors
-
-
 def sign_in(page: Page, server: SpyglassServer) -> None:
-    page.goto(f"{server.base_url}/accounts/sign-in/")
-    page.get_by_label("Email").fill(OWNER)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(f"{server.base_url}/acme/")
+    sign_in_as(page, server.base_url, OWNER, PASSWORD)
 
 
 def test_a_webhook_channel_sends_a_test_and_logs_the_attempt(

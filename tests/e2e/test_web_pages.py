@@ -9,13 +9,11 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from tests.e2e.harness import Database, SpyglassServer, wait_for
-from tests.e2e.test_browser_sdk import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.test_digest import shell
 
 pytestmark = pytest.mark.e2e
@@ -69,17 +67,6 @@ def server() -> Iterator[SpyglassServer]:
     finally:
         server.shutdown()
         server.database.drop()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium package"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 def sign_in(page: Page, server: SpyglassServer) -> None:

@@ -21,9 +21,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.harness import Database, SpyglassServer, wait_for
-from tests.e2e.test_web_pages import EMAIL, PASSWORD, browser, sign_in, watch_for_script
-
-__all__ = ["browser"]  # the module-scoped Chromium fixture, shared
+from tests.e2e.test_web_pages import EMAIL, PASSWORD, sign_in, watch_for_script
 
 pytestmark = pytest.mark.e2e
 
