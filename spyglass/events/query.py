@@ -28,6 +28,7 @@ from spyglass.events.models import Event
 from spyglass.issues.search import (
     ALWAYS,
     NEVER,
+    RELEASE_PARTS,
     SearchNotSupported,
     _contains,
     _date_q,
@@ -35,6 +36,7 @@ from spyglass.issues.search import (
     json_tag_exists,
     json_tag_q,
     newest_releases,
+    release_versions,
 )
 from spyglass.projects.models import Project
 from spyglass.search import (
@@ -156,6 +158,7 @@ class _Compiler:
             "level": self.level,
             "message": self.message,
             "release": self.release,
+            **dict.fromkeys(RELEASE_PARTS, self.release_parts),
             "trace": self.hex_id("trace_id"),
             "id": self.hex_id("event_id"),
             "event.timestamp": self.timestamp,
@@ -215,6 +218,8 @@ class _Compiler:
             return Q(user_key__startswith=USER_KEYS[name])
         if name in METADATA:
             return ~Q(Exact(_metadata(METADATA[name]), ""))
+        if name in RELEASE_PARTS:
+            return self.release_parts(node)
         simple = {"release": ~Q(release=""), "trace": ~Q(trace_id="")}
         if name in simple:
             return simple[name]
@@ -304,6 +309,11 @@ class _Compiler:
     def timestamp(self, node: Filter) -> Q:
         assert isinstance(node.value, DateValue)
         return _date_q("timestamp", node.op, node.value)
+
+    def release_parts(self, node: Filter | Has) -> Q:
+        """``release.version|package|build``: the events of the releases the filter selects."""
+        versions = release_versions(node, self.project_ids())
+        return Q(release__in=versions) if versions else NEVER
 
     def release(self, node: Filter) -> Q:
         result = NEVER

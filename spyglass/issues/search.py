@@ -13,7 +13,9 @@ can't search raises `SearchNotSupported` (a `SearchSyntaxError`) at the node's p
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,6 +42,7 @@ from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce, Greatest, Ln
 from django.db.models.lookups import Exact
 from django.utils import timezone
+from sentry_relay.processing import parse_release
 
 from spyglass.accounts.models import User
 from spyglass.events.models import Event, IssueCount, IssueTagValue
@@ -610,6 +613,92 @@ def _release(node: Filter, ctx: _Context) -> Q:
     return _releases(node, ctx, match)
 
 
+# --- release.version, release.package, release.build (Sentry's semver filters) ------------
+
+RELEASE_PARTS = ("release.version", "release.package", "release.build")
+
+
+def _release_part(version: str, key: str) -> str:
+    """The part of a release ``package@version+build`` a key reads ("" when it has none):
+    ``release.version`` the version after the package (with its build), ``release.package``
+    the package, ``release.build`` the build code."""
+    parsed = _parse_release(version)
+    if key == "release.package":
+        return str(parsed.get("package") or "")
+    if key == "release.build":
+        return str((parsed.get("version_parsed") or {}).get("build_code") or "")
+    return str(parsed.get("version_raw") or version)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_release(version: str) -> dict[str, Any]:
+    try:
+        parsed = parse_release(version)
+    except Exception:  # the binding raises its own error types for unparsable versions
+        return {"version_raw": version}
+    return parsed if isinstance(parsed, dict) else {"version_raw": version}
+
+
+def _glob(value: TextValue) -> re.Pattern[str]:
+    return re.compile(".*".join(re.escape(part) for part in value.parts), re.DOTALL)
+
+
+def _version_matches(version: str, node: Filter, value: TextValue) -> bool:
+    """Whether a release's version satisfies ``release.version:<op><value>``: equality is
+    text (wildcards allowed) on the version with or without its build; ``> >= < <=`` compare
+    as semver, and only releases whose version parses as semver can satisfy them."""
+    raw = _release_part(version, "release.version")
+    if node.op == Op.EQ:
+        pattern = _glob(value)
+        return bool(pattern.fullmatch(raw) or pattern.fullmatch(raw.split("+", 1)[0]))
+    mine, theirs = ordering.semver_key(version), ordering.semver_key(f"x@{value.text}")
+    if mine is None or theirs is None:
+        return False
+    return {
+        Op.GT: mine > theirs,
+        Op.GTE: mine >= theirs,
+        Op.LT: mine < theirs,
+        Op.LTE: mine <= theirs,
+    }.get(node.op, False)
+
+
+def release_versions(node: Filter | Has, project_ids: Iterable[int]) -> list[str]:
+    """The versions of the searched projects' releases that a ``release.version``,
+    ``release.package`` or ``release.build`` filter (or ``has:`` of one) selects, resolved
+    against the release list as Sentry does; the caller matches events' releases to them."""
+    versions = (
+        Release.objects.filter(projects__in=list(project_ids))
+        .values_list("version", flat=True)
+        .distinct()
+    )
+    key = node.key.name
+    chosen = []
+    for version in versions:
+        if isinstance(node, Has):
+            if _release_part(version, key):
+                chosen.append(version)
+            continue
+        for value in node.values:
+            assert isinstance(value, TextValue)
+            if key == "release.version":
+                hit = _version_matches(version, node, value)
+            else:
+                part = _release_part(version, key)  # none: no match, even for `*`
+                hit = bool(part) and _glob(value).fullmatch(part) is not None
+            if hit:
+                chosen.append(version)
+                break
+    return chosen
+
+
+def _release_parts(node: Filter | Has, ctx: _Context) -> Q:
+    versions = release_versions(node, ctx.project_ids)
+    if not versions:
+        return NEVER
+    rows = ctx.tag_values("release").filter(value__in=versions)
+    return Q(pk__in=rows.values("issue_id"))
+
+
 def _first_release(node: Filter, ctx: _Context) -> Q:
     def match(value: TextValue, project_id: int | None) -> Q:
         q = _text_q("first_release", value, node)
@@ -704,6 +793,7 @@ FILTERS: dict[str, Callable[[Filter, _Context], Q]] = {
     "platform": _column_text("platform"),
     "firstRelease": _first_release,
     "release": _release,
+    **dict.fromkeys(RELEASE_PARTS, _release_parts),
     "message": _message,
     "error.type": _metadata_text("type"),
     "error.value": _metadata_text("value"),
@@ -781,6 +871,8 @@ def _has(node: Has, ctx: _Context) -> Q:
     if name in HAS_EVENT_COLUMNS:
         rows = ctx.events().exclude(**{HAS_EVENT_COLUMNS[name]: ""})
         return Q(pk__in=rows.values("issue_id"))
+    if name in RELEASE_PARTS:
+        return _release_parts(node, ctx)
     raise _unsupported(node, f"has:{_written(node.key)} is not supported in issue search yet")
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from spyglass.issues.search import (
     ALWAYS,
     NEVER,
+    RELEASE_PARTS,
     SearchNotSupported,
     _contains,
     _date_q,
@@ -32,6 +33,7 @@ from spyglass.issues.search import (
     json_tag_exists,
     json_tag_q,
     newest_releases,
+    release_versions,
 )
 from spyglass.performance.models import Transaction
 from spyglass.projects.models import Project
@@ -140,6 +142,7 @@ class _Compiler:
             "http.method": self.http_method,
             "http.status_code": self.status_code,
             "release": self.release,
+            **dict.fromkeys(RELEASE_PARTS, self.release_parts),
             "trace": self.hex_id("trace_id"),
             "id": self.hex_id("event_id"),
             "event.timestamp": self.timestamp,
@@ -199,6 +202,8 @@ class _Compiler:
             return json_tag_exists("tags", TAG_KEYS[name])
         if name in USER_KEYS:
             return Q(user_key__startswith=USER_KEYS[name])
+        if name in RELEASE_PARTS:
+            return self.release_parts(node)
         simple = {
             "transaction.op": ~Q(op=""),
             "http.method": ~Q(http_method=""),
@@ -283,6 +288,11 @@ class _Compiler:
     def timestamp(self, node: Filter) -> Q:
         assert isinstance(node.value, DateValue)
         return _date_q("start", node.op, node.value)
+
+    def release_parts(self, node: Filter | Has) -> Q:
+        """``release.version|package|build``: the transactions of the releases it selects."""
+        versions = release_versions(node, self.project_ids)
+        return Q(release__in=versions) if versions else NEVER
 
     def release(self, node: Filter) -> Q:
         result = NEVER

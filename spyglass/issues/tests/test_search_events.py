@@ -107,6 +107,14 @@ TABLE: list[tuple[str, set[str]]] = [
     ("release:api@1.1.0", {"db-2", "zero-2"}),
     ("release:api@*", ALL - {"js-1"}),
     ("release:latest", {"db-2", "zero-2", "js-1"}),
+    ("release.version:1.1.0", {"db-2", "zero-2"}),
+    ("release.version:>=1.1.0", {"db-2", "zero-2", "js-1"}),
+    ("release.version:<1.1.0", ALL - {"db-2", "zero-2", "js-1"}),
+    ("release.package:web", {"js-1"}),
+    ("!release.package:api", {"js-1"}),
+    ("has:release.package", ALL),
+    ("release.build:*", set()),
+    ("has:release.build", set()),
     ("transaction:POST*", {"db-1", "db-2"}),
     ("has:transaction", {"db-1", "db-2", "zero-1"}),
     ("platform:javascript", {"js-1"}),
@@ -228,7 +236,7 @@ def test_projects_period_and_environment(seeded: tuple[World, dict[str, Event]])
         ("is:unresolved", 0),  # an issue key: the parser refuses it for events
         ("level:loud", 6),
         ("release.stage:adopted", 0),
-        ("x has:release.build", 2),
+        ("x has:stack.module", 2),
     ],
 )
 def test_errors_are_positioned(

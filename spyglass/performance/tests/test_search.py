@@ -243,6 +243,13 @@ TABLE: list[tuple[str, set[str]]] = [
     ("release:frontend@*", {"pageload", "navigation"}),
     ("release:latest", {"checkout-fail", "navigation"}),
     ("release:[latest, backend@1.0.0]", ALL - {"pageload"}),
+    ("release.version:1.1.0", {"checkout-fail"}),
+    ("release.version:>=2.0.0", {"pageload", "navigation"}),
+    ("release.version:<2.1.0", ALL - {"navigation"}),
+    ("release.package:frontend", {"pageload", "navigation"}),
+    ("!release.package:backend", {"pageload", "navigation"}),
+    ("has:release.package", ALL),
+    ("release.build:*", set()),
     ("environment:staging", {"products", "navigation"}),
     ("!environment:staging", ALL - {"products", "navigation"}),
     ("environment:prod*", ALL - {"products", "navigation"}),
@@ -364,8 +371,7 @@ def test_a_parsed_query_is_accepted(seeded: tuple[World, dict[str, Transaction]]
         ("transaction.duration:fast", 21),
         ("status:broken", 7),
         ("op:x (", 5),
-        ("release.version:>1.0", 0),  # not answered for transactions yet
-        ("has:release.build", 0),
+        ("x release.stage:adopted", 2),  # not answered for transactions yet
     ],
 )
 def test_errors_are_positioned(
