@@ -206,6 +206,17 @@ def queries(seeded: dict[str, Any]) -> list[tuple[str, Callable[[], object]]]:
             pid, **window(hours), environment=environment, sort="-count", limit=50
         )
 
+    def cold(query: Callable[[], object]) -> Callable[[], object]:
+        """The query with the closed days' merged sketches forgotten first (a process's
+        first load of the window, or the first after a late transaction)."""
+        from spyglass.performance import rollup_store
+
+        def run() -> object:
+            rollup_store._DAYS_CACHE.clear()
+            return query()
+
+        return run
+
     def summary(hours: int, interval: int) -> Callable[[], object]:
         def run() -> object:
             return (
@@ -231,6 +242,7 @@ def queries(seeded: dict[str, Any]) -> list[tuple[str, Callable[[], object]]]:
         ("overview: transaction_table, 24 h", overview(24)),
         ("overview: transaction_table, 7 days, production", overview(24 * 7, "production")),
         ("overview: transaction_table, 30 days", overview(24 * 30)),
+        ("overview: transaction_table, 30 days, cold", cold(overview(24 * 30))),
         ("summary: series + histogram + percentiles, 24 h", summary(24, 1800)),
         ("summary: series + histogram + percentiles, 7 days", summary(24 * 7, 3600)),
         ("API events: table of 7 fields, 24 h", api(events, field=table, statsPeriod="24h")),

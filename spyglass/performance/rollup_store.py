@@ -5,6 +5,7 @@ else from raw transactions. ``rollups`` builds the query API on this."""
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -230,8 +231,113 @@ class Table:
         if "name" in self.group and len(wanted) < len(self.found):
             index = list(self.group).index("name")
             names = sorted({key[index] for key in wanted})
-        rows = _filtered(self.project_ids, self.parts, self.environment, names)
-        _merge_blobs(self.found, rows, self.group, wanted, users=users)
+        parts, merged = _closed_days(self, wanted, names, users=users)
+        rows = _filtered(self.project_ids, parts, self.environment, names)
+        _merge_blobs(self.found, rows, self.group, wanted, users=users, merged=merged)
+
+
+# Merged sketches of closed days (day rows before today, UTC) per group, by window, filter
+# and group: a 30-day window merges ≈ 30 day rows per group and environment, and the same
+# days again on the next page load. Valid while the group's count over those rows is the
+# one they were merged at, with the same last row id and duration sum (rows only grow: a
+# late transaction changes the count). Per process, least recently used out first; each
+# entry is its check and three encoded sketches (≤ 6 KB).
+_Check = tuple[int, int, float]  # count, last row id, duration sum
+_DAYS_CACHE: OrderedDict[tuple[Any, ...], tuple[_Check, bytes, bytes, bytes]] = OrderedDict()
+DAYS_CACHE_ENTRIES = 4096
+
+
+def _closed_days(
+    table: Table, wanted: set[tuple[Any, ...]], names: Sequence[str] | None, *, users: bool
+) -> tuple[Parts, dict[tuple[Any, ...], tuple[bytes, ...]]]:
+    """The parts still to read row by row, and the merged sketches of closed days per group
+    (from the cache, or merged now and cached)."""
+    today = _epoch(timezone.now()) // DAY * DAY
+    parts: Parts = []
+    merged: dict[tuple[Any, ...], tuple[bytes, ...]] = {}
+    env = table.environment
+    env_key = env if env is None or isinstance(env, str) else tuple(sorted(env))
+    for resolution, first, last in table.parts:
+        closed_end = min(last, today)
+        if resolution != DAY or not table.group or closed_end - first < 2 * DAY:
+            parts.append((resolution, first, last))
+            continue
+        if closed_end < last:
+            parts.append((DAY, closed_end, last))
+        closed: Parts = [(DAY, first, closed_end)]
+        context = (tuple(sorted(table.project_ids)), first, closed_end, env_key, users)
+        group = tuple(table.group)
+        [rows] = _filtered(table.project_ids, closed, env, names)
+        checks: dict[tuple[Any, ...], _Check] = {
+            tuple(row[:-3]): (int(row[-3] or 0), int(row[-2] or 0), float(row[-1] or 0))
+            for row in rows.values_list(*group)
+            .annotate(total=Sum("count"), last=Max("id"), spent=Sum("duration_sum"))
+            .order_by()
+        }
+        missing = set()
+        for key in wanted:
+            check = checks.get(key)
+            if check is None:
+                continue  # no rows of those days
+            hit = _DAYS_CACHE.get((context, group, key))
+            if hit is not None and _same(hit[0], check):
+                _DAYS_CACHE.move_to_end((context, group, key))
+                merged[key] = hit[1:]
+            else:
+                missing.add(key)
+        if missing:
+            for key, entry in _merge_days(rows, group, missing, users=users).items():
+                _DAYS_CACHE[(context, group, key)] = entry
+                merged[key] = entry[1:]
+            while len(_DAYS_CACHE) > DAYS_CACHE_ENTRIES:
+                _DAYS_CACHE.popitem(last=False)
+    return parts, merged
+
+
+def _same(cached: _Check, now: _Check) -> bool:
+    return cached[:2] == now[:2] and math.isclose(cached[2], now[2], rel_tol=1e-9, abs_tol=1e-6)
+
+
+def _merge_days(
+    rows: QuerySet[TransactionRollup],
+    group: Sequence[str],
+    keys: set[tuple[Any, ...]],
+    *,
+    users: bool,
+) -> dict[tuple[Any, ...], tuple[_Check, bytes, bytes, bytes]]:
+    """The check (count, last id, duration sum) and the merged, encoded sketches of these
+    groups' rows, read together: the check is the one the sketches hold."""
+    width = len(group)
+    columns = ("histogram", "users", "miserable_users") if users else ("histogram",)
+    found: dict[tuple[Any, ...], tuple[list[float], list[list[Any]]]] = {}
+    for row in _raw(rows.values_list(*group, "id", "count", "duration_sum", *columns)):
+        key = tuple(row[:width])
+        if key not in keys:
+            continue
+        entry = found.get(key)
+        if entry is None:
+            entry = found[key] = ([0, 0, 0.0], [[] for _ in columns])
+        check = entry[0]
+        check[0] += row[width + 1]
+        check[1] = max(check[1], row[width])
+        check[2] += row[width + 2]
+        for target, blob in zip(entry[1], row[width + 3 :], strict=True):
+            if blob:
+                target.append(blob)
+    result = {}
+    for key, (count, lists) in found.items():
+        histogram = sketches.encode_histogram(sketches.merge_encoded_histograms(lists[0]))
+        users_blob = miserable = b""
+        if users:
+            users_blob = sketches.encode_registers(sketches.merge_encoded_registers(lists[1]))
+            miserable = sketches.encode_registers(sketches.merge_encoded_registers(lists[2]))
+        result[key] = (
+            (int(count[0]), int(count[1]), float(count[2])),
+            histogram,
+            users_blob,
+            miserable,
+        )
+    return result
 
 
 def _merge_blobs(
@@ -242,13 +348,17 @@ def _merge_blobs(
     *,
     users: bool,
     interval: int = 0,
+    merged: dict[tuple[Any, ...], tuple[bytes, ...]] | None = None,
 ) -> None:
     """Merge the sketches of the rows into ``found`` by group (and by ``interval`` buckets
-    of the row's bucket when given: the key's last part)."""
+    of the row's bucket when given: the key's last part); ``merged``: sketches merged
+    already per group (closed days), merged in as one more row."""
     width = len(group)
     columns = ("histogram", "users", "miserable_users") if users else ("histogram",)
     extra = ("bucket",) if interval else ()
     blobs: dict[tuple[Any, ...], list[list[Any]]] = {}
+    for key, premerged in (merged or {}).items():
+        blobs[key] = [[blob] if blob else [] for blob in premerged[: len(columns)]]
     for rows in querysets:
         for row in _raw(rows.values_list(*group, *extra, *columns)):
             key = tuple(row[:width])

@@ -136,8 +136,6 @@ HLL_BITS = 11
 HLL_REGISTERS = 1 << HLL_BITS
 _SPARSE_LIMIT = HLL_REGISTERS // 4
 _REST_BITS = 64 - HLL_BITS
-_ALPHA = 0.7213 / (1 + 1.079 / HLL_REGISTERS)
-_INVERSE_POWERS = [2.0**-rank for rank in range(_REST_BITS + 2)]
 
 Registers = dict[int, int]  # register index -> rank (only the non-zero ones)
 
@@ -256,11 +254,48 @@ def add_to_encoded_histogram(data: bytes | memoryview | None, histogram: Histogr
 
 
 def estimate(registers: Registers) -> int:
+    """Ertl's improved estimator ("New cardinality estimation algorithms for HyperLogLog
+    sketches", 2017): no bias correction tables, and no switch between linear counting and
+    the raw estimate, whose bias around 2.5 times 2,048 users went past 7 %."""
     if not registers:
         return 0
-    zeros = HLL_REGISTERS - len(registers)
-    total = zeros + sum(map(_INVERSE_POWERS.__getitem__, registers.values()))
-    raw = _ALPHA * HLL_REGISTERS * HLL_REGISTERS / total
-    if raw <= 2.5 * HLL_REGISTERS and zeros:
-        return round(HLL_REGISTERS * math.log(HLL_REGISTERS / zeros))
-    return round(raw)
+    q = _REST_BITS
+    histogram = [0] * (q + 2)
+    histogram[0] = HLL_REGISTERS - len(registers)
+    for rank in registers.values():
+        histogram[min(rank, q + 1)] += 1
+    m = HLL_REGISTERS
+    z = m * _tau(1 - histogram[q + 1] / m)
+    for k in range(q, 0, -1):
+        z = (z + histogram[k]) * 0.5
+    z += m * _sigma(histogram[0] / m)
+    return round(_ALPHA_INFINITY * m * m / z)
+
+
+_ALPHA_INFINITY = 1 / (2 * math.log(2))
+
+
+def _sigma(x: float) -> float:
+    if x == 1:
+        return math.inf
+    y, z = 1.0, x
+    while True:
+        x *= x
+        previous = z
+        z += x * y
+        y += y
+        if z == previous:
+            return z
+
+
+def _tau(x: float) -> float:
+    if x in (0, 1):
+        return 0.0
+    y, z = 1.0, 1 - x
+    while True:
+        x = math.sqrt(x)
+        previous = z
+        y *= 0.5
+        z -= (1 - x) ** 2 * y
+        if z == previous:
+            return z / 3
