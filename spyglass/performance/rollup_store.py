@@ -268,23 +268,24 @@ def _closed_days(
         context = (tuple(sorted(table.project_ids)), first, closed_end, env_key, users)
         group = tuple(table.group)
         [rows] = _filtered(table.project_ids, closed, env, names)
-        checks: dict[tuple[Any, ...], _Check] = {
-            tuple(row[:-3]): (int(row[-3] or 0), int(row[-2] or 0), float(row[-1] or 0))
-            for row in rows.values_list(*group)
-            .annotate(total=Sum("count"), last=Max("id"), spent=Sum("duration_sum"))
-            .order_by()
-        }
-        missing = set()
-        for key in wanted:
-            check = checks.get(key)
-            if check is None:
-                continue  # no rows of those days
-            hit = _DAYS_CACHE.get((context, group, key))
-            if hit is not None and _same(hit[0], check):
-                _DAYS_CACHE.move_to_end((context, group, key))
-                merged[key] = hit[1:]
-            else:
-                missing.add(key)
+        missing = set(wanted)
+        if any((context, group, key) in _DAYS_CACHE for key in wanted):
+            # Something to check (a window's first read has not: it merges at once).
+            checks: dict[tuple[Any, ...], _Check] = {
+                tuple(row[:-3]): (int(row[-3] or 0), int(row[-2] or 0), float(row[-1] or 0))
+                for row in rows.values_list(*group)
+                .annotate(total=Sum("count"), last=Max("id"), spent=Sum("duration_sum"))
+                .order_by()
+            }
+            for key in wanted:
+                hit = _DAYS_CACHE.get((context, group, key))
+                check = checks.get(key)
+                if check is None:
+                    missing.discard(key)  # no rows of those days
+                elif hit is not None and _same(hit[0], check):
+                    _DAYS_CACHE.move_to_end((context, group, key))
+                    merged[key] = hit[1:]
+                    missing.discard(key)
         if missing:
             for key, entry in _merge_days(rows, group, missing, users=users).items():
                 _DAYS_CACHE[(context, group, key)] = entry

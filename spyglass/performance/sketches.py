@@ -9,7 +9,9 @@ import hashlib
 import math
 import struct
 from array import array
+from collections import Counter
 from collections.abc import Iterable
+from itertools import repeat
 
 # --- Duration histogram --------------------------------------------------------------------
 # Bucket i holds durations in (GAMMA**(i-1), GAMMA**i] ms; reporting 2·GAMMA**i/(GAMMA+1) for
@@ -168,10 +170,7 @@ def encode_registers(registers: Registers) -> bytes:
             + array("H", indexes).tobytes()
             + bytes(map(registers.__getitem__, indexes))  # ranks fit a byte (≤ 54)
         )
-    dense = bytearray(HLL_REGISTERS)
-    for index, rank in registers.items():
-        dense[index] = rank
-    return b"D" + bytes(dense)
+    return b"D" + bytes(map(registers.get, range(HLL_REGISTERS), repeat(0)))
 
 
 def decode_registers(data: bytes | memoryview | None, into: Registers | None = None) -> Registers:
@@ -262,8 +261,8 @@ def estimate(registers: Registers) -> int:
     q = _REST_BITS
     histogram = [0] * (q + 2)
     histogram[0] = HLL_REGISTERS - len(registers)
-    for rank in registers.values():
-        histogram[min(rank, q + 1)] += 1
+    for rank, count in Counter(registers.values()).items():  # counted in C
+        histogram[min(rank, q + 1)] += count
     m = HLL_REGISTERS
     z = m * _tau(1 - histogram[q + 1] / m)
     for k in range(q, 0, -1):
