@@ -241,6 +241,8 @@ def events_stats(
     seconds = _interval(interval, found.start, found.end)
     try:
         discover.validate(found)
+        if any(discover.measurement_function(f) for f in found.functions):
+            raise discover.DiscoverError("Measurement functions are answered by events/ only")
         if top:
             extra = [f.strip() for f in field or () if discover.is_function(f.strip())]
             order = (sort or orderby or [""])[0] or None

@@ -93,6 +93,21 @@ TRANSACTION_ONLY = frozenset(TRANSACTION_FUNCTIONS) - {
     "last_seen()",
 }
 UNITS = {"duration": "millisecond", "rate": "1/minute"}
+# `p75(measurements.lcp)`: a measurement's percentiles, average, least and most, exact over
+# the matching transactions' values (raw rows: measurements are not in the rollups).
+_MEASUREMENT_FUNCTION = re.compile(
+    r"(p50|p75|p90|p95|p99|p100|avg|min|max)\(measurements\.([a-z0-9_.]{1,64})\)\Z"
+)
+_DURATION_MEASUREMENTS = frozenset(
+    {"lcp", "fcp", "fp", "inp", "fid", "ttfb", "ttfb.requesttime", "app_start_cold"}
+    | {"app_start_warm", "time_to_initial_display", "time_to_full_display"}
+)
+
+
+def measurement_function(field: str) -> tuple[str, str] | None:
+    """(function, measurement) of `p75(measurements.lcp)`-like fields."""
+    match = _MEASUREMENT_FUNCTION.match(field.replace(" ", ""))
+    return (match[1], match[2]) if match else None
 
 
 def canonical(field: str) -> str:
@@ -113,6 +128,9 @@ def function_type(field: str, dataset: str) -> str | None:
         return ERROR_FUNCTIONS.get(name)
     if name in TRANSACTION_FUNCTIONS:
         return TRANSACTION_FUNCTIONS[name]
+    measured = measurement_function(name)
+    if measured is not None:
+        return "duration" if measured[1] in _DURATION_MEASUREMENTS else "number"
     if quantile_of(name) is not None or name == "sum()":
         return "duration"
     return None
@@ -165,7 +183,7 @@ def choose_dataset(requested: str | None, query: str, fields: Sequence[str]) -> 
                 return "transactions"
             if texts and "transaction" not in texts:
                 return "errors"
-    if any(canonical(f) in TRANSACTION_ONLY for f in fields):
+    if any(canonical(f) in TRANSACTION_ONLY or measurement_function(f) for f in fields):
         return "transactions"
     functions = [f for f in fields if is_function(f)]
     columns = [f for f in fields if not is_function(f)]
@@ -259,17 +277,70 @@ def _rows_of(request: Request, table: Table, keys: list[tuple[Any, ...]]) -> lis
         for column, value in zip(request.columns, key, strict=True):
             row[column] = names.get((column, value), value)
         for field in request.functions:
-            row[field] = _value(request, found, field, table.window)
+            measured = measurement_function(field)
+            if measured is not None:
+                values = table.measurements.get(key, {}).get(measured[1], [])
+                row[field] = _measurement_value(values, measured[0])
+            else:
+                row[field] = _value(request, found, field, table.window)
         rows.append(row)
     return rows
 
 
 def _grouped_table(request: Request) -> Table:
+    table = _grouped_totals(request)
+    wanted = {m[1] for f in request.functions if (m := measurement_function(f))}
+    if wanted and request.dataset == "transactions":
+        table.measurements = _measurements(request, wanted)
+    return table
+
+
+def _measurements(
+    request: Request, wanted: set[str]
+) -> dict[tuple[Any, ...], dict[str, list[float]]]:
+    """The wanted measurements' values per group, from the matching raw transactions."""
+    from spyglass.performance.search import transaction_queryset
+
+    group = [TRANSACTION_COLUMNS[c] for c in request.columns]
+    rows = transaction_queryset(
+        request.project_ids,
+        request.query,
+        start=request.start,
+        end=request.end,
+        environment=request.environments,
+    ).exclude(measurements={})
+    found: dict[tuple[Any, ...], dict[str, list[float]]] = {}
+    for *key, measured in rows.values_list(*group, "measurements").iterator(2000):
+        if not isinstance(measured, dict):
+            continue
+        for name in wanted:
+            entry = measured.get(name)
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                found.setdefault(tuple(key), {}).setdefault(name, []).append(float(value))
+    return found
+
+
+def _measurement_value(values: list[float], function: str) -> float | None:
+    if not values:
+        return None
+    if function == "avg":
+        return sum(values) / len(values)
+    if function == "min":
+        return min(values)
+    if function == "max":
+        return max(values)
+    ordered = sorted(values)  # pNN: nearest rank, as the exact percentiles elsewhere
+    rank = math.ceil(int(function[1:]) / 100 * len(ordered)) - 1
+    return ordered[min(len(ordered) - 1, max(0, rank))]
+
+
+def _grouped_totals(request: Request) -> Table:
     if request.dataset == "discover":  # both: the transactions' totals, the errors added
         window = Window(request.start, request.end)
         group = [ERROR_COLUMNS[c] for c in request.columns]
         table, errors = _both(
-            lambda: _grouped_table(replace(request, dataset="transactions")),
+            lambda: _grouped_totals(replace(request, dataset="transactions")),
             lambda: _error_totals(request, group),
         )
         table = table or Table(window, {})

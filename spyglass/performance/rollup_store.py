@@ -214,6 +214,9 @@ class Table:
     names: Sequence[str] | None = None
     group: Sequence[str] = ()
     loaded: bool = True
+    # Measurement values per group and measurement (Discover's `p75(measurements.lcp)`),
+    # read from raw transactions when asked for.
+    measurements: dict[tuple[Any, ...], dict[str, list[float]]] = field(default_factory=dict)
 
     def load_sketches(
         self, keys: Iterable[tuple[Any, ...]] | None = None, *, users: bool = True

@@ -126,3 +126,30 @@ def test_vitals_arriving_later_update_the_stored_page_load(world: World, client:
 def test_vitals_of_a_page_load_not_stored_are_left_in_their_spans(world: World) -> None:
     run([item(world, "span", {"items": [vital("5" * 16, "ui.webvital.lcp", "lcp", 900.0)]})])
     assert not Transaction.objects.exists()
+
+
+def test_discover_computes_measurement_functions_per_page(world: World) -> None:
+    run([item(world, "span", {"items": [page_load()]})])
+    run([item(world, "span", {"items": [vital("2" * 16, "ui.webvital.lcp", "lcp", 2600.0)]})])
+    headers = auth(token_for(world.bob))
+    params = {
+        "field": ["transaction", "count()", "p75(measurements.lcp)", "avg(measurements.fcp)"],
+        "statsPeriod": "1h",
+        "sort": "-p75(measurements.lcp)",
+    }
+    response = Client().get(EVENTS, params, headers=headers)  # the data set follows
+    assert response.status_code == 200, response.content
+    body = response.json()
+    [row] = body["data"]
+    assert row == {
+        "transaction": "/checkout/",
+        "count()": 1,
+        "p75(measurements.lcp)": 2600.0,
+        "avg(measurements.fcp)": 420.0,
+    }
+    assert body["meta"]["fields"]["p75(measurements.lcp)"] == "duration"
+    params["query"] = "measurements.lcp:<2000"
+    assert Client().get(EVENTS, params, headers=headers).json()["data"] == []
+    stats = "/api/0/organizations/acme/events-stats/"
+    answer = Client().get(stats, {"yAxis": "p75(measurements.lcp)"}, headers=headers)
+    assert answer.status_code == 400
