@@ -485,9 +485,13 @@ def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Issues of every project of the organization (or the chosen ones), with the project
     stream's tabs, sorts, search and pages."""
     from spyglass.issues.views import RELEASES_IN_MENU, _filters, _marked, badge
+    from spyglass.savedsearches.stream import default_search_redirect, search_context  # h11
 
     member = get_membership(request, org_slug)
     organization = member.organization
+    # h11 (issue 5): the organization's pinned search, as on a project's stream
+    if (pinned := default_search_redirect(request, organization)) is not None:
+        return redirect(pinned)
     projects = list(Project.objects.filter(organization=organization).order_by("name", "id"))
     wanted = set(request.GET.getlist("project"))
     chosen = [p for p in projects if p.slug in wanted] or projects
@@ -537,6 +541,8 @@ def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
         "filters": filters,
         "search_error": error,
         "search_error_at": _marked(query.text, error) if error else None,
+        # h11 (issue 5): saved and recent searches of the search box
+        **search_context(request, organization, query.text, ran=error is None),
     }
     return render(request, "issues/organization_stream.html", context)
 

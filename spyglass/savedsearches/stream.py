@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from spyglass.accounts.models import User
 from spyglass.projects.access import can_write
-from spyglass.projects.models import Member, Project
+from spyglass.projects.models import Member, Organization, Project
 from spyglass.savedsearches.models import MAX_QUERY, RECENT_KEPT, RecentSearch, SavedSearch
 
 
@@ -61,15 +61,18 @@ def recent_searches(member: Member) -> list[str]:
     return list(rows.order_by("-last_used", "-id").values_list("query", flat=True)[:RECENT_KEPT])
 
 
-def _member(request: HttpRequest, project: Project) -> Member | None:
+def _member(request: HttpRequest, project: Project | Organization) -> Member | None:
+    """The signed-in user's membership of the project's organization (or of the
+    organization itself, for the organization's stream)."""
     user = request.user
     if not isinstance(user, User):
         return None
-    return Member.objects.filter(organization_id=project.organization_id, user=user).first()
+    org_id = project.pk if isinstance(project, Organization) else project.organization_id
+    return Member.objects.filter(organization_id=org_id, user=user).first()
 
 
 def search_context(
-    request: HttpRequest, project: Project, text: str, *, ran: bool
+    request: HttpRequest, project: Project | Organization, text: str, *, ran: bool
 ) -> dict[str, Any]:
     """The search box's context: saved searches (own and shared, with the pinned one), recent
     searches, whether the user may share a search. `ran`: the search ran without an error,
@@ -88,7 +91,7 @@ def search_context(
     }
 
 
-def default_search_redirect(request: HttpRequest, project: Project) -> str | None:
+def default_search_redirect(request: HttpRequest, project: Project | Organization) -> str | None:
     """Where the stream goes when opened without any parameter and a search is pinned: the
     same page with the pinned query and sort. None otherwise."""
     if request.GET:

@@ -4,6 +4,7 @@ autocomplete (keys, then the top values of the chosen key)."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
 
@@ -19,8 +20,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from spyglass.events.models import IssueTagValue
 from spyglass.issues.search import TAG_KEYS, USER_KEYS
-from spyglass.projects.access import can_write, get_project
-from spyglass.projects.models import Member, Project, Team
+from spyglass.projects.access import can_write, get_membership, get_project
+from spyglass.projects.models import Member, Organization, Project, Team
 from spyglass.savedsearches.models import MAX_QUERY, SavedSearch
 from spyglass.search import KEYS, Scope, ValueType
 from spyglass.search.keys import lookup
@@ -36,13 +37,43 @@ MAX_TAG_KEYS = 1000
 CACHED_VALUES = 200
 
 
-def _stream(project: Project, query: str = "", sort: str = "") -> str:
-    url = reverse("issues:stream", args=[project.organization.slug, project.slug])
+@dataclass(frozen=True)
+class Searched:
+    """What a search box searches: one project (its stream) or, with ``project`` None, all
+    the organization's projects (the organization's stream)."""
+
+    organization: Organization
+    projects: tuple[Project, ...]
+    project: Project | None
+
+    @property
+    def pk(self) -> str:
+        """The cache key of the projects."""
+        return ",".join(str(p.pk) for p in self.projects) or "-"
+
+
+def _scope(
+    request: HttpRequest, org_slug: str, project_slug: str | None
+) -> tuple[Searched, Member]:
+    """The searched projects and the member, or 404 (another organization's member too)."""
+    if project_slug is not None:
+        project, member = get_project(request, org_slug, project_slug)
+        return Searched(project.organization, (project,), project), member
+    member = get_membership(request, org_slug)
+    projects = tuple(Project.objects.filter(organization=member.organization).order_by("id"))
+    return Searched(member.organization, projects, None), member
+
+
+def _stream(project: Searched, query: str = "", sort: str = "") -> str:
+    if project.project is None:
+        url = reverse("issues:organization_stream", args=[project.organization.slug])
+    else:
+        url = reverse("issues:stream", args=[project.organization.slug, project.project.slug])
     params = {k: v for k, v in {"query": query, "sort": sort}.items() if v}
     return url + ("?" + urlencode(params) if params else "")
 
 
-def _search_of(project: Project, member: Member, search_id: int) -> SavedSearch:
+def _search_of(project: Searched, member: Member, search_id: int) -> SavedSearch:
     """A saved search the member may change: their own, or a shared one when they may
     write; 404 otherwise (another user's search is as absent as a missing one)."""
     found = SavedSearch.objects.filter(pk=search_id, organization=project.organization).first()
@@ -55,8 +86,8 @@ def _search_of(project: Project, member: Member, search_id: int) -> SavedSearch:
 
 @login_required
 @require_POST
-def save(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse:
-    project, member = get_project(request, org_slug, project_slug)
+def save(request: HttpRequest, org_slug: str, project_slug: str | None = None) -> HttpResponse:
+    project, member = _scope(request, org_slug, project_slug)
     query = request.POST.get("query", "").strip()[:MAX_QUERY]
     sort = request.POST.get("sort", "")[:16]
     name = request.POST.get("name", "").strip()[:MAX_NAME] or query[:MAX_NAME] or "All issues"
@@ -74,8 +105,10 @@ def save(request: HttpRequest, org_slug: str, project_slug: str) -> HttpResponse
 
 @login_required
 @require_POST
-def delete(request: HttpRequest, org_slug: str, project_slug: str, search_id: int) -> HttpResponse:
-    project, member = get_project(request, org_slug, project_slug)
+def delete(
+    request: HttpRequest, org_slug: str, search_id: int, project_slug: str | None = None
+) -> HttpResponse:
+    project, member = _scope(request, org_slug, project_slug)
     found = _search_of(project, member, search_id)
     found.delete()
     messages.success(request, f"Deleted the saved search “{found.name}”.")
@@ -84,10 +117,12 @@ def delete(request: HttpRequest, org_slug: str, project_slug: str, search_id: in
 
 @login_required
 @require_POST
-def pin(request: HttpRequest, org_slug: str, project_slug: str, search_id: int) -> HttpResponse:
+def pin(
+    request: HttpRequest, org_slug: str, search_id: int, project_slug: str | None = None
+) -> HttpResponse:
     """Pin (or with ``unpin``, unpin) a saved search as the stream's default: a user's own
     search for them, a shared one for the whole organization."""
-    project, member = get_project(request, org_slug, project_slug)
+    project, member = _scope(request, org_slug, project_slug)
     found = _search_of(project, member, search_id)
     with transaction.atomic():
         peers = SavedSearch.objects.filter(organization=project.organization, is_default=True)
@@ -106,11 +141,13 @@ def pin(request: HttpRequest, org_slug: str, project_slug: str, search_id: int) 
 ISSUE_KEYS = [spec for spec in KEYS if Scope.ISSUE in spec.scopes]
 
 
-def _tag_rows(project: Project) -> QuerySet[IssueTagValue]:
-    return IssueTagValue.objects.filter(issue__project=project)
+def _tag_rows(project: Searched) -> QuerySet[IssueTagValue]:
+    if project.project is not None:
+        return IssueTagValue.objects.filter(issue__project=project.project)
+    return IssueTagValue.objects.filter(issue__project__in=[p.pk for p in project.projects])
 
 
-def _key_items(project: Project, prefix: str) -> list[dict[str, str]]:
+def _key_items(project: Searched, prefix: str) -> list[dict[str, str]]:
     lowered = prefix.lower()
     items = [
         {"text": f"{spec.name}:", "label": spec.name, "detail": spec.doc}
@@ -135,7 +172,7 @@ def _shortest(items: list[dict[str, str]]) -> list[dict[str, str]]:
     return sorted(items, key=lambda item: (len(item["label"]), item["label"]))[:MAX_ITEMS]
 
 
-def _project_tag_keys(project: Project) -> list[str]:
+def _project_tag_keys(project: Searched) -> list[str]:
     """The project's tag keys, sorted; cached a few minutes per process (at a million events
     the scan takes a moment, and every keystroke asks)."""
     cache_key = f"savedsearches:tag-keys:{project.pk}"
@@ -147,7 +184,7 @@ def _project_tag_keys(project: Project) -> list[str]:
     return keys
 
 
-def _top_values(project: Project, tag: str, prefix: str, strip: str = "") -> list[str]:
+def _top_values(project: Searched, tag: str, prefix: str, strip: str = "") -> list[str]:
     """The tag's values starting with ``prefix`` (after ``strip``), most events first. The
     top values of each key are cached a few minutes; a prefix they don't cover asks the
     database."""
@@ -164,7 +201,7 @@ def _top_values(project: Project, tag: str, prefix: str, strip: str = "") -> lis
     return found
 
 
-def _query_top(project: Project, tag: str, prefix: str, limit: int) -> list[str]:
+def _query_top(project: Searched, tag: str, prefix: str, limit: int) -> list[str]:
     rows = (
         _tag_rows(project)
         .filter(key=tag, value__startswith=prefix)
@@ -175,7 +212,7 @@ def _query_top(project: Project, tag: str, prefix: str, limit: int) -> list[str]
     return [row["value"] for row in rows]
 
 
-def _actors(project: Project, member: Member, prefix: str, *, teams: bool) -> list[str]:
+def _actors(project: Searched, member: Member, prefix: str, *, teams: bool) -> list[str]:
     values = ["me"] + (["my_teams", "none"] if teams else [])
     if teams:
         slugs = Team.objects.filter(organization=project.organization).values_list(
@@ -189,7 +226,7 @@ def _actors(project: Project, member: Member, prefix: str, *, teams: bool) -> li
     return [v for v in values if v.lower().startswith(prefix.lower())]
 
 
-def _value_items(project: Project, member: Member, key: str, prefix: str) -> list[str]:
+def _value_items(project: Searched, member: Member, key: str, prefix: str) -> list[str]:
     if key == "has":
         return [item["label"] for item in _key_items(project, prefix)]
     spec = lookup(key)
@@ -229,11 +266,13 @@ def quoted(value: str) -> str:
 
 @login_required
 @require_GET
-def autocomplete(request: HttpRequest, org_slug: str, project_slug: str) -> JsonResponse:
+def autocomplete(
+    request: HttpRequest, org_slug: str, project_slug: str | None = None
+) -> JsonResponse:
     """``?term=<the word at the caret>``: keys when it has no colon yet, else values of
     its key (``level:err`` → ``level:error``). Items: ``text`` to put in place of the word,
     ``label`` and ``detail`` to show."""
-    project, member = get_project(request, org_slug, project_slug)
+    project, member = _scope(request, org_slug, project_slug)
     term = request.GET.get("term", "")[:200]
     negated = term.startswith("!")
     body = term[1:] if negated else term

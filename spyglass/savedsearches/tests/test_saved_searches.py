@@ -298,3 +298,87 @@ def test_autocomplete_writes_an_odd_tag_key_as_the_parser_reads_it(
     assert response.status_code == 200
     assert "ValueError: bad" in response.content.decode()
     assert "KeyError: x" not in response.content.decode()
+
+
+# --- the organization's stream: the same search box over every project ---------------------
+
+ORG_STREAM = "/acme/issues/"
+ORG_SEARCHES = "/acme/searches/"
+
+
+def test_the_organization_stream_has_the_search_box_saved_and_recent_searches(
+    client: Client, tagged: World
+) -> None:
+    client.force_login(tagged.bob)
+    page = client.get(ORG_STREAM, {"query": "level:error"}).content.decode()
+    assert 'data-autocomplete-url="/acme/searches/autocomplete/"' in page
+    assert 'name="project"' in page  # the projects to search
+    assert 'action="/acme/searches/save/"' in page
+    response = client.post(ORG_SEARCHES + "save/", {"query": "level:error", "name": "Errs"})
+    assert response.status_code == 302
+    assert response["Location"] == ORG_STREAM + "?query=level%3Aerror"
+    saved = SavedSearch.objects.get()
+    assert saved.organization == tagged.org and saved.owner == tagged.bob
+    page = client.get(ORG_STREAM, {"query": "level:fatal"}).content.decode()
+    assert 'aria-label="Saved searches"' in page and "Errs" in page
+    assert f'action="/acme/searches/{saved.pk}/pin/"' in page
+    assert 'aria-label="Recent searches"' in page and "level:error" in page
+    # a saved search is the organization's: the project stream lists it too
+    assert "Errs" in client.get(STREAM, {"query": "x"}).content.decode()
+    # pinned, it opens the organization's stream; deleted, it's gone
+    client.post(ORG_SEARCHES + f"{saved.pk}/pin/")
+    assert client.get(ORG_STREAM)["Location"] == ORG_STREAM + "?query=level%3Aerror"
+    assert client.post(ORG_SEARCHES + f"{saved.pk}/delete/").status_code == 302
+    assert not SavedSearch.objects.exists()
+    assert client.get(ORG_STREAM).status_code == 200
+
+
+def test_organization_autocomplete_reads_every_project(client: Client, tagged: World) -> None:
+    other = Issue.objects.create(
+        project=tagged.other_project,
+        number=1,
+        title="TypeError: y",
+        first_seen=NOW - timedelta(days=1),
+        last_seen=NOW,
+        times_seen=1,
+    )
+    IssueTagValue.objects.create(
+        issue=other,
+        key="browser.name",
+        value="Chrome",
+        times_seen=20,
+        first_seen=NOW,
+        last_seen=NOW,
+    )
+    IssueTagValue.objects.create(
+        issue=other, key="frontend_only", value="x", times_seen=1, first_seen=NOW, last_seen=NOW
+    )
+    client.force_login(tagged.bob)
+
+    def items(base: str, term: str) -> list[str]:
+        response = client.get(base + "autocomplete/", {"term": term})
+        assert response.status_code == 200
+        return [item["label"] for item in json.loads(response.content)["items"]]
+
+    assert items(ORG_SEARCHES, "browser.name:") == ["Chrome", "Firefox"]
+    assert items(SEARCHES, "browser.name:") == ["Firefox"]  # one project's
+    assert "frontend_only" in items(ORG_SEARCHES, "front")
+    assert items(SEARCHES, "front") == []
+    assert items(ORG_SEARCHES, "customer:") == ["acme corp", "globex"]
+
+
+def test_organization_searches_are_404_to_outsiders_and_need_csrf(
+    client: Client, tagged: World
+) -> None:
+    client.force_login(tagged.charlie)
+    assert client.get(ORG_SEARCHES + "autocomplete/?term=le").status_code == 404
+    assert client.post(ORG_SEARCHES + "save/", {"query": "x"}).status_code == 404
+    client.force_login(tagged.bob)
+    client.post(ORG_SEARCHES + "save/", {"query": "level:error", "name": "A"})
+    saved = SavedSearch.objects.get()
+    client.force_login(tagged.alice)  # not hers
+    assert client.post(ORG_SEARCHES + f"{saved.pk}/delete/").status_code == 404
+    assert client.post(ORG_SEARCHES + f"{saved.pk}/pin/").status_code == 404
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(tagged.bob)
+    assert strict.post(ORG_SEARCHES + "save/", {"query": "x", "name": "y"}).status_code == 403
