@@ -146,3 +146,54 @@ def test_autocomplete_builds_a_search_which_is_saved_pinned_and_remembered(
     assert not dialogs
     assert not errors, errors
     print(f"screenshots in {shots}")
+
+
+def test_the_organization_stream_has_the_same_search_box(
+    server: SpyglassServer, browser: Browser, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    shots = tmp_path_factory.mktemp("web-search-org", numbered=False)
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    dialogs = watch_for_script(page)
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    sign_in(page, server)
+    stream = f"{server.base_url}/acme/issues/"
+    page.goto(stream + "?query=")
+    box = page.get_by_role("combobox", name="Search")
+    expect(page.get_by_role("group", name="Projects")).to_be_visible()
+    # autocomplete across the organization's projects: keys, then the tag's values
+    box.click()
+    box.press_sequentially("custo")
+    expect(page.locator("#stream-query-listbox .option-label").first).to_have_text("customer")
+    box.press("ArrowDown")
+    box.press("Enter")
+    expect(box).to_have_value("customer:")
+    expect(page.locator("#stream-query-listbox .option-label")).to_have_text(
+        ["acme corp", "globex"]
+    )
+    page.screenshot(path=str(shots / "org-values.png"))
+    box.press("ArrowDown")
+    box.press("ArrowDown")
+    box.press("Enter")
+    expect(box).to_have_value("customer:globex ")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator(".stream")).to_contain_text("ValueError")
+    expect(page.locator(".stream")).not_to_contain_text("KeyError")
+    # save it here: it is listed on the organization's stream and the project's
+    page.get_by_text("Save this search").click()
+    page.get_by_label("Name").fill("Globex everywhere")
+    page.get_by_role("button", name="Save", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/acme/issues/\?query=customer%3Aglobex"))
+    saved = page.get_by_role("navigation", name="Saved searches")
+    expect(saved).to_contain_text("Globex everywhere")
+    expect(page.get_by_role("navigation", name="Recent searches")).to_contain_text(
+        "customer:globex"
+    )
+    page.screenshot(path=str(shots / "org-saved.png"), full_page=True)
+    page.goto(f"{server.base_url}/acme/web/issues/?query=")
+    expect(page.get_by_role("navigation", name="Saved searches")).to_contain_text(
+        "Globex everywhere"
+    )
+    assert not dialogs
+    assert not errors, errors
+    print(f"screenshots in {shots}")
