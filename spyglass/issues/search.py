@@ -333,11 +333,37 @@ def _free_text(value: TextValue, ctx: _Context, node: Filter | FreeText) -> Q:
     )
 
 
+TELLING_TRIGRAMS = 3
+
+
+def telling_trigrams(parts: Sequence[str], limit: int = TELLING_TRIGRAMS) -> list[str]:
+    """A few trigrams of the text likely to be rare, for the FTS5 trigram table to narrow
+    the rows by before LIKE decides (any of the text's trigrams gives a superset, so this
+    only changes the speed): those with digits first (ids, numbers), then upper case and
+    punctuation (CamelCase joints, paths), then fewer spaces, later ones first. Looking up
+    every trigram of a long phrase merges the position lists of common trigrams
+    (``whi``, ``ing``) of every row: 200 ms where three rare ones take 30."""
+    scores: dict[str, tuple[int, int, int, int]] = {}
+    for part in parts:
+        for at in range(len(part) - 2):
+            trigram = part[at : at + 3]
+            score = (
+                sum(c.isdigit() for c in trigram),
+                sum(c.isupper() or not (c.isalnum() or c.isspace()) for c in trigram),
+                -sum(c.isspace() for c in trigram),
+                at,
+            )
+            key = trigram.lower()
+            if key not in scores or scores[key] < score:
+                scores[key] = score
+    return sorted(scores, key=lambda key: scores[key], reverse=True)[:limit]
+
+
 def issue_message_q(pattern: TextValue, node: Filter | FreeText, since: datetime | None) -> Q:
     """Issues one of whose events' messages matches the pattern (with a period, one seen
     within it): a lookup in the issues' distinct messages (events migration 0006), which the
     events' triggers keep, rather than in the events. SQLite narrows the messages by the FTS5
-    trigram index on each literal part of three characters or more, then LIKE decides;
+    trigram index on a few telling trigrams of the text, then LIKE decides;
     PostgreSQL's trigram index serves ILIKE by itself."""
     if not all(_storable(part) for part in pattern.parts):
         return NEVER
@@ -348,7 +374,7 @@ def issue_message_q(pattern: TextValue, node: Filter | FreeText, since: datetime
     if since is not None:
         sql += " AND last_seen >= %s"
         params.append(connection.ops.adapt_datetimefield_value(since))
-    words = [part for part in pattern.parts if len(part) >= 3]
+    words = telling_trigrams(pattern.parts)
     if connection.vendor == "sqlite" and words:
         match = " AND ".join('"' + word.replace('"', '""') + '"' for word in words)
         sql += (

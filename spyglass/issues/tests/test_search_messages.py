@@ -100,3 +100,24 @@ def test_event_search_still_reads_the_events(world: World) -> None:
     one = add_event(issue, "1" * 32, NOW - H, message="alpha beta")
     add_event(issue, "2" * 32, NOW - H, message="gamma delta")
     assert list(filter_events(issue.events.all(), "alpha")) == [one]
+
+
+def test_telling_trigrams_prefer_digits_then_case_and_punctuation() -> None:
+    from spyglass.issues.search import telling_trigrams
+
+    assert telling_trigrams(["while processing order 99"]) == [" 99", "r 9", "der"]
+    assert telling_trigrams(["PaymentDeclined"])[0] == "dec"
+    assert telling_trigrams(["ab"]) == []
+    assert telling_trigrams(["", "abc", "x"]) == ["abc"]
+
+
+def test_any_text_is_found_whatever_trigrams_narrow_it(world: World) -> None:
+    issue = make_issue(world.project, "E: many", events=0)
+    messages = ["Ünïcode ÉCOLE 42", 'quote "x" 7', "tab\there 100%", "a_b_c 9"]
+    for n, message in enumerate(messages):
+        add_event(issue, f"{n:032x}", NOW - H, message=message)
+    # (letters beyond ASCII match in their case on SQLite, in any case on PostgreSQL)
+    for text in ["ÉCOLE 42", "Ünïcode ÉC", 'quote \\"x\\" 7', "100%", "a_b_c", "B_C 9"]:
+        assert found(world, text) == {issue.pk}, text
+    assert found(world, "ÉCOLE 43") == set()
+    assert found(world, "a_b_d") == set()
