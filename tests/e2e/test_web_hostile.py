@@ -132,6 +132,15 @@ print(json.dumps({
     "issues": {i.title: i.number for i in Issue.objects.all()},
 }))
 """
+# An alert rule on new issues, made before the events come, so its history lists them.
+RULE = """
+from spyglass.alerts.conditions import FIRST_SEEN
+from spyglass.alerts.models import Rule
+from spyglass.projects.models import Project
+project = Project.objects.get(organization__slug="acme", slug="web")
+print(Rule.objects.create(project=project, name="New issues", conditions=[{"id": FIRST_SEEN}]).pk)
+"""
+FIRES = "from spyglass.alerts.models import RuleFire; print(RuleFire.objects.count())"
 TRANSACTIONS = """
 from spyglass.performance.models import Transaction
 print(Transaction.objects.count())
@@ -169,6 +178,7 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SpyglassS
         server.manage("createuser", "--email", EMAIL, "--password", PASSWORD)
         server.manage("project", "create", "--org", "acme", "--name", "api", "--owner", EMAIL)
         server.start()
+        rule = int(shell(server, RULE).strip())
         script = tmp_path_factory.mktemp("client") / "hostile_shop.py"
         script.write_text(CLIENT)
         env = dict(server.env(), SENTRY_DSN=server.dsn)
@@ -188,6 +198,11 @@ def loaded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[SpyglassS
             lambda: True if shell(server, TRANSACTIONS).strip() == "1" else None,
             "the transaction to be digested",
         )
+        wait_for(
+            lambda: True if shell(server, FIRES).strip() == "3" else None,
+            "the rule to fire for the 3 new issues",
+        )
+        ids["rule"] = rule
         yield server, ids
     finally:
         server.shutdown()
@@ -379,6 +394,18 @@ def test_the_performance_pages_show_the_hostile_transaction_as_text(
     checked.check("trace", TRANSACTION)
     page.goto(f"{base}/acme/web/performance/vitals/")
     checked.check("performance-vitals")
+
+
+def test_the_alert_rule_history_lists_the_hostile_issues_as_text(
+    loaded: tuple[SpyglassServer, Any], checked: Checked
+) -> None:
+    server, ids = loaded
+    page = checked.page
+    page.goto(f"{server.base_url}/acme/web/alerts/{ids['rule']}/")
+    expect(page.locator("#history .title")).to_have_count(3)
+    checked.check("alert-rule-history", TITLE, SCRIPT + IMG)
+    page.goto(f"{server.base_url}/acme/web/alerts/")
+    checked.check("alert-rules")
 
 
 def test_the_page_check_finds_each_kind_of_injection(browser: Browser) -> None:
