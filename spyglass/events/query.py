@@ -37,6 +37,7 @@ from spyglass.issues.search import (
     json_tag_q,
     newest_releases,
     release_versions,
+    stage_releases,
 )
 from spyglass.projects.models import Project
 from spyglass.search import (
@@ -159,6 +160,7 @@ class _Compiler:
             "message": self.message,
             "release": self.release,
             **dict.fromkeys(RELEASE_PARTS, self.release_parts),
+            "release.stage": self.release_stage,
             "trace": self.hex_id("trace_id"),
             "id": self.hex_id("event_id"),
             "event.timestamp": self.timestamp,
@@ -314,6 +316,16 @@ class _Compiler:
         """``release.version|package|build``: the events of the releases the filter selects."""
         versions = release_versions(node, self.project_ids())
         return Q(release__in=versions) if versions else NEVER
+
+    def release_stage(self, node: Filter) -> Q:
+        """``release.stage``: the events of the releases in that adoption stage."""
+        result = NEVER
+        for project_id, versions in stage_releases(
+            node, self.project_ids(), timezone.now()
+        ).items():
+            if versions:
+                result |= Q(project_id=project_id, release__in=sorted(versions))
+        return result
 
     def release(self, node: Filter) -> Q:
         result = NEVER

@@ -58,7 +58,7 @@ from spyglass.issues.models import (
 )
 from spyglass.projects.models import Member, Project, Team
 from spyglass.releases import ordering
-from spyglass.releases.models import Release
+from spyglass.releases.models import Release, SessionCount
 from spyglass.search import (
     ActorKind,
     ActorValue,
@@ -732,6 +732,79 @@ def _release_parts(node: Filter | Has, ctx: _Context) -> Q:
     return Q(pk__in=rows.values("issue_id"))
 
 
+# --- release.stage: adoption by sessions, as Sentry's release health says -----------------
+
+ADOPTION_SHARE = 0.1  # a release with 10 % of an environment's sessions is adopted
+ADOPTION_WINDOW = 24 * 3600
+ADOPTION_HISTORY_DAYS = 90
+
+
+def release_stages(project_ids: Iterable[int], now: datetime) -> dict[int, dict[str, set[str]]]:
+    """Each project's releases by adoption stage, from the session counts: ``adopted`` when a
+    release had at least 10 % of an environment's sessions in the last 24 hours;
+    ``replaced`` when it had that share on an earlier day (of the last 90) but not now;
+    ``low_adoption`` for the project's other releases. (Sentry records the moments a
+    release crosses the threshold; this reads the same from the counts.)"""
+    ids = list(project_ids)
+    end = int(now.timestamp())
+    since = end - ADOPTION_HISTORY_DAYS * 86400
+    recent_from = end - ADOPTION_WINDOW
+    recent: dict[tuple[int, str], dict[str, int]] = {}
+    daily: dict[tuple[int, str, int], dict[str, int]] = {}
+    rows = (
+        SessionCount.objects.filter(project_id__in=ids, bucket__gte=since, bucket__lt=end)
+        .values_list("project_id", "environment", "release", "bucket", "started")
+        .iterator(chunk_size=5000)
+    )
+    for project_id, environment, release, bucket, started in rows:
+        if bucket >= recent_from:
+            by_release = recent.setdefault((project_id, environment), {})
+            by_release[release] = by_release.get(release, 0) + started
+        else:
+            day = (project_id, environment, (bucket - since) // 86400)
+            by_day = daily.setdefault(day, {})
+            by_day[release] = by_day.get(release, 0) + started
+    stages: dict[int, dict[str, set[str]]] = {
+        pid: {"adopted": set(), "replaced": set(), "low_adoption": set()} for pid in ids
+    }
+    for (project_id, _env), by_release in recent.items():
+        total = sum(by_release.values())
+        for release, started in by_release.items():
+            if total and started / total >= ADOPTION_SHARE:
+                stages[project_id]["adopted"].add(release)
+    for (project_id, _env, _day), by_release in daily.items():
+        total = sum(by_release.values())
+        for release, started in by_release.items():
+            adopted_then = total and started / total >= ADOPTION_SHARE
+            if adopted_then and release not in stages[project_id]["adopted"]:
+                stages[project_id]["replaced"].add(release)
+    for project_id, version in Release.objects.filter(projects__in=ids).values_list(
+        "projects", "version"
+    ):
+        stage = stages[project_id]
+        if version not in stage["adopted"] and version not in stage["replaced"]:
+            stage["low_adoption"].add(version)
+    return stages
+
+
+def stage_releases(node: Filter, project_ids: Iterable[int], now: datetime) -> dict[int, set[str]]:
+    """The releases of each project in one of the filter's stages."""
+    wanted = {value.value for value in node.values if isinstance(value, EnumValue)}
+    return {
+        project_id: set().union(*(by_stage[stage] for stage in wanted))
+        for project_id, by_stage in release_stages(project_ids, now).items()
+    }
+
+
+def _release_stage(node: Filter, ctx: _Context) -> Q:
+    result = NEVER
+    for project_id, versions in stage_releases(node, ctx.project_ids, ctx.now).items():
+        if versions:
+            rows = ctx.tag_values("release").filter(value__in=sorted(versions))
+            result |= Q(project_id=project_id, pk__in=rows.values("issue_id"))
+    return result
+
+
 def _first_release(node: Filter, ctx: _Context) -> Q:
     def match(value: TextValue, project_id: int | None) -> Q:
         q = _text_q("first_release", value, node)
@@ -827,6 +900,7 @@ FILTERS: dict[str, Callable[[Filter, _Context], Q]] = {
     "firstRelease": _first_release,
     "release": _release,
     **dict.fromkeys(RELEASE_PARTS, _release_parts),
+    "release.stage": _release_stage,
     "message": _message,
     "error.type": _metadata_text("type"),
     "error.value": _metadata_text("value"),

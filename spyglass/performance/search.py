@@ -34,6 +34,7 @@ from spyglass.issues.search import (
     json_tag_q,
     newest_releases,
     release_versions,
+    stage_releases,
 )
 from spyglass.performance.models import Transaction
 from spyglass.projects.models import Project
@@ -143,6 +144,7 @@ class _Compiler:
             "http.status_code": self.status_code,
             "release": self.release,
             **dict.fromkeys(RELEASE_PARTS, self.release_parts),
+            "release.stage": self.release_stage,
             "trace": self.hex_id("trace_id"),
             "id": self.hex_id("event_id"),
             "event.timestamp": self.timestamp,
@@ -293,6 +295,14 @@ class _Compiler:
         """``release.version|package|build``: the transactions of the releases it selects."""
         versions = release_versions(node, self.project_ids)
         return Q(release__in=versions) if versions else NEVER
+
+    def release_stage(self, node: Filter) -> Q:
+        """``release.stage``: the transactions of the releases in that adoption stage."""
+        result = NEVER
+        for project_id, versions in stage_releases(node, self.project_ids, timezone.now()).items():
+            if versions:
+                result |= Q(project_id=project_id, release__in=sorted(versions))
+        return result
 
     def release(self, node: Filter) -> Q:
         result = NEVER

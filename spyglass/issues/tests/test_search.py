@@ -704,7 +704,7 @@ def test_each_sort_orders_the_issues(seeded: World, sort: Sort) -> None:
 # --- errors ----------------------------------------------------------------------------------
 
 UNSUPPORTED = [
-    "release.stage:adopted",
+    "has:release.stage",
     "stack.module:app.db",
     "error.main_thread:true",
     "has:stack.package",
@@ -771,3 +771,36 @@ def test_a_search_is_one_statement_and_latest_costs_one_more(
         found(seeded, "is:unresolved environment:production user.email:* connection OR !has:x")
     with django_assert_num_queries(2):
         found(seeded, "release:latest OR firstRelease:latest")
+
+
+def test_release_stage_reads_adoption_from_the_sessions(seeded: World) -> None:
+    from spyglass.releases.models import SessionCount
+
+    def sessions(release: str, ago: timedelta, started: int, env: str = "production") -> None:
+        bucket = int((NOW - ago).timestamp()) // 60 * 60
+        SessionCount.objects.create(
+            project=seeded.project, release=release, environment=env, bucket=bucket, started=started
+        )
+
+    # the last 24 hours: 2.1.0 and 2.0.0 have at least 10 % of production's sessions
+    sessions("api@2.1.0", 2 * H, 80)
+    sessions("api@2.0.0", 3 * H, 15)
+    sessions("api@1.1.0", 3 * H, 5)
+    # ten days ago 1.1.0 was adopted: now replaced
+    sessions("api@1.1.0", 10 * D, 50)
+    sessions("api@2.0.0", 10 * D, 50)
+    sessions("api@1.0.0", 200 * D, 50)  # beyond the 90 days looked at
+    assert found(seeded, "release.stage:adopted") == {"db", "timeout", "keyerror"}
+    assert found(seeded, "release.stage:replaced") == {"zero"}
+    assert found(seeded, "release.stage:low_adoption") == {"zero", "typeerror", "chunk"}
+    assert found(seeded, "release.stage:[adopted, replaced]") == {
+        "db",
+        "timeout",
+        "keyerror",
+        "zero",
+    }
+    assert found(seeded, "!release.stage:adopted") == LABELS - {"db", "timeout", "keyerror"}
+    # adopted in any environment is adopted: 1.1.0 has all of staging's sessions
+    sessions("api@1.1.0", 3 * H, 1, env="staging")
+    assert found(seeded, "release.stage:replaced") == set()
+    assert "zero" in found(seeded, "release.stage:adopted")

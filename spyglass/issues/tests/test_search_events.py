@@ -115,6 +115,8 @@ TABLE: list[tuple[str, set[str]]] = [
     ("has:release.package", ALL),
     ("release.build:*", set()),
     ("has:release.build", set()),
+    ("release.stage:low_adoption", ALL),  # no sessions: every release
+    ("release.stage:[adopted, replaced]", set()),
     ("transaction:POST*", {"db-1", "db-2"}),
     ("has:transaction", {"db-1", "db-2", "zero-1"}),
     ("platform:javascript", {"js-1"}),
@@ -235,7 +237,7 @@ def test_projects_period_and_environment(seeded: tuple[World, dict[str, Event]])
     [
         ("is:unresolved", 0),  # an issue key: the parser refuses it for events
         ("level:loud", 6),
-        ("release.stage:adopted", 0),
+        ("has:release.stage", 0),
         ("x has:stack.module", 2),
     ],
 )
