@@ -83,6 +83,10 @@ def main() -> None:
 
         if not Event.objects.filter(project=seeded["project"]).exclude(body=b"").exists():
             print(f"{give_bodies(seeded['project'].pk):,} events given a body")
+        from spyglass.issues.models import IssueHash
+
+        if not IssueHash.objects.filter(project=seeded["project"]).exists():
+            print(f"{give_hashes(seeded['project'].pk):,} issues given a grouping hash")
         if args.seed_only:
             return
         run_pages(seeded, args, connection.vendor)
@@ -129,6 +133,19 @@ def give_bodies(project_id: int) -> int:
                 cursor.execute("UPDATE events_event SET body = %s WHERE id = %s", [data, row[0]])
                 given += 1
     return given
+
+
+def give_hashes(project_id: int) -> int:
+    """One grouping hash per issue, as the digest files them (the search seeding has none):
+    the issue page lists them with their stored events."""
+    from spyglass.issues.models import Issue, IssueHash
+
+    rows = [
+        IssueHash(project_id=project_id, issue_id=pk, hash=f"{pk:032x}", grouping_config="bench")
+        for pk in Issue.objects.filter(project_id=project_id).values_list("id", flat=True)
+    ]
+    IssueHash.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
 
 
 class Counter:

@@ -607,11 +607,21 @@ def hashes_of(issue: Issue) -> list[dict[str, Any]]:
     their primary hash."""
     from django.db.models import Count
 
-    counts = dict(
-        issue.events.values_list("primary_hash")
-        .annotate(n=Count("id"))
-        .values_list("primary_hash", "n")
-    )
+    hashes = list(issue.hashes.order_by("created_at", "id"))
+    if len(hashes) == 1:
+        # The digest files every event's primary hash under the event's issue (and merges
+        # and unmerges move hashes with their events), so with one hash it is every stored
+        # event's: a count from the (issue, timestamp) index alone, where grouping by the
+        # hash reads each event row (≈1 s for an issue of 140,000 events on SQLite).
+        counts = {hashes[0].hash: issue.events.count()}
+    elif hashes:
+        counts = dict(
+            issue.events.values_list("primary_hash")
+            .annotate(n=Count("id"))
+            .values_list("primary_hash", "n")
+        )
+    else:
+        counts = {}
     return [
         {
             "hash": h.hash,
@@ -619,7 +629,7 @@ def hashes_of(issue: Issue) -> list[dict[str, Any]]:
             "created_at": h.created_at,
             "events": counts.get(h.hash, 0),
         }
-        for h in issue.hashes.order_by("created_at", "id")
+        for h in hashes
     ]
 
 

@@ -177,9 +177,11 @@ def detail(request: HttpRequest, org_slug: str, project_slug: str, number: int) 
 def _navigation(issue: Issue, event: Event) -> dict[str, str | None]:
     """Event ids of the oldest, older, newer and latest events (by timestamp, then id)."""
     events = Event.objects.filter(issue=issue)
-    same = Q(timestamp=event.timestamp)
-    older = events.filter(Q(timestamp__lt=event.timestamp) | same & Q(id__lt=event.id))
-    newer = events.filter(Q(timestamp__gt=event.timestamp) | same & Q(id__gt=event.id))
+    at = event.timestamp
+    # The plain bound first, so the (issue, timestamp) index scan starts at the event: with
+    # the OR alone, SQLite walks every event of the issue (≈750 ms for 140,000 of them).
+    older = events.filter(Q(timestamp__lte=at) & (Q(timestamp__lt=at) | Q(id__lt=event.id)))
+    newer = events.filter(Q(timestamp__gte=at) & (Q(timestamp__gt=at) | Q(id__gt=event.id)))
     first = older.order_by("-timestamp", "-id").values_list("event_id", flat=True).first()
     later = newer.order_by("timestamp", "id").values_list("event_id", flat=True).first()
     return {
