@@ -272,6 +272,29 @@ def test_the_home_and_streams_show_hostile_titles_as_text(
     checked.check("stream-hostile-environment")
 
 
+def test_hostile_search_parameters_are_shown_back_as_text(
+    loaded: tuple[SpyglassServer, Any], checked: Checked
+) -> None:
+    """A link someone sends with a payload in the search runs nothing when opened."""
+    server, ids = loaded
+    page = checked.page
+    base = server.base_url
+    hostile = quote(f'"{ALL}"')
+    number = _issue(ids, "RuntimeError")
+    for name, url in [
+        ("stream", f"{base}/acme/web/issues/?query={hostile}&sort={hostile}"),
+        ("organization-stream", f"{base}/acme/issues/?query={hostile}&environment={hostile}"),
+        ("events", f"{base}/acme/web/issues/{number}/events/?query={hostile}"),
+        ("performance", f"{base}/acme/web/performance/?query={hostile}&sort={hostile}"),
+        ("summary", f"{base}/acme/web/performance/summary/?transaction={quote(ALL)}"),
+    ]:
+        page.goto(url)
+        checked.check(f"reflected-{name}")
+        if name == "stream":  # the search comes back in the box and in its error, as text
+            expect(page.get_by_role("combobox", name="Search")).to_have_value(f'"{ALL}"')
+            expect(page.locator(".search-error")).to_contain_text(SCRIPT + IMG + SVG)
+
+
 def test_the_issue_page_with_every_section_open_shows_the_payloads_as_text(
     loaded: tuple[SpyglassServer, Any], checked: Checked
 ) -> None:
