@@ -324,6 +324,7 @@ def test_the_issue_page_with_every_section_open_shows_the_payloads_as_text(
         expect(event.get_by_role("heading", name=section, exact=True)).to_be_visible()
     expect(event.locator(".event-tags")).to_contain_text(ALL)
     expect(event.locator(".contexts")).to_contain_text(ALL)
+    expect(event.locator(".event-tags")).to_contain_text(JS_URL + "//" + SCRIPT)  # the url tag
     expect(event).to_contain_text(SCRIPT)  # user id
     expect(event.locator(".event-head")).to_contain_text(IMG)  # environment
     expect(event.locator(".event-head")).to_contain_text(SVG)  # release
@@ -356,7 +357,7 @@ def test_the_message_issue_events_list_tags_similar_and_raw_json(
     page.goto(f"{issue_url}events/")
     expect(page.locator(".event-list tbody tr")).to_have_count(1)
     checked.check("events", ALL)
-    for key in ("payload", "link", "environment", "release", "user", "transaction"):
+    for key in ("payload", "link", "url", "environment", "release", "user", "transaction"):
         page.goto(f"{issue_url}tags/{quote(key, safe='')}/")
         checked.check(f"tag-values-{key}")
     page.goto(f"{issue_url}tags/payload/")
