@@ -41,6 +41,16 @@ SORTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "users": ("Users", ("users_seen",)),
     "priority": ("Priority", ("priority", "last_seen")),
 }
+# time range (Sentry's statsPeriod values): (label, length); "" is any time
+PERIODS: dict[str, tuple[str, timedelta | None]] = {
+    "": ("Any time", None),
+    "1h": ("Last hour", timedelta(hours=1)),
+    "24h": ("Last 24 hours", timedelta(hours=24)),
+    "7d": ("Last 7 days", timedelta(days=7)),
+    "14d": ("Last 14 days", timedelta(days=14)),
+    "30d": ("Last 30 days", timedelta(days=30)),
+    "90d": ("Last 90 days", timedelta(days=90)),
+}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -50,17 +60,20 @@ class StreamQuery:
     sort: str = "last-seen"
     text: str = ""
     environment: str = ""
+    period: str = ""  # a key of PERIODS: issues seen in that time (an event in it)
     cursor: str = ""
 
     @classmethod
     def parse(cls, params: Any) -> StreamQuery:
         tab = params.get("tab", "unresolved")
         sort = params.get("sort", "last-seen")
+        period = params.get("statsPeriod", "")
         return cls(
             tab=tab if tab in TABS else "unresolved",
             sort=sort if sort in SORTS else "last-seen",
             text=str(params.get("query", "")).strip()[:MAX_QUERY],
             environment=str(params.get("environment", ""))[:64],
+            period=period if period in PERIODS else "",
             cursor=str(params.get("cursor", ""))[:100],
         )
 
@@ -131,6 +144,9 @@ def page_across(project_ids: list[int], query: StreamQuery, *, user: User, now: 
             issue=OuterRef("pk"), key="environment", value=query.environment
         )
         issues = issues.filter(Exists(seen_in))
+    length = PERIODS[query.period][1]
+    if length is not None:
+        issues = issues.filter(last_seen__gte=now - length)
     columns = query.columns
     backwards = query.cursor.startswith("-")
     beyond = _beyond(query.cursor.lstrip("-"), columns, backwards=backwards)

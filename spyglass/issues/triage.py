@@ -33,7 +33,7 @@ from spyglass.issues.actions import ActionError
 from spyglass.issues.models import Issue, IssueAssignee, IssueBookmark
 from spyglass.issues.series import hourly_by_issue
 from spyglass.issues.similar import similar_issues
-from spyglass.issues.stream import SORTS, TABS, Page, StreamQuery, page_across
+from spyglass.issues.stream import PERIODS, SORTS, TABS, Page, StreamQuery, page_across
 from spyglass.projects.access import get_membership, get_project, signed_in_user
 from spyglass.projects.models import Organization, Project
 from spyglass.search import SearchSyntaxError
@@ -538,6 +538,7 @@ def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
         "previous_cursor": found.previous_cursor,
         "tabs": [(key, label) for key, (label, _) in TABS.items()],
         "sorts": [(key, label) for key, (label, _) in SORTS.items()],
+        "periods": [(key, label) for key, (label, _) in PERIODS.items()],
         "filters": filters,
         "search_error": error,
         "search_error_at": _marked(query.text, error) if error else None,

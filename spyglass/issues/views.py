@@ -24,7 +24,7 @@ from spyglass.issues import actions, state, triage
 from spyglass.issues.actions import ActionError
 from spyglass.issues.models import Category, Issue, Priority, Resolution, Status, Substatus
 from spyglass.issues.series import HOUR, hourly_by_issue
-from spyglass.issues.stream import SORTS, TABS, Page, StreamQuery, environments, page
+from spyglass.issues.stream import PERIODS, SORTS, TABS, Page, StreamQuery, environments, page
 from spyglass.perfissues.occurrences import occurrence_context, occurrences_page
 from spyglass.projects.access import get_project, signed_in_user
 from spyglass.savedsearches.stream import default_search_redirect, search_context
@@ -91,6 +91,7 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
             "previous_cursor": found.previous_cursor,
             "tabs": [(key, label) for key, (label, _) in TABS.items()],
             "sorts": [(key, label) for key, (label, _) in SORTS.items()],
+            "periods": [(key, label) for key, (label, _) in PERIODS.items()],
             "environments": environments(project.id),
             "filters": _filters(query),
             "search_error": error,
@@ -112,8 +113,14 @@ def _marked(text: str, error: SearchSyntaxError) -> tuple[str, str, str]:
 
 
 def _filters(query: StreamQuery) -> str:
-    """The query string that keeps sort, search and environment across tabs and pages."""
-    params = {"sort": query.sort, "query": query.text, "environment": query.environment}
+    """The query string that keeps sort, search, environment and time range across tabs and
+    pages."""
+    params = {
+        "sort": query.sort,
+        "query": query.text,
+        "environment": query.environment,
+        "statsPeriod": query.period,
+    }
     return urlencode({key: value for key, value in params.items() if value})
 
 

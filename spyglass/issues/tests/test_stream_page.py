@@ -229,6 +229,26 @@ def test_the_environment_filter_lists_the_projects_environments_and_keeps_across
     assert ids(client.get(STREAM, {"environment": "nowhere"})) == []
 
 
+@time_machine.travel(NOW, tick=False)
+def test_the_time_range_keeps_the_issues_seen_in_it_and_stays_across_tabs(
+    client: Client, world: World
+) -> None:
+    make_issue(world.project, 1, last_seen=NOW - timedelta(minutes=30))
+    make_issue(world.project, 2, last_seen=NOW - timedelta(hours=30))
+    make_issue(world.project, 3, last_seen=NOW - timedelta(days=20))
+    client.force_login(world.bob)
+    assert ids(client.get(STREAM)) == [1, 2, 3]
+    assert ids(client.get(STREAM, {"statsPeriod": "1h"})) == [1]
+    assert ids(client.get(STREAM, {"statsPeriod": "7d"})) == [1, 2]
+    assert ids(client.get(STREAM, {"statsPeriod": "90d"})) == [1, 2, 3]
+    assert ids(client.get(STREAM, {"statsPeriod": "1y; DROP"})) == [1, 2, 3]  # unknown: any time
+    html = client.get(STREAM, {"statsPeriod": "24h"}).content.decode()
+    assert '<option value="24h" selected>Last 24 hours</option>' in html
+    assert "?tab=resolved&amp;sort=last-seen&amp;statsPeriod=24h" in html
+    org = client.get("/acme/issues/", {"statsPeriod": "1h"})
+    assert [row["issue"].number for row in org.context["rows"]] == [1]
+
+
 def test_sorts_order_the_stream(client: Client, world: World) -> None:
     make_issue(world.project, 1, times_seen=5, users_seen=1, priority=Priority.LOW)
     make_issue(world.project, 2, times_seen=50, users_seen=3, priority=Priority.HIGH)
