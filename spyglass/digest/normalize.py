@@ -16,15 +16,13 @@ import functools
 import ipaddress
 import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sentry_relay._lowlevel import ffi, lib
 from sentry_relay.exceptions import RelayError
-from sentry_relay.utils import rustcall as _untyped_rustcall
+from sentry_relay.processing import StoreNormalizer
 
 from spyglass.digest.useragent import add_user_agent_contexts
 from spyglass.digest.useragent import contexts_for_user_agent as contexts_for_user_agent
@@ -37,9 +35,6 @@ MINIMUM_CLOCK_DRIFT = 55 * 60
 MAX_DEPTH = 100
 # Longer strings are no address anyone sends (an IPv6 one with a zone is under 64): not cached.
 MAX_CACHED_IP = 64
-
-# The binding's call into Relay that turns Relay's error into a RelayError.
-rustcall: Callable[..., Any] = _untyped_rustcall
 
 _AUTO = "{{auto}}"
 # A JSON string (escapes included) or a bracket: enough to track nesting outside strings.
@@ -127,35 +122,8 @@ def _run_relay(
 
 
 def _relay(config: dict[str, Any], raw: bytes) -> Any:
-    """``StoreNormalizer(**config).normalize_event(raw_event=raw)``: the same calls into
-    Relay as the binding's classes make, without their bookkeeping and without copying the
-    answer into a ``str`` before parsing it (≈ 25 µs of the ≈ 400 an event costs)."""
-    config_text = orjson.dumps(config)
-    config_str, _keep_config = _relay_str(config_text)
-    normalizer = rustcall(lib.relay_store_normalizer_new, config_str, ffi.NULL)
-    try:
-        payload = bytearray(raw)  # the legacy-JSON translation rewrites it in place
-        event_str, _keep_event = _relay_str(payload)
-        rustcall(lib.relay_translate_legacy_python_json, event_str)
-        answer = rustcall(lib.relay_store_normalizer_normalize_event, normalizer, event_str)
-    finally:
-        rustcall(lib.relay_store_normalizer_free, normalizer)
-    try:
-        if not answer.len:
-            return orjson.loads(b"")  # raises, as parsing the binding's "" would
-        return orjson.loads(memoryview(ffi.buffer(answer.data, answer.len)))
-    finally:
-        if answer.owned:
-            lib.relay_str_free(ffi.addressof(answer))
-
-
-def _relay_str(data: bytes | bytearray) -> tuple[Any, Any]:
-    """A ``RelayStr`` over ``data``, and what must stay referenced while Relay reads it."""
-    buffer = ffi.from_buffer(data)
-    relay_str = ffi.new("RelayStr *")
-    relay_str.data = buffer
-    relay_str.len = len(data)
-    return relay_str, buffer
+    normalizer = StoreNormalizer(json_dumps=orjson.dumps, **config)
+    return normalizer.normalize_event(raw_event=raw, json_loads=orjson.loads)
 
 
 def _checked(event: Any, errors: list[dict[str, Any]]) -> tuple[dict[str, Any] | None, str | None]:
