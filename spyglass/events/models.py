@@ -52,6 +52,9 @@ class Event(models.Model):
         indexes = [
             models.Index(fields=["issue", "timestamp"], name="event_issue_time"),
             models.Index(fields=["project", "timestamp"], name="event_project_time"),
+            # The issue page's fingerprints panel counts each hash's events of a merged
+            # issue from this index alone.
+            models.Index(fields=["issue", "primary_hash"], name="event_issue_hash"),
         ]
 
     def __str__(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db.models import Count
 from django.test import Client
 
 from spyglass.events.models import Event
@@ -60,3 +61,26 @@ def test_an_issue_without_fingerprints_lists_none(client: Client, world: World) 
     make_event(make_issue(world.project), "a" * 32, NOW, body())
     client.force_login(world.bob)
     assert client.get(PAGE).context["hashes"] == []
+
+
+def test_the_merged_fingerprint_counts_read_an_issue_and_hash_index() -> None:
+    """A merged issue's per-fingerprint counts group its events by primary hash: the
+    (issue_id, primary_hash) index serves that without reading the event rows."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        constraints = connection.introspection.get_constraints(cursor, Event._meta.db_table)
+    indexed = [c["columns"] for c in constraints.values() if c["index"]]
+    assert ["issue_id", "primary_hash"] in indexed
+    if connection.vendor == "sqlite":
+        sql, params = (
+            Event.objects.filter(issue_id=1)
+            .values_list("primary_hash")
+            .annotate(n=Count("id"))
+            .values_list("primary_hash", "n")
+            .query.sql_with_params()
+        )
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "COVERING INDEX event_issue_hash" in plan and "TEMP B-TREE" not in plan
