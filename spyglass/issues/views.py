@@ -374,6 +374,14 @@ ACTIONS: dict[str, tuple[str, Change]] = {
         "archived until 10 more events",
         _archive(lambda: state.ArchiveCondition(count=10)),
     ),
+    "archive-10-users": (
+        "archived until 10 more users",
+        _archive(lambda: state.ArchiveCondition(user_count=10)),
+    ),
+    "archive-100-users": (
+        "archived until 100 more users",
+        _archive(lambda: state.ArchiveCondition(user_count=100)),
+    ),
     "priority-high": ("set to high priority", _priority(Priority.HIGH)),
     "priority-medium": ("set to medium priority", _priority(Priority.MEDIUM)),
     "priority-low": ("set to low priority", _priority(Priority.LOW)),
@@ -385,6 +393,8 @@ RELEASES_IN_MENU = 10  # the stream's "Resolve in…" menu: the newest releases
 ARCHIVE_CHOICES = [
     ("archive-escalating", "Until escalating"),
     ("archive-10-events", "Until 10 more events"),
+    ("archive-10-users", "Until 10 more users"),
+    ("archive-100-users", "Until 100 more users"),
     ("archive-24h", "For 24 hours"),
     ("archive", "Forever"),
 ]

@@ -16,6 +16,7 @@ from spyglass.issues.models import (
     IssueAssignee,
     IssueBookmark,
     Resolution,
+    Snooze,
     Status,
 )
 from spyglass.issues.tests.test_triage import add_event, make_issue
@@ -75,6 +76,10 @@ def test_status_assign_and_bookmark_act_on_issues_of_several_projects(
     post(bob, "reopen", one, two)
     post(bob, "archive-10-events", one, two)
     assert set(Issue.objects.values_list("status", flat=True)) == {Status.IGNORED}
+    post(bob, "reopen", one, two)
+    response = post(bob, "archive-100-users", one, two)
+    assert said(response) == ["2 issues archived until 100 more users."]
+    assert set(Snooze.objects.values_list("user_count", flat=True)) == {100}
     response = post(bob, f"assign:user:{world.alice.pk}", one, two)
     assert said(response) == ["2 issues assigned to alice@example.com."]
     assert IssueAssignee.objects.filter(user=world.alice).count() == 2

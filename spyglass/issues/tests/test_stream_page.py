@@ -355,11 +355,13 @@ def test_bulk_resolve_archive_and_reopen_go_through_the_state_module(
 
 @time_machine.travel(NOW, tick=False)
 def test_bulk_archive_with_a_condition_and_set_priority(client: Client, world: World) -> None:
-    issues = [make_issue(world.project, n) for n in (1, 2, 3, 4)]
+    issues = [make_issue(world.project, n, users_seen=n) for n in (1, 2, 3, 4, 5, 6)]
     client.force_login(world.bob)
-    for issue, action in zip(
-        issues, ["archive-escalating", "archive-24h", "archive-10-events", "archive"], strict=True
-    ):
+    page = client.get(STREAM).content.decode()
+    assert 'value="archive-10-users"' in page and 'value="archive-100-users"' in page
+    actions = ["archive-escalating", "archive-24h", "archive-10-events", "archive"]
+    actions += ["archive-10-users", "archive-100-users"]
+    for issue, action in zip(issues, actions, strict=True):
         response = client.post(f"{STREAM}bulk/", {"action": action, "issue": [issue.id]})
         assert response.status_code == 302
     states = {i.number: (i.status, i.substatus) for i in Issue.objects.all()}
@@ -369,12 +371,17 @@ def test_bulk_archive_with_a_condition_and_set_priority(client: Client, world: W
     assert snoozes[2].until == NOW + timedelta(hours=24)
     assert snoozes[3].count == 10 and snoozes[3].until is None
     assert states[4] == (Status.IGNORED, Substatus.FOREVER)
+    for number, users in ((5, 10), (6, 100)):
+        assert states[number] == (Status.IGNORED, Substatus.UNTIL_CONDITION_MET)
+        snooze = snoozes[number]
+        assert (snooze.user_count, snooze.users_seen_at_snooze) == (users, number)
+        assert snooze.count is None and snooze.until is None
     response = client.post(
         f"{STREAM}bulk/", {"action": "priority-low", "issue": [i.id for i in issues]}, follow=True
     )
-    assert b"4 issues set to low priority." in response.content
+    assert b"6 issues set to low priority." in response.content
     assert set(Issue.objects.values_list("priority", flat=True)) == {Priority.LOW}
-    assert Activity.objects.filter(kind="set_priority", user=world.bob).count() == 4
+    assert Activity.objects.filter(kind="set_priority", user=world.bob).count() == 6
 
 
 def test_bulk_actions_ignore_issues_of_other_projects_and_outsiders_get_404(

@@ -25,7 +25,9 @@ from spyglass.issues.models import (
     IssueLink,
     IssueSubscription,
     Resolution,
+    Snooze,
     Status,
+    Substatus,
 )
 from spyglass.issues.similar import similar_issues, title_shape
 from spyglass.projects.models import Member, Organization, Role, Team
@@ -435,6 +437,38 @@ def test_archive_until_10_events_from_the_issue_page(bob: Client, world: World) 
     issue.refresh_from_db()
     assert issue.status == Status.IGNORED
     assert issue.snooze.count == 10 and issue.snooze.times_seen_at_snooze == 4
+
+
+@pytest.mark.parametrize("users", [10, 100])
+def test_archive_until_more_users_from_the_issue_page_wakes_on_that_many_new_users(
+    bob: Client, world: World, users: int
+) -> None:
+    issue = make_issue(world, 1, users_seen=3)
+    page = bob.get(url(issue)).content.decode()
+    assert f'value="archive-{users}-users"' in page and f"Until {users} more users" in page
+    response = act(bob, issue, action=f"archive-{users}-users")
+    assert response.status_code == 302
+    issue = Issue.objects.get(pk=issue.pk)
+    assert (issue.status, issue.substatus) == (Status.IGNORED, Substatus.UNTIL_CONDITION_MET)
+    snooze = issue.snooze
+    assert (snooze.user_count, snooze.users_seen_at_snooze) == (users, 3)
+    assert snooze.count is None and snooze.until is None and snooze.user_window is None
+
+    def new_event() -> list[str]:
+        facts = state.EventFacts(
+            timestamp=NOW,
+            release="",
+            release_dates={},
+            events_within=lambda minutes: 0,
+            hourly_average_7d=lambda: 0.0,
+        )
+        return state.on_new_event(issue, facts, None, Snooze.objects.get(issue=issue))
+
+    issue.users_seen = 3 + users - 1
+    assert new_event() == [] and issue.status == Status.IGNORED
+    issue.users_seen = 3 + users
+    assert new_event() == ["set_escalating"]
+    assert (issue.status, issue.substatus) == (Status.UNRESOLVED, Substatus.ESCALATING)
 
 
 def test_priority_from_the_issue_page(bob: Client, world: World) -> None:
