@@ -51,6 +51,12 @@ PERIODS: dict[str, tuple[str, timedelta | None]] = {
     "30d": ("Last 30 days", timedelta(days=30)),
     "90d": ("Last 90 days", timedelta(days=90)),
 }
+# the rows' event chart (Sentry's groupStatsPeriod): (column label, its spoken length)
+STATS: dict[str, tuple[str, str]] = {
+    "24h": ("24 h", "24 hours"),  # 24 hourly bars
+    "14d": ("14 d", "14 days"),  # 14 daily bars (UTC days), the hourly buckets summed
+}
+DEFAULT_STATS = "24h"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -62,12 +68,14 @@ class StreamQuery:
     environment: str = ""
     period: str = ""  # a key of PERIODS: issues seen in that time (an event in it)
     cursor: str = ""
+    stats: str = DEFAULT_STATS  # a key of STATS: the rows' chart
 
     @classmethod
     def parse(cls, params: Any) -> StreamQuery:
         tab = params.get("tab", "unresolved")
         sort = params.get("sort", "last-seen")
         period = params.get("statsPeriod", "")
+        stats = params.get("groupStatsPeriod", DEFAULT_STATS)
         return cls(
             tab=tab if tab in TABS else "unresolved",
             sort=sort if sort in SORTS else "last-seen",
@@ -75,6 +83,7 @@ class StreamQuery:
             environment=str(params.get("environment", ""))[:64],
             period=period if period in PERIODS else "",
             cursor=str(params.get("cursor", ""))[:100],
+            stats=stats if stats in STATS else DEFAULT_STATS,
         )
 
     @property

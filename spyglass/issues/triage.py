@@ -31,7 +31,7 @@ from spyglass.events.views import tag_query
 from spyglass.issues import actions, state
 from spyglass.issues.actions import ActionError
 from spyglass.issues.models import Issue, IssueAssignee, IssueBookmark
-from spyglass.issues.series import hourly_by_issue
+from spyglass.issues.series import stream_series
 from spyglass.issues.similar import similar_issues
 from spyglass.issues.stream import PERIODS, SORTS, TABS, Page, StreamQuery, page_across
 from spyglass.projects.access import get_membership, get_project, signed_in_user
@@ -484,7 +484,7 @@ def similar(request: HttpRequest, org_slug: str, project_slug: str, number: int)
 def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Issues of every project of the organization (or the chosen ones), with the project
     stream's tabs, sorts, search and pages."""
-    from spyglass.issues.views import RELEASES_IN_MENU, _filters, _marked, badge
+    from spyglass.issues.views import RELEASES_IN_MENU, _filters, _marked, badge, stats_links
     from spyglass.savedsearches.stream import default_search_redirect, search_context  # h11
 
     member = get_membership(request, org_slug)
@@ -504,13 +504,14 @@ def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
     except SearchSyntaxError as exc:
         error, found = exc, Page([], None, None)
     by_id = {p.id: p for p in projects}
-    series = hourly_by_issue([issue.id for issue in found.issues])
+    series = stream_series([issue.id for issue in found.issues], query.stats)
     for issue in found.issues:
         issue.project = by_id[issue.project_id]
     picked = [p.slug for p in projects if p.slug in wanted]
     filters = _filters(query)
+    chosen_projects = urlencode({"project": picked}, doseq=True) if picked else ""
     if picked:
-        filters = "&".join(filter(None, [filters, urlencode({"project": picked}, doseq=True)]))
+        filters = "&".join(filter(None, [filters, chosen_projects]))
     user = signed_in_user(request)
     assigned = assignee_labels(found.issues)
     bookmarked = bookmarked_ids(found.issues, user)
@@ -540,6 +541,7 @@ def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
         "sorts": [(key, label) for key, (label, _) in SORTS.items()],
         "periods": [(key, label) for key, (label, _) in PERIODS.items()],
         "filters": filters,
+        "stats_links": stats_links(query, chosen_projects),
         "search_error": error,
         "search_error_at": _marked(query.text, error) if error else None,
         # h11 (issue 5): saved and recent searches of the search box

@@ -4,6 +4,7 @@ page."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from django.contrib import messages
@@ -23,8 +24,18 @@ from spyglass.events.views import event_context, tag_query
 from spyglass.issues import actions, state, triage
 from spyglass.issues.actions import ActionError
 from spyglass.issues.models import Category, Issue, Priority, Resolution, Status, Substatus
-from spyglass.issues.series import HOUR, hourly_by_issue
-from spyglass.issues.stream import PERIODS, SORTS, TABS, Page, StreamQuery, environments, page
+from spyglass.issues.series import HOUR, stream_series
+from spyglass.issues.stream import (
+    DEFAULT_STATS,
+    PERIODS,
+    SORTS,
+    STATS,
+    TABS,
+    Page,
+    StreamQuery,
+    environments,
+    page,
+)
 from spyglass.perfissues.occurrences import occurrence_context, occurrences_page
 from spyglass.projects.access import get_project, signed_in_user
 from spyglass.savedsearches.stream import default_search_redirect, search_context
@@ -57,7 +68,7 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
     except SearchSyntaxError as exc:
         error, found = exc, Page([], None, None)
     issues = found.issues
-    series = hourly_by_issue([issue.id for issue in issues])
+    series = stream_series([issue.id for issue in issues], query.stats)
     for issue in issues:
         issue.project = project  # short_id reads the slug: no query per row
     user = signed_in_user(request)
@@ -94,6 +105,7 @@ def stream(request: HttpRequest, org_slug: str, project_slug: str) -> HttpRespon
             "periods": [(key, label) for key, (label, _) in PERIODS.items()],
             "environments": environments(project.id),
             "filters": _filters(query),
+            "stats_links": stats_links(query),
             "search_error": error,
             "search_error_at": _marked(query.text, error) if error else None,
             "members": members,
@@ -113,15 +125,31 @@ def _marked(text: str, error: SearchSyntaxError) -> tuple[str, str, str]:
 
 
 def _filters(query: StreamQuery) -> str:
-    """The query string that keeps sort, search, environment and time range across tabs and
-    pages."""
+    """The query string that keeps sort, search, environment, time range and the rows' chart
+    across tabs and pages."""
     params = {
         "sort": query.sort,
         "query": query.text,
         "environment": query.environment,
         "statsPeriod": query.period,
+        "groupStatsPeriod": "" if query.stats == DEFAULT_STATS else query.stats,
     }
     return urlencode({key: value for key, value in params.items() if value})
+
+
+def stats_links(query: StreamQuery, extra: str = "") -> list[tuple[str, str, str]]:
+    """(key, label, query string) of the column header's chart choices: this page (tab,
+    filters, cursor, ``extra`` such as the organization stream's projects) with that chart."""
+    links = []
+    for key, (label, _spoken) in STATS.items():
+        parts = [
+            urlencode({"tab": query.tab}),
+            _filters(replace(query, stats=key)),
+            extra,
+            urlencode({"cursor": query.cursor}) if query.cursor else "",
+        ]
+        links.append((key, label, "?" + "&".join(part for part in parts if part)))
+    return links
 
 
 @login_required
