@@ -118,6 +118,14 @@ def test_a_developer_signs_in_finds_the_issues_switches_tabs_sorts_and_resolves(
     expect(page).to_have_url(re.compile(r"environment=production"))
     expect(titles).to_have_count(4)
     expect(titles.first).to_have_text("KeyError: 'cart'")  # the sort is kept
+    # the rows' chart: the last 14 days (daily bars) instead of 24 hours, kept by the tabs
+    cart = page.locator(".issue", has_text="KeyError").locator("svg.sparkline")
+    expect(cart).to_have_attribute("aria-label", "12 events in 24 hours")
+    page.get_by_role("link", name="Chart the last 14 days").click()
+    expect(page).to_have_url(re.compile(r"groupStatsPeriod=14d"))
+    expect(cart).to_have_attribute("aria-label", "12 events in 14 days")
+    expect(cart.locator("rect:not(.baseline)")).to_have_count(14)
+    expect(titles.first).to_have_text("KeyError: 'cart'")
 
     page.get_by_role("link", name="For review", exact=True).click()
     expect(titles).to_have_count(4)  # all new
@@ -186,6 +194,11 @@ def test_screenshots_of_every_page(
     expect(page.locator(".issue").first).to_be_visible()
     page.locator(".issue input[type=checkbox]").first.check()
     page.screenshot(path=str(shots / "stream.png"), full_page=True)
+    page.goto(f"{server.base_url}/acme/web/issues/?tab=unresolved&groupStatsPeriod=14d")
+    expect(page.locator(".issue svg.sparkline").first).to_have_attribute(
+        "aria-label", re.compile(r"in 14 days$")
+    )
+    page.screenshot(path=str(shots / "stream-14d.png"), full_page=True)
     page.locator(".bulk-menu summary", has_text="Archive").click()
     page.screenshot(path=str(shots / "stream-archive-menu.png"))
     page.goto(f"{server.base_url}/acme/web/issues/?tab=escalating")
