@@ -62,19 +62,21 @@ def bar_geometry(
 
 
 @register.simple_tag
-def sparkline(values: Sequence[int], label: str = "events") -> SafeString:
-    """Bars as an inline SVG (presentation attributes only: the CSP forbids inline style)."""
+def sparkline(values: Sequence[int], label: str = "events", span: str = "24 hours") -> SafeString:
+    """Bars as an inline SVG (presentation attributes only: the CSP forbids inline style);
+    ``span`` names the time the bars cover, for the accessible label."""
     if not values:
         return format_html("{}", "")
     bars = [
         f'<rect x="{x:.2f}" y="{y:.2f}" width="{w:.2f}" height="{h:.2f}"></rect>'
         for x, y, w, h in bar_geometry(values, WIDTH, HEIGHT, gap=1)
     ]
-    # A hairline baseline, so quiet hours read as zero rather than as nothing drawn.
+    # A hairline baseline, so quiet hours or days read as zero rather than as nothing drawn.
     bars.insert(
         0, f'<rect class="baseline" x="0" y="{HEIGHT - 1}" width="{WIDTH}" height="1"></rect>'
     )
     total = sum(values)
+    noun = label[:-1] if total == 1 and label.endswith("s") else label  # "1 event"
     # The bars are numbers we computed, never user data, so joining them is safe.
     return format_html(
         '<svg class="sparkline" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
@@ -83,7 +85,7 @@ def sparkline(values: Sequence[int], label: str = "events") -> SafeString:
         HEIGHT,
         WIDTH,
         HEIGHT,
-        f"{total} {label} in 24 hours",
-        f"{total} {label} in 24 hours",
+        f"{total} {noun} in {span}",
+        f"{total} {noun} in {span}",
         SafeString("".join(bars)),
     )
