@@ -56,6 +56,7 @@ from spyglass.search import (
     TextValue,
     parse,
 )
+from spyglass.search.keys import USER_KEY_PREFIXES
 from spyglass.search.render import tag_key_text
 
 MAX_QUERY_LENGTH = 10_000
@@ -86,9 +87,6 @@ TAG_KEYS = {
     "http.referer": "http.referer",
     "http.status_code": "http.status_code",
 }
-# user.* search the user key (Sentry's `user` tag): `id:…`, `username:…`, `email:…`, `ip:…`.
-USER_KEYS = {"user.id": "id:", "user.username": "username:", "user.email": "email:"}
-USER_KEYS["user.ip"] = "ip:"
 # The exception and crash-frame keys, answered from the metadata.
 METADATA = {
     "error.type": "type",
@@ -168,7 +166,7 @@ class _Compiler:
             "error.unhandled": self.handled(False),
             **{key: self.column_text(column) for key, column in COLUMNS.items()},
             **{key: self.tag_text(tag) for key, tag in TAG_KEYS.items()},
-            **{key: self.user(prefix) for key, prefix in USER_KEYS.items()},
+            **{key: self.user(prefix) for key, prefix in USER_KEY_PREFIXES.items()},
             **{key: self.metadata(name) for key, name in METADATA.items()},
         }
 
@@ -216,8 +214,8 @@ class _Compiler:
             return json_tag_exists("tags", TAG_KEYS[name])
         if name in ("error.handled", "error.unhandled"):
             return json_tag_exists("tags", "handled")
-        if name in USER_KEYS:
-            return Q(user_key__startswith=USER_KEYS[name])
+        if name in USER_KEY_PREFIXES:
+            return Q(user_key__startswith=USER_KEY_PREFIXES[name])
         if name in METADATA:
             return ~Q(Exact(_metadata(METADATA[name]), ""))
         if name in RELEASE_PARTS:

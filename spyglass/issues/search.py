@@ -79,6 +79,7 @@ from spyglass.search import (
     Sort,
     TextValue,
 )
+from spyglass.search.keys import USER_KEY_PREFIXES
 from spyglass.search.render import tag_key_text
 
 MAX_PATTERN_LENGTH = 1024  # characters of literal text in a value with wildcards
@@ -875,8 +876,6 @@ TAG_KEYS = {
     "http.status_code": "http.status_code",
 }
 # user.* search Sentry's `user` tag, whose value is the first of id, username, email, ip.
-USER_KEYS = {"user.id": "id:", "user.username": "username:", "user.email": "email:"}
-USER_KEYS["user.ip"] = "ip:"
 
 FILTERS: dict[str, Callable[[Filter, _Context], Q]] = {
     "is": _is,
@@ -915,7 +914,7 @@ FILTERS: dict[str, Callable[[Filter, _Context], Q]] = {
     "sdk.name": _event_text("sdk_name"),
     "sdk.version": _event_text("sdk_version"),
     **{key: _tag_filter(tag) for key, tag in TAG_KEYS.items()},
-    **{key: _tag_filter("user", prefix) for key, prefix in USER_KEYS.items()},
+    **{key: _tag_filter("user", prefix) for key, prefix in USER_KEY_PREFIXES.items()},
 }
 
 
@@ -969,8 +968,8 @@ def _has(node: Has, ctx: _Context) -> Q:
         return ALWAYS
     if name in HAS_TAGS:
         return _tag_exists(ctx, HAS_TAGS[name])
-    if name in USER_KEYS:
-        return _tag_exists(ctx, "user", prefix=USER_KEYS[name])
+    if name in USER_KEY_PREFIXES:
+        return _tag_exists(ctx, "user", prefix=USER_KEY_PREFIXES[name])
     if name in HAS_COLUMNS:
         return ~Q(**{HAS_COLUMNS[name]: ""})
     if name in HAS_METADATA:

@@ -54,7 +54,7 @@ from spyglass.search import (
     TextValue,
     parse,
 )
-from spyglass.search.keys import MEASUREMENT_PREFIX
+from spyglass.search.keys import MEASUREMENT_PREFIX, USER_KEY_PREFIXES
 from spyglass.search.render import tag_key_text
 
 __all__ = ["SearchNotSupported", "transaction_q", "transaction_queryset"]
@@ -122,9 +122,6 @@ TAG_KEYS = {
     "server_name": "server_name",
     "http.referer": "http.referer",
 }
-# user.* search the user key (Sentry's `user` tag): `id:…`, `username:…`, `email:…`, `ip:…`.
-USER_KEYS = {"user.id": "id:", "user.username": "username:", "user.email": "email:"}
-USER_KEYS["user.ip"] = "ip:"
 # Keys every transaction has a value for.
 ALWAYS_SET = frozenset(
     {"transaction", "event.type", "transaction.status", "transaction.duration", "id"}
@@ -150,7 +147,7 @@ class _Compiler:
             "event.timestamp": self.timestamp,
             **{key: self.column_text(column) for key, column in TEXT_COLUMNS.items()},
             **{key: self.tag_text(tag) for key, tag in TAG_KEYS.items()},
-            **{key: self.user(prefix) for key, prefix in USER_KEYS.items()},
+            **{key: self.user(prefix) for key, prefix in USER_KEY_PREFIXES.items()},
         }
 
     def compile(self, node: Node) -> Q:
@@ -202,8 +199,8 @@ class _Compiler:
             return ~Q(**{TEXT_COLUMNS[name]: ""})
         if name in TAG_KEYS:
             return json_tag_exists("tags", TAG_KEYS[name])
-        if name in USER_KEYS:
-            return Q(user_key__startswith=USER_KEYS[name])
+        if name in USER_KEY_PREFIXES:
+            return Q(user_key__startswith=USER_KEY_PREFIXES[name])
         if name in RELEASE_PARTS:
             return self.release_parts(node)
         simple = {

@@ -19,12 +19,12 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from spyglass.events.models import IssueTagValue
-from spyglass.issues.search import TAG_KEYS, USER_KEYS
+from spyglass.issues.search import TAG_KEYS
 from spyglass.projects.access import can_write, get_membership, get_project
 from spyglass.projects.models import Member, Organization, Project, Team
 from spyglass.savedsearches.models import MAX_QUERY, SavedSearch
 from spyglass.search import KEYS, Scope, ValueType
-from spyglass.search.keys import lookup
+from spyglass.search.keys import USER_KEY_PREFIXES, lookup
 from spyglass.search.nodes import Key
 from spyglass.search.parser import tag_key_name
 from spyglass.search.render import render_key
@@ -245,8 +245,8 @@ def _value_items(project: Searched, member: Member, key: str, prefix: str) -> li
         return latest + _top_values(project, "release", prefix)
     if spec.name in TAG_KEYS:
         return _top_values(project, TAG_KEYS[spec.name], prefix)
-    if spec.name in USER_KEYS:
-        return _top_values(project, "user", prefix, strip=USER_KEYS[spec.name])
+    if spec.name in USER_KEY_PREFIXES:
+        return _top_values(project, "user", prefix, strip=USER_KEY_PREFIXES[spec.name])
     return []
 
 

@@ -261,6 +261,13 @@ DURATION_MEASUREMENTS = frozenset(
     }
 )
 MEASUREMENT_PREFIX = "measurements."
+# user.* keys search the stored user key (Sentry's `user` tag, "id:…", "email:…"): its prefix.
+USER_KEY_PREFIXES = {
+    "user.id": "id:",
+    "user.username": "username:",
+    "user.email": "email:",
+    "user.ip": "ip:",
+}
 
 # Keys the parser handles itself: `has:key` takes a key, not a value.
 RESERVED = frozenset({"has"})
