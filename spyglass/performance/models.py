@@ -302,3 +302,46 @@ def _preparer(field: Any) -> Callable[[Any], Any]:
     if isinstance(field, models.JSONField):
         return lambda value: field.get_db_prep_save(value, connection)
     return lambda value: value
+
+
+class TransactionNameRule(models.Model):
+    """A rule the transaction name clusterer discovered (``clustering.py``): URL-named
+    transactions matching ``pattern`` (``/users/*/**``) have their ``*`` segments replaced.
+    Expires once unused for 90 days, as Sentry's do."""
+
+    project = models.ForeignKey(  # indexed by transaction_name_rule_unique
+        Project, on_delete=models.CASCADE, related_name="transaction_name_rules", db_index=False
+    )
+    pattern = models.CharField(max_length=200)
+    created_at = models.DateTimeField()
+    last_used = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "pattern"], name="transaction_name_rule_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.pattern
+
+
+class TransactionNameSample(models.Model):
+    """A URL-sourced transaction name seen lately: what the clusterer discovers rules from."""
+
+    project = models.ForeignKey(  # indexed by transaction_name_sample_unique
+        Project, on_delete=models.CASCADE, related_name="transaction_name_samples", db_index=False
+    )
+    name = models.CharField(max_length=200)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project", "name"], name="transaction_name_sample_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
