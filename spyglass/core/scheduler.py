@@ -129,7 +129,15 @@ def prune_alert_history() -> None:
     prune_history()
 
 
+def cluster_transaction_names() -> None:
+    """Rules for the URL-named transactions' high-cardinality segments (``/users/*/**``)."""
+    from spyglass.performance.clustering import discover
+
+    discover()
+
+
 JOBS = [
+    Job("cluster-transaction-names", 3600, cluster_transaction_names),
     Job("prune-rate-counters", 3600, prune_rate_counters),
     Job("prune-queue-stats", 3600, prune_queue_stats),
     Job("checkpoint-queue", 60, checkpoint_queue),

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -29,7 +29,7 @@ from spyglass.digest.items_common import (
 )
 from spyglass.digest.types import OutcomeCounts
 from spyglass.perfissues.models import Redetection
-from spyglass.performance import rollups
+from spyglass.performance import clustering, rollups
 from spyglass.performance.models import Span, SpanStatus, Transaction, new_row, store_new
 
 # Sentry's statuses for HTTP codes (what SDKs set when they know the response).
@@ -93,6 +93,8 @@ def _transaction(ctx: ItemContext, payload: dict[str, Any]) -> tuple[Transaction
     start, end = moment(payload.get("start_timestamp")), moment(payload.get("timestamp"))
     if start is None or end is None:
         raise Invalid("invalid_timestamp")
+    if clustering.rename_event(ctx.project_id, payload):  # URL names: the project's rules
+        ctx = replace(ctx, payload=orjson.dumps(payload))
     contexts = dict_of(payload.get("contexts"))
     trace = dict_of(contexts.get("trace"))
     data = dict_of(trace.get("data"))
@@ -147,6 +149,7 @@ def _store_transactions(batch: BatchContext, rows: Iterable[Transaction]) -> lis
     for row in stored:
         batch.outcomes.add(row.project_id, "transaction", "accepted")
     rollups.record(stored)
+    clustering.save_seen()
     return stored
 
 
@@ -299,6 +302,7 @@ def _segment_transaction(
         # cardinality); the SDK's static lifecycle, and so Sentry's pages, name them by the
         # URL path, which the segment carries as `url.path`.
         name = text(attrs.get("url.path"), 200) or name
+    name = clustering.rename_segment(row.project_id, name, attrs)
     return Transaction(
         project_id=row.project_id,
         event_id=row.trace_id[:16] + row.span_id,

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from spyglass.perfissues.detectors import DETECTORS
 from spyglass.perfissues.models import DetectorSettings
+from spyglass.performance import clustering
 from spyglass.performance.models import ProjectPerformanceSettings, apdex_thresholds
 from spyglass.projects.access import can_write, get_project, require_write
 from spyglass.projects.models import Project
@@ -100,6 +101,12 @@ def detector_settings(request: HttpRequest, org_slug: str, project_slug: str) ->
     project, member = get_project(request, org_slug, project_slug)
     current = _settings_of(project)
     apdex = apdex_thresholds([project.id])[project.id]
+    if request.method == "POST" and "delete_name_rule" in request.POST:
+        require_write(member)  # a discovered transaction name rule, rediscovered if still true
+        rule_id = request.POST["delete_name_rule"]
+        if rule_id.isdigit() and clustering.delete_rule(project.id, int(rule_id)):
+            messages.success(request, "Transaction name rule deleted.")
+        return redirect("performance:settings", project.organization.slug, project.slug)
     if request.method == "POST":
         require_write(member)
         form = DetectorForm(current, int(apdex), request.POST)
@@ -122,5 +129,6 @@ def detector_settings(request: HttpRequest, org_slug: str, project_slug: str) ->
             "settings_nav": settings_nav(project, "performance"),
             "settings_title": f"{project.name} settings",
             "section": "performance",
+            "name_rules": clustering.rules_of(project.id),
         },
     )
