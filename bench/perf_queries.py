@@ -9,8 +9,8 @@ through tests/pgcluster.py) with one project and ``--transactions`` transactions
 days: 200 names whose traffic follows a Zipf-like law, 3 environments, log-normal durations
 around a per-name median, 5 % failed, 20,000 users. Transactions and their rollups (as the
 digest writes them: minute rows for the last SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS days,
-hour and day rows for all) go in with bulk SQL; the point is the queries. Each query runs ``--runs``
-times after one warm-up run; the table gives p50 and p95 in milliseconds. With
+hour, day and week rows for all) go in with bulk SQL; the point is the queries. Each query
+runs ``--runs`` times after one warm-up run; the table gives p50 and p95 in milliseconds. With
 ``--data-dir`` (SQLite), the seeded database is kept there and reused by the next run.
 """
 
@@ -93,7 +93,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
 
     from spyglass.accounts.models import ApiToken, User
     from spyglass.performance.models import Transaction, TransactionRollup, apdex_thresholds
-    from spyglass.performance.rollups import DAY, HOUR, MINUTE, Totals
+    from spyglass.performance.rollups import DAY, HOUR, MINUTE, WEEK, Totals
     from spyglass.performance.sketches import encode_histogram, encode_registers
     from spyglass.projects.models import Member, Organization, Project, Role
 
@@ -110,7 +110,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
         for row in transactions(args.transactions, project.pk):
             seconds = int(row["start"].timestamp())
             minute = seconds // MINUTE * MINUTE
-            keys = [(HOUR, seconds // HOUR * HOUR), (DAY, seconds // DAY * DAY)]
+            keys = [(r, seconds // r * r) for r in (HOUR, DAY, WEEK)]
             if minute >= minute_cutoff:
                 keys.append((MINUTE, minute))
             for resolution, bucket in keys:
@@ -165,14 +165,17 @@ class Bounds(TypedDict):
 
 
 def reuse() -> dict[str, Any] | None:
-    """What an earlier run seeded in the kept data directory, if it did."""
+    """What an earlier run seeded in the kept data directory, if it did (its week rows built
+    from its day rows if it was seeded before there were week rows)."""
     from spyglass.accounts.models import ApiToken, User
     from spyglass.performance.models import Transaction, TransactionRollup
+    from spyglass.performance.rollup_store import build_week_rows
     from spyglass.projects.models import Project
 
     project = Project.objects.filter(organization__slug="bench").first()
     if project is None:
         return None
+    build_week_rows()
     user = User.objects.get(email="bench@example.com")
     return {
         "project": project,

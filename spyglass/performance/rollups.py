@@ -3,11 +3,12 @@ API call: ``transaction_table``, ``series``, ``aggregate``, ``histogram``. (``re
 the digest calls, and the reading underneath are in ``rollup_store``; the accumulator and
 Sentry's functions in ``totals``.)
 
-Rows are per (project, transaction name, environment) per minute, hour and UTC day
-(``TransactionRollup``). A window is read from day rows for its whole days, hour rows for its
-whole hours and minute rows for the rest (longer than a day: to the hour; longer than a week:
-to the day). A ``query`` the rollups can't answer (anything but ``event.type:transaction``,
-``transaction:x`` and ``environment:x``) is computed from the raw ``Transaction`` rows
+Rows are per (project, transaction name, environment) per minute, hour, UTC day and week
+(``TransactionRollup``). A window is read from week rows for its whole weeks, day rows for its
+whole days, hour rows for its whole hours and minute rows for the rest (longer than a day:
+to the hour; longer than a week: to the day). A ``query`` the rollups can't answer
+(anything but ``event.type:transaction``, ``transaction:x`` and ``environment:x``) is
+computed from the raw ``Transaction`` rows
 instead, with the same sketches, so results have the same shape and error bounds. See
 docs/performance.md.
 """
@@ -26,6 +27,7 @@ from spyglass.performance.rollup_store import (
     HOUR,
     MINUTE,
     RAW_GROUPS,
+    WEEK,
     Table,
     _at,
     _epoch,
@@ -61,6 +63,7 @@ __all__ = [
     "MISERY_BETA",
     "QUANTILES",
     "RAW_GROUPS",
+    "WEEK",
     "HistogramBin",
     "SeriesPoint",
     "Table",
@@ -257,8 +260,9 @@ def series_totals(
 ) -> tuple[list[int], int, dict[tuple[Any, ...], Totals]]:
     """(bucket starts, the interval, totals per (group values…, bucket start)): buckets every
     ``interval_seconds`` (rounded up to a minute; aligned to the epoch, like Sentry's) from
-    the one holding ``start`` to ``end``. Intervals of whole days read day rows, of whole
-    hours hour rows, shorter ones minute rows (kept SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS).
+    the one holding ``start`` to ``end``. Intervals of whole weeks read week rows, of whole
+    days day rows, of whole hours hour rows, shorter ones minute rows (kept
+    SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS).
     Counters are summed by the database; histograms are read with ``with_sketches``, user
     sketches with ``users`` too."""
     interval = max(MINUTE, -(-int(interval_seconds) // MINUTE) * MINUTE)
@@ -283,12 +287,12 @@ def series_totals(
     envs: str | Sequence[str] | None = environment
     if extra_envs is not None:
         envs = _narrow([environment] if isinstance(environment, str) else environment, extra_envs)
-    resolution = DAY if interval % DAY == 0 else HOUR if interval % HOUR == 0 else MINUTE
+    resolution = next(r for r in (WEEK, DAY, HOUR, MINUTE) if interval % r == 0)
     parts = [(resolution, first, last)]
     width = len(group)
     totals_by_key: dict[tuple[Any, ...], Totals] = {}
     chosen = _narrow(names, extra_names)
-    summed = _sums(ids, parts, envs, chosen, [*group, "bucket"], exclude)
+    summed = _sums(ids, parts, envs, chosen, [*group, "bucket"], exclude, interval)
     for key, summed_point in summed.items():
         at = key[width] // interval * interval
         existing = totals_by_key.get((*key[:width], at))

@@ -88,14 +88,18 @@ def decode_histogram(data: bytes | memoryview | None, into: Histogram | None = N
 
 
 def merge_encoded_histograms(blobs: Iterable[bytes | memoryview]) -> Histogram:
-    """Many stored histograms as one: their arrays joined, then one pass."""
+    """Many stored histograms as one: their arrays joined, then one pass. A blob may hold
+    several encoded histograms one after the other (concatenated by the database)."""
     keys = array("h")
     counts = array("I")
     for blob in blobs:
         data = bytes(blob)
-        (size,) = _HEADER.unpack_from(data)
-        keys.frombytes(data[4 : 4 + 2 * size])
-        counts.frombytes(data[4 + 2 * size : 4 + 6 * size])
+        at, end = 0, len(data)
+        while at < end:
+            (size,) = _HEADER.unpack_from(data, at)
+            keys.frombytes(data[at + 4 : at + 4 + 2 * size])
+            at += 4 + 6 * size
+            counts.frombytes(data[at - 4 * size : at])
     merged: Histogram = {}
     get = merged.get
     for bucket, count in zip(keys, counts, strict=True):

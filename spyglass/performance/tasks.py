@@ -1,6 +1,7 @@
 """Retention of performance data, run by the scheduler: raw transactions and spans after
 SPYGLASS_RETENTION_TRANSACTIONS_DAYS / _SPANS_DAYS, minute rollups after
-SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS and hour rollups after SPYGLASS_RETENTION_ROLLUPS_DAYS.
+SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS and hour, day and week rollups after
+SPYGLASS_RETENTION_ROLLUPS_DAYS (a week row once its whole week is older).
 Performance issues' occurrences go with the transactions (their evidence links to them); the
 issues themselves stay, as error issues outlive their events.
 
@@ -20,6 +21,7 @@ from django.utils import timezone
 
 from spyglass.perfissues.models import Occurrence
 from spyglass.performance.models import Span, Transaction, TransactionRollup
+from spyglass.performance.rollup_store import DAY, HOUR, MINUTE, WEEK
 from spyglass.projects.models import Project
 
 log = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ class Pruned:
     transactions: int = 0
     spans: int = 0
     minute_rollups: int = 0
-    hour_rollups: int = 0
+    hour_rollups: int = 0  # hour, day and week rows
     occurrences: int = 0
 
 
@@ -60,10 +62,14 @@ def prune_performance(now: datetime | None = None, *, chunk: int = CHUNK) -> Pru
         )
         rollups = TransactionRollup.objects.filter(project_id=project_id)
         pruned.minute_rollups += _delete(
-            rollups.filter(resolution=60, bucket__lt=minute_cutoff), chunk, budget
+            rollups.filter(resolution=MINUTE, bucket__lt=minute_cutoff), chunk, budget
         )
+        for resolution in (HOUR, DAY):
+            pruned.hour_rollups += _delete(
+                rollups.filter(resolution=resolution, bucket__lt=hour_cutoff), chunk, budget
+            )
         pruned.hour_rollups += _delete(
-            rollups.filter(resolution=3600, bucket__lt=hour_cutoff), chunk, budget
+            rollups.filter(resolution=WEEK, bucket__lte=hour_cutoff - WEEK), chunk, budget
         )
     if any(vars(pruned).values()):
         log.info("pruned performance data: %s", pruned)

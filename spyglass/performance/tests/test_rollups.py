@@ -65,7 +65,7 @@ def window() -> Bounds:
     return {"start": HOUR_START, "end": HOUR_END}
 
 
-def test_a_batch_writes_a_minute_an_hour_and_a_day_row_per_name_and_environment(
+def test_a_batch_writes_a_minute_an_hour_a_day_and_a_week_row_per_name_and_environment(
     world: World,
 ) -> None:
     pid = world.project.id
@@ -81,6 +81,9 @@ def test_a_batch_writes_a_minute_an_hour_and_a_day_row_per_name_and_environment(
         (86400, "GET /orders", "production", 2),
         (86400, "GET /orders", "staging", 1),
         (86400, "GET /users", "production", 1),
+        (604800, "GET /orders", "production", 2),
+        (604800, "GET /orders", "staging", 1),
+        (604800, "GET /users", "production", 1),
     ]
     minute = TransactionRollup.objects.filter(resolution=60).first()
     assert minute is not None
@@ -95,7 +98,7 @@ def test_rows_merge_across_batches_counts_users_and_histograms(world: World) -> 
     assert (hour.count, hour.failures, hour.satisfied, hour.duration_sum) == (4, 1, 4, 100.0)
     assert sketches.estimate(sketches.decode_registers(hour.users)) == 2
     assert sum(sketches.decode_histogram(hour.histogram).values()) == 4
-    assert TransactionRollup.objects.count() == 3  # one minute row, one hour row, one day row
+    assert TransactionRollup.objects.count() == 4  # a minute, an hour, a day and a week row
 
 
 def test_a_redelivered_transaction_is_not_counted_twice(world: World) -> None:

@@ -109,3 +109,23 @@ def test_dense_sketches_merge_to_the_bytewise_maximum(seed: int, count: int) -> 
     blobs = [b"D" + bytes(registers) for registers in dense]
     expected = {i: max(column) for i, column in enumerate(zip(*dense, strict=True)) if max(column)}
     assert sketches.merge_encoded_registers(blobs) == expected
+
+
+@given(st.lists(st.lists(durations, max_size=40), min_size=1, max_size=8), st.integers(1, 4))
+@settings(max_examples=100, deadline=None)
+def test_concatenated_histograms_merge_as_the_separate_ones(
+    parts: list[list[float]], join: int
+) -> None:
+    """What the database's group_concat / string_agg gives: encoded histograms one after
+    the other in one blob (empty ones add nothing)."""
+    encoded = []
+    for values in parts:
+        histogram: sketches.Histogram = {}
+        sketches.add_durations(histogram, values)
+        encoded.append(sketches.encode_histogram(histogram) if values else b"")
+    joined = [b"".join(encoded[at : at + join]) for at in range(0, len(encoded), join)]
+    merged = sketches.merge_encoded_histograms(joined)
+    assert merged == sketches.merge_encoded_histograms([e for e in encoded if e])
+    everything = [value for values in parts for value in values]
+    if everything:
+        assert_within_bound(everything, merged)

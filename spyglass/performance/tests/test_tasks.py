@@ -11,6 +11,7 @@ from django.test import override_settings
 
 from spyglass.core.scheduler import JOBS
 from spyglass.performance.models import Span, Transaction, TransactionRollup, new_row
+from spyglass.performance.rollup_store import DAY, WEEK
 from spyglass.performance.tasks import prune_performance
 from spyglass.performance.tests.test_rollups import NOW, store, tx
 from spyglass.test import World
@@ -48,17 +49,27 @@ def test_each_kind_is_kept_for_its_own_days(world: World) -> None:
     pid = world.project.id
     store(*[tx(pid, start=NOW - timedelta(days=31) + timedelta(minutes=10 + n)) for n in range(5)])
     store(tx(pid, start=NOW - timedelta(days=29)), tx(pid, start=NOW - timedelta(days=400)))
+    store(tx(pid, start=NOW - timedelta(days=410)))
     span(pid, "1" * 16, 11)
     span(pid, "2" * 16, 9)
     pruned = prune_performance(chunk=2)  # several chunks
-    assert (pruned.transactions, pruned.spans) == (6, 1)
+    assert (pruned.transactions, pruned.spans) == (7, 1)
     assert Transaction.objects.get().start == NOW - timedelta(days=29)
     assert Span.objects.get().span_id == "2" * 16
     # Minute rows older than 7 days are gone, hour rows older than 395 days too.
     assert not TransactionRollup.objects.filter(resolution=60).exists()
     hours = TransactionRollup.objects.filter(resolution=3600)
     assert sorted(r.count for r in hours) == [1, 5]
-    assert pruned.hour_rollups == 1
+    days = TransactionRollup.objects.filter(resolution=DAY)
+    assert sorted(r.bucket for r in days) == sorted({r.bucket // DAY * DAY for r in hours})
+    # A week row goes once its whole week is older than 395 days.
+    cutoff = (NOW - timedelta(days=395)).timestamp()
+    weeks = TransactionRollup.objects.filter(resolution=WEEK).values_list("bucket", flat=True)
+    assert weeks and all(bucket + WEEK > cutoff for bucket in weeks)
+    old_weeks = {int((NOW - timedelta(days=d)).timestamp()) // WEEK * WEEK for d in (400, 410)}
+    gone = {bucket for bucket in old_weeks if bucket + WEEK <= cutoff}
+    assert gone and not gone & set(weeks)
+    assert pruned.hour_rollups == 2 * 2 + len(gone)  # the hour and day rows of both, weeks
     assert prune_performance() == type(pruned)()  # nothing left to do
 
 
