@@ -76,22 +76,64 @@ class Rule:
     def apply(self, name: str) -> str | None:
         """``name`` with this rule's ``*`` segments replaced (the rest kept), or None when it
         does not match. ``/users/*/**`` matches ``/users/7`` as well as ``/users/7/edit``."""
-        segments = name.split("/")
+        return self.apply_to(name.split("/"))
+
+    def apply_to(self, segments: list[str]) -> str | None:
         if len(segments) < len(self.parts):
             return None
         for part, segment in zip(self.parts, segments, strict=False):
             if part != "*" and part != segment:
                 return None
+        renamed = list(segments)
         for index, part in enumerate(self.parts):
             if part == "*":
-                segments[index] = "*"
-        return "/".join(segments)
+                renamed[index] = "*"
+        return "/".join(renamed)
 
 
 def _ordered(patterns: Iterable[str]) -> tuple[Rule, ...]:
     """The first matching rule wins: the most specific (most segments) first."""
     rules = [Rule.of(p) for p in patterns]
     return tuple(sorted(rules, key=lambda r: (-len(r.parts), r.pattern)))
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A project's rules, by what a name starts with (its prefix and first path segment), so
+    a name is tried against the few rules that can match it, most specific first."""
+
+    rules: tuple[Rule, ...] = ()
+    by_head: dict[tuple[str, str], tuple[Rule, ...]] = field(default_factory=dict)
+    by_prefix: dict[str, tuple[Rule, ...]] = field(default_factory=dict)  # first segment *
+
+    @classmethod
+    def of(cls, patterns: Iterable[str]) -> RuleSet:
+        rules = tuple(r for r in _ordered(patterns) if len(r.parts) > 1)
+        heads = {(r.parts[0], r.parts[1]) for r in rules if r.parts[1] != "*"}
+        by_head = {
+            head: tuple(r for r in rules if r.parts[0] == head[0] and r.parts[1] in (head[1], "*"))
+            for head in heads
+        }
+        by_prefix: dict[str, tuple[Rule, ...]] = {}
+        for rule in rules:
+            if rule.parts[1] == "*":
+                by_prefix[rule.parts[0]] = (*by_prefix.get(rule.parts[0], ()), rule)
+        return cls(rules, by_head, by_prefix)
+
+    def rename(self, name: str) -> tuple[str, Rule] | None:
+        """``name`` renamed by the first rule that matches, and that rule; None if none does."""
+        segments = name.split("/")
+        if len(segments) < 2:
+            return None
+        head = (segments[0], segments[1])
+        for rule in self.by_head.get(head) or self.by_prefix.get(head[0], ()):
+            renamed = rule.apply_to(segments)
+            if renamed is not None:
+                return renamed, rule
+        return None
+
+
+_NO_RULES = RuleSet()
 
 
 # -- discovery --------------------------------------------------------------------------------
@@ -209,7 +251,7 @@ def delete_rule(project_id: int, rule_id: int) -> bool:
 
 # Per process: each project's rules (ordered) and when to load them again; the names and rule
 # uses seen since the last write, and when each was written last.
-_rules: dict[int, tuple[float, tuple[Rule, ...]]] = {}
+_rules: dict[int, tuple[float, RuleSet]] = {}
 _seen: dict[int, dict[str, None]] = {}
 _used: dict[int, dict[str, None]] = {}
 _touched: dict[tuple[int, str, str], float] = {}
@@ -228,16 +270,18 @@ def forget(project_id: int | None = None) -> None:
         _rules.pop(project_id, None)
 
 
-def _project_rules(project_id: int) -> tuple[Rule, ...]:
+def _project_rules(project_id: int) -> RuleSet:
     now = time.monotonic()
     cached = _rules.get(project_id)
     if cached is not None and cached[0] > now:
         return cached[1]
     cutoff = timezone.now() - RULE_TTL
-    patterns = TransactionNameRule.objects.filter(
-        project_id=project_id, last_used__gte=cutoff
-    ).values_list("pattern", flat=True)
-    rules = _ordered(patterns)
+    patterns = list(
+        TransactionNameRule.objects.filter(
+            project_id=project_id, last_used__gte=cutoff
+        ).values_list("pattern", flat=True)
+    )
+    rules = RuleSet.of(patterns) if patterns else _NO_RULES
     _rules[project_id] = (now + RULES_TTL_SECONDS, rules)
     return rules
 
@@ -245,12 +289,11 @@ def _project_rules(project_id: int) -> tuple[Rule, ...]:
 def _renamed(project_id: int, name: str, sample: bool = True) -> str:
     """``name`` renamed by the first of the project's rules that matches; noted as a sample
     for discovery (and the rule as used)."""
-    for rule in _project_rules(project_id):
-        renamed = rule.apply(name)
-        if renamed is not None:
-            _used.setdefault(project_id, {})[rule.pattern] = None
-            name = renamed
-            break
+    rules = _project_rules(project_id)
+    found = rules.rename(name) if rules.rules else None
+    if found is not None:
+        name, rule = found
+        _used.setdefault(project_id, {})[rule.pattern] = None
     if sample:
         _seen.setdefault(project_id, {})[name] = None
     return name

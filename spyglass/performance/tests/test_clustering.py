@@ -96,6 +96,19 @@ def test_a_rule_replaces_its_stars_and_keeps_the_rest() -> None:
     assert Rule.of("/a/*/b/*/**").apply("/a/x/c/y") is None
 
 
+def test_the_most_specific_matching_rule_renames_whatever_its_first_segment() -> None:
+    rules = clustering.RuleSet.of(["/*/**", "/users/*/**", "/users/*/posts/*/**", "GET /a/*/**"])
+    assert rules.rename("/users/bob/posts/hi") == (
+        "/users/*/posts/*",
+        Rule.of("/users/*/posts/*/**"),
+    )
+    assert rules.rename("/users/bob/likes/hi") == ("/users/*/likes/hi", Rule.of("/users/*/**"))
+    assert rules.rename("/teams/red/x") == ("/*/red/x", Rule.of("/*/**"))
+    assert rules.rename("GET /a/b") == ("GET /a/*", Rule.of("GET /a/*/**"))
+    assert rules.rename("GET /b/c") is None
+    assert rules.rename("nothing") is None
+
+
 RELAY_CASES = [
     "/users/123",
     "/users/7/orders",
