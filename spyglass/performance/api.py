@@ -43,7 +43,7 @@ MAX_BUCKETS = 10_000
 MAX_TOP_EVENTS = 10
 MAX_ID = 2**63 - 1
 _SLUG = re.compile(r"[-a-zA-Z0-9_]{1,50}\Z")
-_INTERVAL = re.compile(r"([0-9]{1,6})([smhdw])\Z")
+_INTERVAL = re.compile(r"([0-9]{1,7})([smhdw]?)\Z")  # Sentry's: a bare number is seconds
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -186,7 +186,7 @@ def _interval(text: str | None, start: datetime, end: datetime) -> int:
         match = _INTERVAL.match(text.strip())
         if not match:
             raise BadRequest(f'Invalid interval "{text[:40]}"')
-        seconds = int(match.group(1)) * _UNITS[match.group(2)]
+        seconds = int(match.group(1)) * _UNITS[match.group(2) or "s"]
         if seconds < 1:
             raise BadRequest("The interval has to be at least a second")
     else:  # about as Sentry's charts choose: ≤ 1 h by the minute, ≤ 1 d by 30 min, …
@@ -199,6 +199,21 @@ def _interval(text: str | None, start: datetime, end: datetime) -> int:
             "Use a larger interval, or a smaller date range."
         )
     return seconds
+
+
+def _shown(buckets: Sequence[int], interval: int, end: datetime, partial: bool) -> list[int]:
+    """The buckets a series shows, as Sentry's: those before the end rounded down to the
+    interval (two when that leaves a single one: a window straddling two buckets), and with
+    ``partial=1`` the one the end falls in too (it holds less than an interval's events)."""
+    if not buckets:
+        return []
+    first = buckets[0]
+    rounded = int(end.timestamp()) // interval * interval
+    last = rounded + 1 if rounded - first == interval else rounded
+    shown = [at for at in buckets if at < last]
+    if partial and rounded < end.timestamp() and rounded not in shown and rounded in buckets:
+        shown.append(rounded)
+    return shown
 
 
 @router.get("/organizations/{org}/events-stats/", response={200: dict[str, Any]})
@@ -218,14 +233,17 @@ def events_stats(
     orderby: Query[list[str] | None] = None,
     sort: Query[list[str] | None] = None,
     excludeOther: str | None = None,
+    partial: str | None = None,
     dataset: str | None = None,
 ) -> HttpResponse:
     """Sentry's events-stats: a series per yAxis (one: ``{"data": …}``; several: keyed by
     yAxis), or with ``topEvents`` one per top group of ``field`` columns (keyed by their
-    values joined with ","), plus "Other" unless ``excludeOther=1``."""
+    values joined with ","), plus "Other" unless ``excludeOther=1``. ``topEvents`` without
+    a column (Grafana sends it always) gives the plain series. The bucket the end falls in
+    is shown with ``partial=1`` only."""
     axes = [a.strip() for a in yAxis or () if a.strip()] or ["count()"]
     columns = [f.strip() for f in field or () if f.strip() and not discover.is_function(f)]
-    top = _top_events(topEvents)
+    top = _top_events(topEvents) if columns else 0
     found = _request(
         request,
         org,
@@ -241,18 +259,16 @@ def events_stats(
     seconds = _interval(interval, found.start, found.end)
     try:
         discover.validate(found)
-        if any(discover.measurement_function(f) for f in found.functions):
-            raise discover.DiscoverError("Measurement functions are answered by events/ only")
+        series = _Series(found, axes, partial == "1")
         if top:
             extra = [f.strip() for f in field or () if discover.is_function(f.strip())]
             order = (sort or orderby or [""])[0] or None
-            body = _top_series(
-                found, columns, axes, extra, seconds, top, order, excludeOther == "1"
-            )
+            body = _top_series(series, columns, extra, seconds, top, order, excludeOther == "1")
         else:
             buckets, used, groups = discover.series_points(found, seconds, (), axes)
-            points = groups.get((), {})
-            body = _axes_body(found, axes, buckets, used, points)
+            measured = discover.measurement_points(found, used, (), axes)
+            series.buckets(buckets, used)
+            body = series.body(groups.get((), {}), measured.get((), {}))
     except SearchSyntaxError as exc:
         raise _search_error(exc) from None
     except discover.DiscoverError as exc:
@@ -268,54 +284,65 @@ def _top_events(text: str | None) -> int:
     return int(text)
 
 
-def _series(
-    found: discover.Request,
-    axis: str,
-    buckets: Sequence[int],
-    interval: int,
-    points: dict[int, Any],
-    order: int | None = None,
-) -> dict[str, Any]:
-    values = discover.series_values(points, buckets, axis, interval)
-    name = "count" if discover.canonical(axis) == "count()" else axis
-    body: dict[str, Any] = {
-        "data": [[at, [{"count": value}]] for at, value in zip(buckets, values, strict=True)],
-        "start": buckets[0] if buckets else int(found.start.timestamp()),
-        "end": (buckets[-1] + interval) if buckets else int(found.end.timestamp()),
-        "isMetricsData": False,
-        "meta": {
-            "fields": {name: discover.meta(found)["fields"].get(axis, "number")},
-            "units": {name: discover.meta(found)["units"].get(axis)},
+class _Series:
+    """The series of one request: its axes over the buckets shown."""
+
+    def __init__(self, found: discover.Request, axes: Sequence[str], partial: bool) -> None:
+        self.found = found
+        self.axes = list(axes)
+        self.partial = partial
+        self.meta = discover.meta(found)
+        self.shown: list[int] = []
+        self.interval = 60
+
+    def buckets(self, buckets: Sequence[int], interval: int) -> None:
+        self.shown = _shown(buckets, interval, self.found.end, self.partial)
+        self.interval = interval
+
+    def one(
+        self,
+        axis: str,
+        points: dict[int, Any],
+        measured: dict[int, dict[str, list[float]]],
+        order: int | None = None,
+    ) -> dict[str, Any]:
+        shown, interval = self.shown, self.interval
+        values = discover.series_values(points, shown, axis, interval, measured)
+        name = "count" if discover.canonical(axis) == "count()" else axis
+        body: dict[str, Any] = {
+            "data": [[at, [{"count": value}]] for at, value in zip(shown, values, strict=True)],
+            "start": shown[0] if shown else int(self.found.start.timestamp()),
+            "end": (shown[-1] + interval) if shown else int(self.found.end.timestamp()),
             "isMetricsData": False,
-        },
-    }
-    if order is not None:
-        body["order"] = order
-    return body
+            "meta": {
+                "fields": {name: self.meta["fields"].get(axis, "number")},
+                "units": {name: self.meta["units"].get(axis)},
+                "isMetricsData": False,
+            },
+        }
+        if order is not None:
+            body["order"] = order
+        return body
 
-
-def _axes_body(
-    found: discover.Request,
-    axes: Sequence[str],
-    buckets: Sequence[int],
-    interval: int,
-    points: dict[int, Any],
-    order: int | None = None,
-) -> dict[str, Any]:
-    if len(axes) == 1:
-        return _series(found, axes[0], buckets, interval, points, order)
-    body: dict[str, Any] = {
-        axis: _series(found, axis, buckets, interval, points, i) for i, axis in enumerate(axes)
-    }
-    if order is not None:
-        body["order"] = order
-    return body
+    def body(
+        self,
+        points: dict[int, Any],
+        measured: dict[int, dict[str, list[float]]],
+        order: int | None = None,
+    ) -> dict[str, Any]:
+        if len(self.axes) == 1:
+            return self.one(self.axes[0], points, measured, order)
+        body: dict[str, Any] = {
+            axis: self.one(axis, points, measured, i) for i, axis in enumerate(self.axes)
+        }
+        if order is not None:
+            body["order"] = order
+        return body
 
 
 def _top_series(
-    found: discover.Request,
+    series: _Series,
     columns: list[str],
-    axes: list[str],
     extra: list[str],
     seconds: int,
     top: int,
@@ -323,8 +350,7 @@ def _top_series(
     exclude_other: bool,
 ) -> dict[str, Any]:
     """The top groups by ``order`` (default: the first yAxis, descending), each a series."""
-    if not columns:
-        raise discover.DiscoverError("topEvents needs at least one field that is not a function")
+    found, axes = series.found, series.axes
     table = discover.Request(
         found.projects,
         [*columns, *axes, *[f for f in extra if f not in axes]],
@@ -339,9 +365,11 @@ def _top_series(
     labels = [tuple(row[c] for c in columns) for row in rows[:top]]
     if found.dataset == "transactions" and columns == ["transaction"]:
         names = [label[0] for label in labels]
-        return _top_transactions(found, axes, seconds, names, exclude_other)
+        return _top_transactions(series, seconds, names, exclude_other)
     buckets, used, groups = discover.series_points(found, seconds, columns, axes)
-    display = _display_keys(found, columns, groups)
+    measured = discover.measurement_points(found, used, columns, axes)
+    series.buckets(buckets, used)
+    display = _display_keys(found, columns, {**measured, **groups})
     body: dict[str, Any] = {}
     chosen: set[tuple[Any, ...]] = set()
     for index, label in enumerate(labels):
@@ -350,29 +378,35 @@ def _top_series(
             continue
         chosen.add(key)
         name = ",".join(str(part) for part in label)
-        body[name] = _axes_body(found, axes, buckets, used, groups[key], index)
+        body[name] = series.body(groups.get(key, {}), measured.get(key, {}), index)
     others = [points for key, points in groups.items() if key not in chosen]
-    if others and not exclude_other:
+    measured_others = [points for key, points in measured.items() if key not in chosen]
+    if (others or measured_others) and not exclude_other:
         merged = discover.merge_points(others)
-        body["Other"] = _axes_body(found, axes, buckets, used, merged, len(body))
+        body["Other"] = series.body(merged, discover.merge_measured(measured_others), len(body))
     return body
 
 
 def _top_transactions(
-    found: discover.Request, axes: list[str], seconds: int, names: list[str], exclude_other: bool
+    series: _Series, seconds: int, names: list[str], exclude_other: bool
 ) -> dict[str, Any]:
     """Top transactions by name: their series read only their rows, and "Other" every other
     name's (so a top-5 chart does not merge the sketches of every transaction twice)."""
+    found, axes = series.found, series.axes
     buckets, used, groups = discover.series_points(
         found, seconds, ["transaction"], axes, names=names
     )
+    measured = discover.measurement_points(found, used, ["transaction"], axes, names=names)
+    series.buckets(buckets, used)
     body: dict[str, Any] = {}
     for index, name in enumerate(names):
-        body[name] = _axes_body(found, axes, buckets, used, groups.get((name,), {}), index)
+        key = (name,)
+        body[name] = series.body(groups.get(key, {}), measured.get(key, {}), index)
     if not exclude_other:
         _, _, rest = discover.series_points(found, seconds, (), axes, exclude=names)
-        if rest.get(()):
-            body["Other"] = _axes_body(found, axes, buckets, used, rest[()], len(body))
+        rest_measured = discover.measurement_points(found, used, (), axes, exclude=names)
+        if rest.get(()) or rest_measured.get(()):
+            body["Other"] = series.body(rest.get((), {}), rest_measured.get((), {}), len(body))
     return body
 
 

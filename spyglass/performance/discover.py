@@ -614,6 +614,66 @@ def series_points(
     return buckets, interval, by_group
 
 
+# {group values: {bucket start: {measurement: values}}}
+MeasuredPoints = dict[tuple[Any, ...], dict[int, dict[str, list[float]]]]
+
+
+def measurement_points(
+    request: Request,
+    interval: int,
+    group: Sequence[str] = (),
+    axes: Sequence[str] = (),
+    *,
+    names: Sequence[str] | None = None,
+    exclude: Sequence[str] = (),
+) -> MeasuredPoints:
+    """The values of the measurements ``axes`` ask for (`p75(measurements.lcp)`…) per group
+    and ``interval`` bucket (aligned to the epoch, from the one holding the start), from the
+    matching raw transactions: measurements are not in the rollups. Empty without such axes."""
+    from spyglass.performance.search import transaction_queryset
+
+    wanted = {m[1] for axis in axes if (m := measurement_function(axis))}
+    if not wanted or request.dataset != "transactions":
+        return {}
+    first = int(request.start.timestamp()) // interval * interval
+    rows = transaction_queryset(
+        request.project_ids,
+        request.query,
+        start=datetime.fromtimestamp(first, tz=UTC),
+        end=request.end,
+        environment=request.environments,
+    ).exclude(measurements={})
+    if names is not None:
+        rows = rows.filter(name__in=list(names))
+    if exclude:
+        rows = rows.exclude(name__in=list(exclude))
+    columns = [TRANSACTION_COLUMNS[c] for c in group]
+    found: MeasuredPoints = {}
+    for *key, started, measured in rows.values_list(*columns, "start", "measurements").iterator(
+        2000
+    ):
+        if not isinstance(measured, dict):
+            continue
+        at = int(started.timestamp()) // interval * interval
+        for name in wanted:
+            entry = measured.get(name)
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                point = found.setdefault(tuple(key), {}).setdefault(at, {})
+                point.setdefault(name, []).append(float(value))
+    return found
+
+
+def merge_measured(groups: Sequence[dict[int, dict[str, list[float]]]]) -> dict[int, Any]:
+    merged: dict[int, dict[str, list[float]]] = {}
+    for points in groups:
+        for at, values in points.items():
+            into = merged.setdefault(at, {})
+            for name, found in values.items():
+                into.setdefault(name, []).extend(found)
+    return merged
+
+
 def merge_points(groups: Sequence[dict[int, Totals]]) -> dict[int, Totals]:
     merged: dict[int, Totals] = {}
     for points in groups:
@@ -623,16 +683,25 @@ def merge_points(groups: Sequence[dict[int, Totals]]) -> dict[int, Totals]:
 
 
 def series_values(
-    points: dict[int, Totals], buckets: Sequence[int], axis: str, interval: int
+    points: dict[int, Totals],
+    buckets: Sequence[int],
+    axis: str,
+    interval: int,
+    measured: dict[int, dict[str, list[float]]] | None = None,
 ) -> list[float]:
-    """The value of ``axis`` in each bucket; empty buckets (and undefined values) are 0."""
+    """The value of ``axis`` in each bucket; empty buckets (and undefined values) are 0.
+    ``measured``: the measurements' values per bucket (``measurement_points``)."""
     window = Window(datetime.fromtimestamp(0, tz=UTC), datetime.fromtimestamp(interval, tz=UTC))
     name = canonical(axis)
+    measurement = measurement_function(name)
     values: list[float] = []
     for at in buckets:
         point = points.get(at)
         value = None
-        if point is not None and name == "last_seen()":
+        if measurement is not None:
+            found = (measured or {}).get(at, {}).get(measurement[1], [])
+            value = _measurement_value(found, measurement[0])
+        elif point is not None and name == "last_seen()":
             value = point.last_seen if point.last_seen != float("-inf") else None
         elif point is not None:
             value = field_value(point, name, window)

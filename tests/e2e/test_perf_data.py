@@ -134,6 +134,7 @@ def test_the_events_api_counts_a_batch_jobs_failed_runs(server: SpyglassServer) 
             "interval": "1m",
             "statsPeriod": "1h",
             "query": "event.type:transaction",
+            "partial": "1",  # the current minute too
         },
         headers=headers,
     )

@@ -147,6 +147,7 @@ def test_stats_are_a_series_of_counts(world: World, transactions: None) -> None:
         statsPeriod="3h",
         query="event.type:transaction",
         project=world.project.id,
+        partial="1",
     )
     assert status == 200, body
     assert [point[1] for point in body["data"]] == [
@@ -168,6 +169,7 @@ def test_stats_of_several_axes_and_of_the_top_events(world: World, transactions:
         interval="1h",
         statsPeriod="3h",
         project=world.project.id,
+        partial="1",
     )
     assert status == 200, body
     assert set(body) == {"count()", "p95()"}
@@ -183,6 +185,7 @@ def test_stats_of_several_axes_and_of_the_top_events(world: World, transactions:
         interval="1h",
         statsPeriod="3h",
         query="event.type:transaction",
+        partial="1",
     )
     assert status == 200, body
     assert set(body) == {"GET /a", "Other"}
@@ -264,6 +267,160 @@ def test_without_a_data_set_errors_and_transactions_count_together(
     status, body, _ = get(world, STATS, yAxis="count()", interval="1h", statsPeriod="3h")
     assert status == 200, body
     # Both projects: 5 + 1 transactions 90 minutes ago; 1 transaction and 2 errors since.
-    assert [p[1][0]["count"] for p in body["data"]] == [0, 6, 1 + 2, 0]
+    assert [p[1][0]["count"] for p in body["data"]] == [0, 6, 1 + 2]  # not the partial hour
     status, body, _ = get(world, EVENTS, field="count()", query="is:")
     assert status == 400, body  # an error in the query itself is still one
+
+
+def counts(series: dict[str, Any]) -> list[Any]:
+    return [point[1][0]["count"] for point in series["data"]]
+
+
+def test_the_bucket_the_end_falls_in_is_shown_with_partial_only(
+    world: World, transactions: None
+) -> None:
+    """As Sentry's: buckets up to the end rounded down to the interval; ``partial=1`` adds
+    the one the end falls in (12:00 … 12:00:30 here)."""
+    params: dict[str, Any] = {"yAxis": "count()", "statsPeriod": "3h", "project": world.project.id}
+    hour = int(NOW.timestamp()) // 3600 * 3600
+    status, body, _ = get(world, STATS, interval="1h", **params)
+    assert status == 200, body
+    assert [p[0] for p in body["data"]] == [hour - 3 * 3600, hour - 2 * 3600, hour - 3600]
+    assert (counts(body), body["end"]) == ([0, 5, 1], hour)
+    status, body, _ = get(world, STATS, interval="1h", partial="1", **params)
+    assert [p[0] for p in body["data"]][-1] == hour
+    assert counts(body) == [0, 5, 1, 0]
+    # A bare number is seconds (Sentry's intervals: 30, 30s, 5m, 1h, 1d, 1w).
+    status, body, _ = get(world, STATS, interval="3600", **params)
+    assert (status, counts(body)) == (200, [0, 5, 1])
+    status, body, _ = get(world, STATS, interval="1x", **params)
+    assert status == 400, body
+    # A window straddling two buckets shows both.
+    status, body, _ = get(
+        world,
+        STATS,
+        yAxis="count()",
+        interval="1h",
+        start=(NOW - timedelta(minutes=100)).isoformat(),
+        end=(NOW - timedelta(minutes=40)).isoformat(),
+        project=world.project.id,
+    )
+    assert [p[0] for p in body["data"]] == [hour - 2 * 3600, hour - 3600]
+    assert counts(body)[0] == 5
+
+
+@pytest.fixture
+def page_loads(world: World) -> list[tuple[str, datetime, float, float]]:
+    """(name, start, lcp, cls) of page loads over the last three hours."""
+    found = []
+    rows = []
+    for n in range(30):
+        name = ("/checkout/", "/cart/", "/")[n % 3]
+        start = NOW - timedelta(minutes=170 - 5 * n)
+        lcp, cls = 1000.0 + 97 * n, 0.01 * (n % 7)
+        found.append((name, start, lcp, cls))
+        measurements = {"lcp": {"value": lcp, "unit": "millisecond"}, "cls": {"value": cls}}
+        rows.append(
+            tx(world.project.id, name=name, op="pageload", start=start, measurements=measurements)
+        )
+    rows.append(tx(world.project.id, name="/", op="pageload", start=NOW - timedelta(minutes=20)))
+    store(*rows)
+    return found
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[sketches.nearest_rank(q, len(ordered))]
+
+
+def test_stats_of_measurements(
+    world: World, page_loads: list[tuple[str, datetime, float, float]]
+) -> None:
+    """`p75(measurements.lcp)`, `avg(measurements.cls)`… as events-stats series: exact over
+    each bucket's transactions that have the measurement (0 where none has)."""
+    status, body, _ = get(
+        world,
+        STATS,
+        yAxis=["p75(measurements.lcp)", "avg(measurements.cls)", "count()"],
+        interval="1h",
+        statsPeriod="3h",
+        partial="1",
+    )
+    assert status == 200, body
+    assert set(body) == {"p75(measurements.lcp)", "avg(measurements.cls)", "count()"}
+    lcp, cls = body["p75(measurements.lcp)"], body["avg(measurements.cls)"]
+    assert lcp["meta"]["fields"] == {"p75(measurements.lcp)": "duration"}
+    assert lcp["meta"]["units"] == {"p75(measurements.lcp)": "millisecond"}
+    assert cls["meta"]["fields"] == {"avg(measurements.cls)": "number"}
+    assert [p[0] for p in lcp["data"]] == [p[0] for p in body["count()"]["data"]]
+    for point, cls_point in zip(lcp["data"], cls["data"], strict=True):
+        at = datetime.fromtimestamp(point[0], tz=UTC)
+        inside = [r for r in page_loads if at <= r[1] < at + timedelta(hours=1)]
+        if not inside:
+            assert point[1] == cls_point[1] == [{"count": 0}]
+            continue
+        assert point[1][0]["count"] == nearest_rank([r[2] for r in inside], 0.75)
+        assert cls_point[1][0]["count"] == pytest.approx(sum(r[3] for r in inside) / len(inside))
+    assert sum(counts(body["count()"])) == 31  # the one without measurements counts here
+    # One axis: Sentry's single-series shape.
+    status, body, _ = get(world, STATS, yAxis="p95(measurements.lcp)", interval="1h", partial="1")
+    assert status == 200, body
+    assert set(body) >= {"data", "start", "end", "meta"}
+    expected = []
+    for at in [datetime.fromtimestamp(p[0], tz=UTC) for p in body["data"]]:
+        values = [r[2] for r in page_loads if at <= r[1] < at + timedelta(hours=1)]
+        expected.append(nearest_rank(values, 0.95) if values else 0)
+    assert counts(body) == expected
+    assert len([value for value in expected if value]) == 3
+
+
+def test_top_events_of_a_measurement(
+    world: World, page_loads: list[tuple[str, datetime, float, float]]
+) -> None:
+    status, body, _ = get(
+        world,
+        STATS,
+        yAxis="p75(measurements.lcp)",
+        field=["transaction", "p75(measurements.lcp)"],
+        topEvents="2",
+        interval="3h",
+        start=(NOW - timedelta(hours=3)).isoformat(),
+        end=NOW.isoformat(),
+        partial="1",
+    )
+    assert status == 200, body
+    by_name: dict[str, list[float]] = {}
+    for name, _, lcp, _ in page_loads:
+        by_name.setdefault(name, []).append(lcp)
+    ranked = sorted(by_name, key=lambda n: -nearest_rank(by_name[n], 0.75))
+    assert list(body) == [*ranked[:2], "Other"]
+    for index, name in enumerate(ranked[:2]):
+        assert body[name]["order"] == index
+        assert max(counts(body[name])) == nearest_rank(by_name[name], 0.75)
+    assert max(counts(body["Other"])) == nearest_rank(by_name[ranked[2]], 0.75)
+
+
+def test_what_grafanas_sentry_data_source_asks_for(world: World, transactions: None) -> None:
+    """Its events-stats query: start and end without a zone (UTC), partial=1,
+    excludeOther=1, topEvents=10 always, the yAxis among the fields, with or without a
+    group column."""
+    params: dict[str, Any] = {
+        "query": "event.type:transaction",
+        "start": (NOW - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M:%S"),
+        "end": NOW.strftime("%Y-%m-%dT%H:%M:%S"),
+        "interval": "1h",
+        "partial": "1",
+        "excludeOther": "1",
+        "topEvents": "10",
+        "yAxis": "count()",
+        "project": world.project.id,
+    }
+    status, body, _ = get(world, STATS, field="count()", **params)
+    assert status == 200, body
+    assert counts(body) == [0, 5, 1, 0]
+    status, body, _ = get(world, STATS, field=["count()", "transaction"], **params)
+    assert status == 200, body
+    assert {name: counts(series) for name, series in body.items()} == {
+        "batch": [0, 3, 0, 0],
+        "GET /a": [0, 2, 1, 0],
+    }
