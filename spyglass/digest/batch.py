@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from spyglass.core.models import claim
 from spyglass.digest import counters, hooks
 from spyglass.digest.config import ProjectConfig, project_configs
 from spyglass.digest.context import BatchContext, ItemContext
@@ -40,12 +41,14 @@ from spyglass.queue.consumer import QueuedItem
 log = logging.getLogger(__name__)
 
 EVENT_TYPES = ("event",)
+# The ledger's item type for the outcomes of a queue row's filtered and invalid items.
+OUTCOMES_LEDGER = "outcomes"
 SECURITY_TYPES = ("raw_security", "security")
 
 
 def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
     now = timezone.now()
-    batch = BatchContext(now)
+    batch = BatchContext(now, ledger_outcomes=True)
     configs = project_configs(q.project_id for q in queued)
     work: list[_Work] = []
     others: dict[str, list[ItemContext]] = defaultdict(list)
@@ -80,10 +83,24 @@ def process_batch(queued: Sequence[QueuedItem]) -> StoreResult:
         store_transactions(batch, transactions)
         for item_type, contexts in others.items():
             HANDLERS.get(item_type, count_only)(batch, contexts)
+        _count_held_outcomes(batch)
         counters.write_outcomes(batch.outcomes, now)
         result.transactions = batch.transactions
         transaction.on_commit(lambda: hooks.run(result))
     return result
+
+
+def _count_held_outcomes(batch: BatchContext) -> None:
+    """The filtered and invalid items' outcomes, of the queue rows the ledger has not seen
+    counted (in the batch's transaction: a redelivered batch finds them recorded)."""
+    held = batch.held_outcomes
+    if not held:
+        return
+    fresh = claim((queue_id, OUTCOMES_LEDGER, at) for queue_id, (at, _) in held.items())
+    for queue_id, (_at, counts) in held.items():
+        if (queue_id, OUTCOMES_LEDGER) in fresh:
+            batch.outcomes.merge(counts)
+    held.clear()
 
 
 @contextlib.contextmanager
@@ -121,7 +138,7 @@ def _sort_item(
     elif item_type in SECURITY_TYPES:
         payload = security_event(ctx.payload, ctx.item_headers, ctx.event_id, ctx.user_agent)
         if payload is None:
-            batch.outcomes.add(ctx.project_id, "security", "invalid", "invalid_report")
+            batch.count_item_once(ctx, "security", "invalid", "invalid_report")
         else:
             work.append((ctx, "event", config, payload))
     else:
@@ -140,7 +157,9 @@ def _open(entry: QueuedItem, batch: BatchContext) -> Envelope | None:
     except IngestError as exc:
         # The edge checked it, so this is damage at rest or a version skew: count, don't retry.
         log.warning("queued envelope %s is unreadable: %s", entry.id, exc.detail)
-        batch.outcomes.add(entry.project_id, "default", "invalid", "invalid_envelope")
+        batch.count_once(
+            entry.project_id, entry.id, entry.received_at, "default", "invalid", "invalid_envelope"
+        )
         return None
 
 

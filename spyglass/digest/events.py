@@ -133,7 +133,7 @@ def process_event(
     event_type = derive.event_type(event)
     reason = filter_reason(event, config.filters)
     if reason is not None:
-        batch.outcomes.add(ctx.project_id, category_of(event_type), "filtered", reason)
+        batch.count_item_once(ctx, category_of(event_type), "filtered", reason)
         batch.filtered_events.add((ctx.project_id, _str(event.get("event_id")) or ctx.event_id))
         return None
     event = _scrub(event, config)
@@ -162,7 +162,7 @@ def prepare_transaction(
         return ctx  # not a readable transaction: its handler counts it as invalid
     reason = filter_reason(event, config.filters)
     if reason is not None:
-        batch.outcomes.add(ctx.project_id, "transaction", "filtered", reason)
+        batch.count_item_once(ctx, "transaction", "filtered", reason)
         return None
     event = _scrub(event, config)
     return replace(ctx, payload=orjson.dumps(event), parsed=event)

@@ -179,10 +179,10 @@ def payloads(
         try:
             payload = orjson.loads(ctx.payload)
         except orjson.JSONDecodeError:
-            batch.outcomes.add(ctx.project_id, category(item_type), "invalid", "invalid_json")
+            batch.count_item_once(ctx, category(item_type), "invalid", "invalid_json")
             continue
         if not isinstance(payload, dict):
-            batch.outcomes.add(ctx.project_id, category(item_type), "invalid", "invalid_json")
+            batch.count_item_once(ctx, category(item_type), "invalid", "invalid_json")
             continue
         yield ctx, payload
 
@@ -212,10 +212,10 @@ def guarded(
         try:
             yield parse(ctx, entry)
         except Invalid as exc:
-            batch.outcomes.add(ctx.project_id, kind, "invalid", exc.reason)
+            batch.count_item_once(ctx, kind, "invalid", exc.reason)
         except Exception:
             log.exception("unexpected %s payload in project %s", kind, ctx.project_id)
-            batch.outcomes.add(ctx.project_id, kind, "invalid", "invalid_payload")
+            batch.count_item_once(ctx, kind, "invalid", "invalid_payload")
 
 
 def issues_of(batch: BatchContext, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:

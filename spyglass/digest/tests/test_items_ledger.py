@@ -130,6 +130,38 @@ def test_a_batch_delivered_twice_adds_nothing_the_second_time(world: World, data
     } <= set(first["outcomes"])
 
 
+def test_filtered_and_invalid_items_of_a_batch_delivered_twice_are_counted_once(
+    world: World, data_dir: Path
+) -> None:
+    world.project.inbound_filters = {"error_messages": ["*context canceled*"]}
+    world.project.save(update_fields=["inbound_filters"])
+    filtered = {"event_id": "a" * 32, "message": "request failed: context canceled"}
+    bad_transaction = {"type": "transaction", "spans": "not a list", "timestamp": "yesterday"}
+    batch = [
+        queued(world, 1, envelope(({"type": "event"}, orjson.dumps(filtered)))),
+        queued(world, 2, envelope(({"type": "transaction"}, orjson.dumps(bad_transaction)))),
+        queued(world, 3, envelope(({"type": "log"}, b"{not json"))),
+        queued(world, 4, b"not an envelope at all\n"),
+        queued(world, 5, envelope(({"type": "security"}, b"[]"))),
+    ]
+    process_batch(batch)
+    first = stored()
+    process_batch(batch)  # the worker died before the ack: the queue delivers it again
+    assert stored() == first
+    assert first["events"] == first["transactions"] == 0
+    assert first["outcomes"] == {
+        ("default", "filtered", "error-message"): 1,  # a message event is of type default
+        ("transaction", "invalid", "invalid_timestamp"): 1,
+        ("log_item", "invalid", "invalid_json"): 1,
+        ("default", "invalid", "invalid_envelope"): 1,
+        ("security", "invalid", "invalid_report"): 1,
+    }
+    # One ledger row per queue row whose outcomes were held (the log's row has its "log" row
+    # besides: the log handler is ledgered as a whole).
+    held = LedgerEntry.objects.filter(item_type="outcomes").values_list("queue_id", flat=True)
+    assert sorted(held) == [1, 2, 3, 4, 5]
+
+
 def test_the_ledger_records_each_queue_row_and_item_type_that_adds_up(
     world: World, data_dir: Path
 ) -> None:
