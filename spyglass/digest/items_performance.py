@@ -233,6 +233,9 @@ def _normalized_span(ctx: ItemContext, raw: Any) -> tuple[Span, dict[str, Any], 
     return _span(ctx, raw, normalized=True)
 
 
+# Span attributes of up to this many bytes of JSON are stored as they are: zstd saves a fifth
+# of them for ≈ 3 µs a span (a transaction has ≈ 24); `events.bodies.decompress` reads both.
+PLAIN_ATTRIBUTES = 256
 # Attributes that are columns already or only repeat SDK configuration on every segment.
 _SPAN_COLUMNS = ("sentry.op", "sentry.segment.id", "sentry.sdk.integrations")
 
@@ -268,8 +271,8 @@ def _span(ctx: ItemContext, raw: Any, normalized: bool = False) -> tuple[Span, d
         start=start,
         duration_ms=max(0.0, (end - start).total_seconds() * 1000),
     )
-    kept = {k: v for k, v in attrs.items() if k not in _SPAN_COLUMNS}
-    row.attributes = compress(orjson.dumps(kept))
+    kept = orjson.dumps({k: v for k, v in attrs.items() if k not in _SPAN_COLUMNS})
+    row.attributes = kept if len(kept) <= PLAIN_ATTRIBUTES else compress(kept)
     return row, attrs, raw
 
 

@@ -70,8 +70,11 @@ def compress(project_id: int, data: bytes) -> bytes:
 
 
 def decompress(body: bytes | memoryview) -> bytes:
-    """The JSON of a stored body, with whichever dictionary compressed it."""
+    """The JSON of a stored body, with whichever dictionary compressed it (a small blob
+    stored as plain JSON comes back as it is: a zstd frame never starts with ``{``)."""
     data = bytes(body)
+    if data[:1] == b"{":
+        return data
     dict_id = zstandard.get_frame_parameters(data).dict_id
     with _lock:
         return bytes(_decompressor(dict_id).decompress(data))

@@ -114,7 +114,7 @@ class Span(models.Model):
     status = models.CharField(max_length=24, default=SpanStatus.UNKNOWN)
     start = models.DateTimeField()
     duration_ms = models.FloatField()
-    attributes = models.BinaryField()  # zstd JSON {key: value}
+    attributes = models.BinaryField()  # JSON {key: value}, zstd when over 256 bytes
 
     class Meta:
         constraints = [

@@ -122,7 +122,9 @@ def outcomes(batch: BatchContext) -> dict[tuple[str, str, str], int]:
 
 
 def unzstd(data: Any) -> Any:
-    return orjson.loads(zstandard.ZstdDecompressor().decompress(bytes(data)))
+    """A span's attributes: zstd JSON, or plain JSON when small."""
+    data = bytes(data)
+    return orjson.loads(data if data[:1] == b"{" else zstandard.ZstdDecompressor().decompress(data))
 
 
 def stored_event(world: World, event_id: str) -> Event:

@@ -20,6 +20,7 @@ from spyglass.digest.tests.test_items import (
 )
 from spyglass.digest.tests.test_items_ledger import queued
 from spyglass.performance.models import Span, Transaction
+from spyglass.performance.waterfall import _from_row as waterfall_row
 from spyglass.test import World
 
 pytestmark = pytest.mark.django_db
@@ -128,3 +129,28 @@ def test_a_span_already_stored_is_not_stored_or_counted_again(world: World) -> N
     batch = run([item(world, "transaction", transaction(spans=[child]))])
     assert Span.objects.get(span_id="c" * 16).name == "streamed first"
     assert outcomes(batch)[("span", "accepted", "")] == 1  # the transaction's own
+
+
+def test_small_span_attributes_are_stored_as_json_and_big_ones_compressed(
+    world: World,
+) -> None:
+    def span(span_id: str, data: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "trace_id": "a" * 32,
+            "span_id": span_id,
+            "op": "db",
+            "description": "SELECT 1",
+            "start_timestamp": START,
+            "timestamp": START + 0.5,
+            "data": data,
+        }
+
+    small, big = {"db.system": "sqlite"}, {"db.statement": "SELECT " + "x, " * 200 + "1"}
+    run([item(world, "span", span("b" * 16, small)), item(world, "span", span("c" * 16, big))])
+    small_row, big_row = Span.objects.get(span_id="b" * 16), Span.objects.get(span_id="c" * 16)
+    assert bytes(small_row.attributes) == b'{"db.system":"sqlite"}'
+    assert bytes(big_row.attributes)[:4] == b"\x28\xb5\x2f\xfd"  # a zstd frame
+    assert len(bytes(big_row.attributes)) < len(big["db.statement"])
+    # The waterfall reads both.
+    assert waterfall_row(small_row).data == small
+    assert waterfall_row(big_row).data == big
