@@ -336,6 +336,11 @@ def rename_segment(project_id: int, name: str, attrs: Mapping[str, Any]) -> str:
     source = next((attrs[k] for k in SOURCE_ATTRIBUTES if k in attrs), None)
     if source not in URL_SOURCES:
         return name
+    path = attrs.get("url.path")
+    if name == attrs.get("http.request.method") and isinstance(path, str) and path:
+        # @sentry/node streams a server span named by its method alone; its static lifecycle
+        # (and so Sentry's pages) names the transaction "GET /path".
+        name = f"{name} {path}"[:200]
     is_404 = attrs.get("http.response.status_code") in (404, "404")
     return _renamed(project_id, scrub(name), sample=not is_404)
 

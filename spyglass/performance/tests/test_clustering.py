@@ -317,6 +317,23 @@ def test_streamed_segments_are_scrubbed_and_renamed_like_transactions(world: Wor
 
 
 @pytest.mark.django_db
+def test_a_streamed_server_span_named_by_its_method_is_named_by_method_and_path(
+    world: World,
+) -> None:
+    segment = streamed_segment("6" * 16, "GET", "url")
+    segment["attributes"]["http.request.method"] = {"type": "string", "value": "GET"}
+    segment["attributes"]["url.path"] = {"type": "string", "value": "/orders/123/items"}
+    custom = streamed_segment("7" * 16, "GET", "custom")
+    custom["attributes"]["url.path"] = segment["attributes"]["url.path"]
+    custom["attributes"]["http.request.method"] = segment["attributes"]["http.request.method"]
+    run([item(world, "span", {"items": [segment, custom]})])
+    assert sorted(Transaction.objects.values_list("name", flat=True)) == [
+        "GET",
+        "GET /orders/*/items",
+    ]
+
+
+@pytest.mark.django_db
 def test_an_expired_rule_renames_nothing(world: World) -> None:
     TransactionNameRule.objects.create(
         project=world.project,
