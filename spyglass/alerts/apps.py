@@ -6,5 +6,7 @@ class AlertsConfig(AppConfig):
     label = "alerts"
 
     def ready(self) -> None:
+        from spyglass.digest import hooks
+
         # Issue alerts run after each digest batch commits.
-        from spyglass.alerts import hooks  # noqa: F401
+        hooks.register_lazy("spyglass.alerts.hooks:evaluate_issue_alerts")

@@ -1,5 +1,5 @@
-"""Issue alerts hang on the digest's after-commit hook (the one module that knows the
-digest)."""
+"""Issue alerts hang on the digest's after-commit hook (registered by name in
+``AlertsConfig.ready``, imported by the first batch that commits)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import logging
 from typing import TYPE_CHECKING
 
 from spyglass.alerts import issue_alerts
-from spyglass.digest import hooks
 
 if TYPE_CHECKING:
     from spyglass.digest.store import StoreResult
@@ -15,6 +14,5 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-@hooks.register
 def evaluate_issue_alerts(result: StoreResult) -> None:
     issue_alerts.process(result.events, result.new_issues, result.state_changes)

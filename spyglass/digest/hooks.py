@@ -4,6 +4,7 @@ release bookkeeping register here. A failing hook is logged and never affects th
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -14,7 +15,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Hook = Callable[["StoreResult"], None]
-_hooks: list[Hook] = []
+# Hooks in the order they run; a "module:function" string is a hook not imported yet.
+_hooks: list[Hook | str] = []
 
 
 def register(hook: Hook) -> Hook:
@@ -24,13 +26,28 @@ def register(hook: Hook) -> Hook:
     return hook
 
 
+def register_lazy(path: str) -> None:
+    """Register the hook ``"module:function"``, imported when a batch first commits: only
+    the processes that digest pay for the modules a hook needs (web processes never do)."""
+    if path not in _hooks:
+        _hooks.append(path)
+
+
+def _resolved() -> list[Hook]:
+    for index, hook in enumerate(_hooks):
+        if isinstance(hook, str):
+            module, _, name = hook.partition(":")
+            _hooks[index] = getattr(importlib.import_module(module), name)
+    return [hook for hook in _hooks if not isinstance(hook, str)]
+
+
 def unregister(hook: Hook) -> None:
     if hook in _hooks:
         _hooks.remove(hook)
 
 
 def run(result: StoreResult) -> None:
-    for hook in list(_hooks):
+    for hook in _resolved():
         try:
             hook(result)
         except Exception:

@@ -8,6 +8,5 @@ class PerfIssuesConfig(AppConfig):
 
     def ready(self) -> None:
         from spyglass.digest import hooks
-        from spyglass.perfissues.hook import detect_after_commit
 
-        hooks.register(detect_after_commit)
+        hooks.register_lazy("spyglass.perfissues.hook:detect_after_commit")
