@@ -22,6 +22,11 @@ urlpatterns = [
         name="event",
     ),
     path(
+        "<org:org_slug>/<slug:project_slug>/performance/events/<str:event_id>/json/",
+        views.event_json,
+        name="event_json",
+    ),
+    path(
         "<org:org_slug>/<slug:project_slug>/performance/settings/",
         settings_views.detector_settings,
         name="settings",

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse, QueryDict
@@ -17,6 +18,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import urlencode
 
+from spyglass.events.bodies import read_body
 from spyglass.events.models import Event
 from spyglass.issues.models import Category, Issue
 from spyglass.performance import rollups
@@ -357,6 +359,22 @@ def event(request: HttpRequest, org_slug: str, project_slug: str, event_id: str)
             "tags": tx.tags,
         },
     )
+
+
+@login_required
+def event_json(
+    request: HttpRequest, org_slug: str, project_slug: str, event_id: str
+) -> HttpResponse:
+    """The stored transaction as JSON (with its spans, for classic transactions), as a
+    download; same access rules as its page."""
+    project, _member = get_project(request, org_slug, project_slug)
+    tx = _transaction(project, event_id)
+    response = HttpResponse(
+        orjson.dumps(read_body(tx.body) if tx.body else {}, option=orjson.OPT_INDENT_2),
+        content_type="application/json",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{tx.event_id}.json"'
+    return response
 
 
 def _trace_errors(project_ids: list[int], trace_id: str) -> list[Event]:

@@ -259,6 +259,11 @@ def test_a_true_n_plus_one_becomes_one_performance_issue_with_its_evidence_shown
     expect(evidence).to_contain_text("FROM books")
     expect(evidence).to_contain_text("FROM authors")  # the preceding (source) query
     expect(evidence.locator("h2")).to_contain_text("Occurrence")
+    # The transaction's tags, as an error's event shows its own, and its raw JSON.
+    expect(evidence.locator(".occurrence-tags")).to_contain_text("transaction.op")
+    expect(evidence.locator(".occurrence-tags")).to_contain_text("http.server")
+    raw = evidence.get_by_role("link", name="Raw JSON").get_attribute("href")
+    assert raw and len(page.request.get(server.base_url + raw).json()["spans"]) == 13
     page.screenshot(path=str(shots / "issue.png"), full_page=True)
     issue_url = page.url
     # The older of the two occurrences, then back; the events list lists both.
@@ -270,7 +275,7 @@ def test_a_true_n_plus_one_becomes_one_performance_issue_with_its_evidence_shown
     page.screenshot(path=str(shots / "issue-events.png"), full_page=True)
     page.goto(issue_url)
     evidence = page.locator(".evidence")
-    evidence.get_by_role("link", name="/api/authors").click()
+    evidence.get_by_role("link", name="/api/authors", exact=True).click()
     expect(page.locator(".waterfall")).to_contain_text("FROM books")
     expect(page.locator(".wf-row")).to_have_count(14, timeout=5000)  # root, authors, 12 books
     page.screenshot(path=str(shots / "event.png"), full_page=True)

@@ -3,10 +3,13 @@ to the older and newer ones) and its events list lists the occurrences."""
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 import pytest
+import sentry_sdk
 from django.test import Client
 
 from spyglass.issues.models import Issue
@@ -80,3 +83,45 @@ def test_another_organization_gets_404_for_the_page_and_the_list(
     assert client.get(url(world, issue, "events/")).status_code == 404
     tail = f"?occurrence={occurrence.transaction_event_id}"
     assert client.get(url(world, issue) + tail).status_code == 404
+
+
+def tagged_n_plus_one() -> None:
+    with sentry_sdk.isolation_scope() as scope:  # the tag stays in this test
+        scope.set_tag("region", "eu west")
+        n_plus_one(name="GET /tagged")
+
+
+def test_the_occurrence_shows_its_transactions_tags_and_raw_json(
+    world: World, client: Client, django_capture_on_commit_callbacks: Any
+) -> None:
+    """As an error issue's event: the transaction's tags (its fields and those it was sent
+    with), each a link to the transactions with that value, and its stored JSON."""
+    digest(world, tagged_n_plus_one, 1, django_capture_on_commit_callbacks)
+    issue = Issue.objects.get()
+    [occurrence] = Occurrence.objects.filter(issue=issue)
+    client.force_login(world.bob)
+    page = client.get(url(world, issue)).content.decode()
+    chips = dict(re.findall(r'<span class="k">([^<]+)</span><span class="v">([^<]+)</span>', page))
+    assert chips["transaction"] == "GET /tagged"
+    assert chips["transaction.op"] == "http.server"
+    assert chips["region"] == "eu west"
+    assert chips["environment"] == "production"  # the SDK's default
+    overview = f"/{world.org.slug}/{world.project.slug}/performance/"
+    link = re.search(rf'href="({overview}\?query=[^"]*region[^"]*)"', page)
+    assert link is not None
+    assert unquote(link[1].replace("&amp;", "&")).endswith('region:"eu west"')
+    found = client.get(link[1].replace("&amp;", "&"))
+    assert found.status_code == 200 and "GET /tagged" in found.content.decode()
+    raw = f"/{world.org.slug}/{world.project.slug}/performance/events/"
+    raw += f"{occurrence.transaction_event_id}/json/"
+    assert f'href="{raw}"' in page
+    response = client.get(raw)
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    body = json.loads(response.content)
+    assert body["transaction"] == "GET /tagged"
+    assert dict(body["tags"])["region"] == "eu west"
+    assert len(body["spans"]) == 7
+    # Someone who is not a member of the organization gets a 404, as for the page.
+    client.force_login(world.charlie)
+    assert client.get(raw).status_code == 404
