@@ -36,3 +36,12 @@ def world(db: None) -> World:
     from spyglass.test import build_world
 
     return build_world()
+
+
+@pytest.fixture(autouse=True)
+def _no_cached_transaction_name_rules() -> None:
+    """The digest keeps each project's transaction name rules for a minute, per process:
+    every test starts without another test's (project ids repeat from test to test)."""
+    from spyglass.performance import clustering
+
+    clustering.forget()
