@@ -7,7 +7,8 @@ Seeds a throw-away data directory (with ``--postgres``, a throw-away PostgreSQL 
 through tests/pgcluster.py) with one project: ``--issues`` issues whose event counts follow
 a Zipf-like law, ``--events`` error events over 30 days (200 releases, 3 environments,
 20,000 users, 300 transactions, 50 tag keys of which 40 custom ones, a third of the events
-with a log message), the per-issue tag values and hourly counts the digest keeps, and
+with a log message, stack frames: 12 frames in 9 files, three variants per issue), the
+per-issue tag values and hourly counts the digest keeps, and
 ``--transactions`` transactions. Rows go in with bulk SQL (executemany), not the digest: the
 point is the queries. Then it runs each search ``--runs`` times after one warm-up run (a
 page of 25, as the stream and the API ask) and prints p50/p95 per search and overall.
@@ -49,6 +50,46 @@ EXCEPTIONS = [
     "IntegrityError",
 ]
 CUSTOM_KEYS = [f"tag_{n:02d}" for n in range(40)]
+FRAMEWORK = [  # the frames under every request handler (Django's, as the Python SDK sends them)
+    ("django/core/handlers/exception.py", "django.core.handlers.exception", "inner"),
+    ("django/core/handlers/base.py", "django.core.handlers.base", "_get_response"),
+    ("django/views/generic/base.py", "django.views.generic.base", "view"),
+    ("django/views/generic/base.py", "django.views.generic.base", "dispatch"),
+    ("django/db/backends/utils.py", "django.db.backends.utils", "execute"),
+    ("django/db/backends/utils.py", "django.db.backends.utils", "_execute_with_wrappers"),
+    ("django/db/backends/utils.py", "django.db.backends.utils", "_execute"),
+]
+
+
+def frames_text(n: int, variant: int) -> str:
+    """The frames text the digest would store for an event of issue kind ``n``: the
+    framework's frames, the issue's handler and a helper (one of three per issue), in 9
+    files (spyglass.digest.frames)."""
+    from spyglass.digest.frames import search_frames
+
+    frames = [
+        {
+            "filename": f,
+            "abs_path": f"/usr/lib/python3.12/site-packages/{f}",
+            "module": m,
+            "function": fn,
+        }
+        for f, m, fn in FRAMEWORK
+    ]
+    for filename, function in [
+        (f"app/module_{n % 300}.py", f"handler_{n % 97}"),
+        (f"app/helpers_{(n + variant) % 40}.py", f"helper_{(n * 7 + variant) % 500}"),
+    ]:
+        module = filename.removesuffix(".py").replace("/", ".")
+        frames += [
+            {
+                "filename": filename,
+                "abs_path": f"/srv/{filename}",
+                "module": module,
+                "function": function,
+            }
+        ]
+    return search_frames({"exception": {"values": [{"stacktrace": {"frames": frames}}]}})
 
 
 def weighted(choices: Sequence[tuple[str, int]], rng: random.Random) -> str:
@@ -150,6 +191,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
     hourly: dict[tuple[int, int], int] = {}
     recent_hour = int((NOW - timedelta(hours=48)).timestamp()) // 3600 * 3600
     traces: list[str] = []
+    frames_texts: dict[tuple[int, int], str] = {}
 
     def events() -> Iterable[dict[str, Any]]:
         for n, issue_index in enumerate(picks):
@@ -179,6 +221,10 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
             if n % 3 == 0:
                 message = f"{kind['type']} while processing order {rng.randrange(100_000)}"
             trace = f"{rng.getrandbits(128):032x}"
+            variant = (issue_index, rng.randrange(3))
+            frames = frames_texts.get(variant)
+            if frames is None:
+                frames = frames_texts[variant] = frames_text(*variant)
             if n % 50_000 == 0:
                 traces.append(trace)
             issue_id = issue_index + 1
@@ -218,6 +264,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
                 "sdk_name": "sentry.python",
                 "sdk_version": "2.19.0",
                 "tags": tags,
+                "frames": frames,
                 "body": b"",
                 "size": 1000,
             }
@@ -443,6 +490,14 @@ def searches(seeded: dict[str, Any]) -> list[tuple[str, Callable[[], object]]]:
         ),
         ("is:for_review, last 24 h", issues("is:for_review", period=timedelta(hours=24))),
         ("assigned:none is:unresolved", issues("assigned:none is:unresolved")),
+        ("stack.filename:app/module_42.py", issues("stack.filename:app/module_42.py")),
+        ("stack.function:helper_7*", issues("stack.function:helper_7*")),
+        ("stack.module:django.db.*", issues("stack.module:django.db.*")),
+        ("!stack.function:handler_1", issues("!stack.function:handler_1")),
+        (
+            "stack.abs_path:/srv/app/helpers_3.py, last 24 h",
+            issues("stack.abs_path:/srv/app/helpers_3.py", period=timedelta(hours=24)),
+        ),
         (
             "transactions: type:transaction op:process_events status:internal_error (24 h)",
             transactions("type:transaction op:process_events status:internal_error", 24),
@@ -460,6 +515,14 @@ def searches(seeded: dict[str, Any]) -> list[tuple[str, Callable[[], object]]]:
         (
             "events: environment:staging release:latest (7 days)",
             events("environment:staging release:latest", 24 * 7),
+        ),
+        (
+            "events: stack.function:handler_7 (7 days)",
+            events("stack.function:handler_7", 24 * 7),
+        ),
+        (
+            "events: stack.filename:app/helpers_1* (24 h)",
+            events("stack.filename:app/helpers_1*", 24),
         ),
     ]
 

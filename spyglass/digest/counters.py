@@ -1,4 +1,5 @@
-"""Upserts of the digest's counters: issue tag values, per-minute/hour counts, outcomes.
+"""Upserts of the digest's counters: issue tag values, per-minute/hour counts, outcomes, and
+the issues' distinct frames texts for stack frame search.
 
 Each is one ``executemany`` of pre-aggregated rows per batch, with ``ON CONFLICT … DO
 UPDATE`` (the same SQL on SQLite and PostgreSQL).
@@ -38,6 +39,16 @@ _OUTCOMES = (
 )
 
 
+_FRAMES_CONFLICT = {"postgresql": "(issue_id, md5(frames))"}  # its unique index's columns
+_FRAMES = (
+    "INSERT INTO events_issueframes (issue_id, frames, events, last_seen)"
+    " VALUES (%s, %s, %s, %s) ON CONFLICT {} DO UPDATE SET"
+    " events = events_issueframes.events + excluded.events,"
+    " last_seen = CASE WHEN excluded.last_seen > events_issueframes.last_seen"
+    " THEN excluded.last_seen ELSE events_issueframes.last_seen END"
+)
+
+
 def _db_time(value: datetime) -> Any:
     return connection.ops.adapt_datetimefield_value(value)
 
@@ -65,6 +76,23 @@ def count_tags(stored: Iterable[tuple[int, ProcessedEvent]]) -> None:
                     (issue, key, value, n, db_time(first), db_time(last))
                     for (issue, key, value), (n, first, last) in rows.items()
                 ],
+            )
+
+
+def count_frames(stored: Iterable[tuple[int, str, datetime]]) -> None:
+    """Count new events' frames texts, (issue, frames text, timestamp) each, into the issues'
+    distinct texts (events migration 0008): one upsert per issue and text."""
+    rows: dict[tuple[int, str], tuple[int, datetime]] = {}
+    for issue_id, frames, when in stored:
+        if frames:
+            n, last = rows.get((issue_id, frames), (0, when))
+            rows[(issue_id, frames)] = (n + 1, max(last, when))
+    if rows:
+        target = _FRAMES_CONFLICT.get(connection.vendor, "(issue_id, frames)")
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                _FRAMES.format(target),
+                [(issue, frames, n, _db_time(last)) for (issue, frames), (n, last) in rows.items()],
             )
 
 

@@ -20,6 +20,7 @@ from django.db import connection, transaction
 from django.db.models import Field
 
 from spyglass.digest import counters
+from spyglass.digest.frames import search_frames
 from spyglass.digest.types import ProcessedEvent
 from spyglass.events.models import Event
 from spyglass.issues import state
@@ -68,10 +69,19 @@ class StoreResult:
     transactions: list[StoredTransaction] = field(default_factory=list)
 
 
-def compress_event(project_id: int, event: dict[str, object]) -> bytes:
+class EventBody(bytes):
+    """A compressed event body that also carries the event's frames text for search
+    (``digest.frames``): compressing is the digest's last look at the whole event."""
+
+    frames: str = ""
+
+
+def compress_event(project_id: int, event: dict[str, Any]) -> EventBody:
     from spyglass.events.bodies import compress  # the project's dictionary, once it has one
 
-    return compress(project_id, orjson.dumps(event))
+    body = EventBody(compress(project_id, orjson.dumps(event)))
+    body.frames = search_frames(event)
+    return body
 
 
 def store_events(events: Sequence[ProcessedEvent], now: datetime) -> StoreResult:
@@ -83,7 +93,7 @@ def store_events(events: Sequence[ProcessedEvent], now: datetime) -> StoreResult
         fresh = _without_duplicates(events, result)
         _ensure_releases(fresh)
         issues = _assign_issues(fresh, result)
-        _insert_events(result.events)
+        counters.count_frames(_insert_events(result.events))
         counters.count_tags(result.events)
         counters.count_buckets(result.events)
         _update_issues(issues, result, now)
@@ -257,19 +267,23 @@ _EVENT_COLUMNS = [
     "has_processing_errors",
     "body",
     "size",
+    "frames",
 ]
 
 
-def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> None:
+def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> list[tuple[int, str, datetime]]:
     """One ``executemany`` of prepared rows (building model instances for bulk_create cost
-    more than the insert itself)."""
+    more than the insert itself). Returns each event's (issue, frames text, timestamp)."""
+    frames: list[tuple[int, str, datetime]] = []
     if not stored:
-        return
+        return frames
     tags_field = cast("Field[Any, Any]", Event._meta.get_field("tags"))
     db_time = connection.ops.adapt_datetimefield_value
     rows = []
     for issue_id, ev in stored:
         body = ev.body or compress_event(ev.project_id, ev.event)
+        text = getattr(body, "frames", "")
+        frames.append((issue_id, text, ev.timestamp))
         rows.append(
             (
                 ev.project_id,
@@ -295,14 +309,16 @@ def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> None:
                 ev.grouping_config,
                 ev.hashes[0] if ev.hashes else "",
                 ev.has_processing_errors,
-                body,
+                bytes(body),
                 len(body),
+                text,
             )
         )
     columns = ", ".join(connection.ops.quote_name(c) for c in _EVENT_COLUMNS)
     marks = ", ".join(["%s"] * len(_EVENT_COLUMNS))
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {Event._meta.db_table} ({columns}) VALUES ({marks})", rows)
+    return frames
 
 
 def _update_issues(issues: dict[int, Issue], result: StoreResult, now: datetime) -> None:

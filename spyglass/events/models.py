@@ -44,6 +44,9 @@ class Event(models.Model):
     has_processing_errors = models.BooleanField(default=False)
     body = models.BinaryField()
     size = models.PositiveIntegerField(default=0)
+    # Stack frame search: the distinct frame values and main-thread fact of the event
+    # (format and matching: events.frames); "" for events stored before it existed.
+    frames = models.TextField(blank=True, default="")
 
     class Meta:
         constraints = [

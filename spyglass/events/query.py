@@ -7,9 +7,10 @@ and the events page's) and the Discover API's errors queries.
 Keys read the event's own columns (level, environment, release, transaction, platform, dist,
 trace, id, SDK, type, timestamp, the user key), its tags (the JSON list of pairs the digest
 stores: the SDK's tags and the ones Sentry derives, `url`, `browser.name`, `mechanism`,
-`handled`...) and, for the exception and crash-frame keys (`error.type`, `error.value`,
-`location`, `stack.filename`, `stack.function`), its issue's metadata (the issue's main
-exception, which its events share). Free text and `message:` match the title or the message.
+`handled`...), its frames text for the stack frame keys (`stack.*`, `location`,
+`error.main_thread`: every frame of every stack trace, spyglass.events.frames) and, for
+`error.type` and `error.value`, its issue's metadata (the issue's main exception, which its
+events share). Free text and `message:` match the title or the message.
 A key it can't answer is a `SearchNotSupported` error, positioned like any search error.
 """
 
@@ -18,12 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from django.db.models import Q, QuerySet, TextField, Value
+from django.db.models import F, Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
+from spyglass.events.frames import KEY_CODES, FramesMatch
 from spyglass.events.models import Event
 from spyglass.issues.search import (
     ALWAYS,
@@ -33,6 +35,7 @@ from spyglass.issues.search import (
     _contains,
     _date_q,
     _text_q,
+    frame_values,
     json_tag_exists,
     json_tag_q,
     newest_releases,
@@ -87,14 +90,8 @@ TAG_KEYS = {
     "http.referer": "http.referer",
     "http.status_code": "http.status_code",
 }
-# The exception and crash-frame keys, answered from the issue's metadata.
-METADATA = {
-    "error.type": "type",
-    "error.value": "value",
-    "location": "filename",
-    "stack.filename": "filename",
-    "stack.function": "function",
-}
+# The exception keys, answered from the issue's metadata.
+METADATA = {"error.type": "type", "error.value": "value"}
 ALWAYS_SET = frozenset({"level", "message", "event.timestamp", "id", "event.type"})
 
 
@@ -168,6 +165,7 @@ class _Compiler:
             **{key: self.tag_text(tag) for key, tag in TAG_KEYS.items()},
             **{key: self.user(prefix) for key, prefix in USER_KEY_PREFIXES.items()},
             **{key: self.metadata(name) for key, name in METADATA.items()},
+            **dict.fromkeys(KEY_CODES, self.frames),
         }
 
     def compile(self, node: Node) -> Q:
@@ -218,6 +216,8 @@ class _Compiler:
             return Q(user_key__startswith=USER_KEY_PREFIXES[name])
         if name in METADATA:
             return ~Q(Exact(_metadata(METADATA[name]), ""))
+        if name in KEY_CODES:
+            return Q(FramesMatch(F("frames"), KEY_CODES[name], None))
         if name in RELEASE_PARTS:
             return self.release_parts(node)
         simple = {"release": ~Q(release=""), "trace": ~Q(trace_id="")}
@@ -262,6 +262,15 @@ class _Compiler:
             return result
 
         return compile_
+
+    def frames(self, node: Filter) -> Q:
+        """A frame field (`stack.*`, `location`) or `error.main_thread`: the event's frames
+        text has a matching entry (spyglass.events.frames)."""
+        code = KEY_CODES[node.key.name]
+        result = NEVER
+        for parts in frame_values(node):
+            result |= Q(FramesMatch(F("frames"), code, parts))
+        return result
 
     def hex_id(self, column: str) -> Callable[[Filter], Q]:
         # Ids are stored as 32 lowercase hex digits; UUIDs are typed with dashes.

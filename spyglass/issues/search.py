@@ -4,8 +4,9 @@
     issues = order_issues(issue_queryset(ast, project_ids=[p.id], user=user, now=now), sort)
 
 Issue keys read Issue columns; event keys read the per-issue tag values the digest counts
-(`IssueTagValue`), the issue's metadata (its latest event's main exception and crash frame)
-or the events themselves. docs/search.md "What each key searches" says which, key by key.
+(`IssueTagValue`), the issue's metadata (its latest event's main exception), the issue's
+distinct event messages and frames texts (`events_issuemessage`, `events_issueframes`) or
+the events themselves. docs/search.md "What each key searches" says which, key by key.
 User values only ever travel as query parameters; wildcards become `LIKE … ESCAPE '\\'`
 (case-insensitive), everything else is an exact comparison. A key or value the compiler
 can't search raises `SearchNotSupported` (a `SearchSyntaxError`) at the node's position.
@@ -45,6 +46,7 @@ from django.utils import timezone
 from sentry_relay.processing import parse_release
 
 from spyglass.accounts.models import User
+from spyglass.events.frames import KEY_CODES, match_sql
 from spyglass.events.models import Event, IssueCount, IssueTagValue
 from spyglass.issues.models import (
     Issue,
@@ -384,6 +386,44 @@ def issue_message_q(pattern: TextValue, node: Filter | FreeText, since: datetime
         )
         params.append(match)
     return Q(pk__in=RawSQL(sql, params))  # noqa: S611 - fixed SQL, values as parameters
+
+
+def frame_values(node: Filter) -> list[tuple[str, ...]]:
+    """The parts of each value of a frames filter (`stack.*`, `location`,
+    `error.main_thread`), after the wildcard limits; values that can't be stored are left
+    out (they match nothing)."""
+    values: list[tuple[str, ...]] = []
+    for value in node.values:
+        if isinstance(value, BoolValue):
+            values.append(("true" if value.value else "false",))
+            continue
+        assert isinstance(value, TextValue)
+        if not all(_storable(part) for part in value.parts):
+            continue
+        if value.has_wildcards:
+            check_pattern(value, node)
+        values.append(value.parts)
+    return values
+
+
+def issue_frames_q(code: str, parts: Sequence[str] | None, since: datetime | None) -> Q:
+    """Issues one of whose events has a frames entry of field `code` matching `parts` (any
+    entry of it with None): a lookup in the issues' distinct frames texts (events migration
+    0008), which the events' triggers keep."""
+    condition, params = match_sql("frames", connection.vendor, code, parts)
+    sql = f"SELECT issue_id FROM events_issueframes WHERE {condition}"
+    if since is not None:
+        sql += " AND last_seen >= %s"
+        params.append(connection.ops.adapt_datetimefield_value(since))
+    return Q(pk__in=RawSQL(sql, params))  # noqa: S611 - fixed SQL, values as parameters
+
+
+def _frames(node: Filter, ctx: _Context) -> Q:
+    code = KEY_CODES[node.key.name]
+    result = NEVER
+    for parts in frame_values(node):
+        result |= issue_frames_q(code, parts, ctx.since)
+    return result
 
 
 def _metadata(name: str) -> Expression:
@@ -903,9 +943,7 @@ FILTERS: dict[str, Callable[[Filter, _Context], Q]] = {
     "message": _message,
     "error.type": _metadata_text("type"),
     "error.value": _metadata_text("value"),
-    "location": _metadata_text("filename"),
-    "stack.filename": _metadata_text("filename"),
-    "stack.function": _metadata_text("function"),
+    **dict.fromkeys(KEY_CODES, _frames),
     "error.handled": _handled(True),
     "error.unhandled": _handled(False),
     "event.timestamp": _event_timestamp,
@@ -951,9 +989,6 @@ HAS_COLUMNS = {"platform": "platform", "firstRelease": "first_release"}
 HAS_METADATA = {
     "error.type": "type",
     "error.value": "value",
-    "location": "filename",
-    "stack.filename": "filename",
-    "stack.function": "function",
 }
 HAS_EVENT_COLUMNS = {"trace": "trace_id", "sdk.name": "sdk_name", "sdk.version": "sdk_version"}
 HAS_TAGS = {**TAG_KEYS, "release": "release", "error.handled": "handled"}
@@ -974,6 +1009,8 @@ def _has(node: Has, ctx: _Context) -> Q:
         return ~Q(**{HAS_COLUMNS[name]: ""})
     if name in HAS_METADATA:
         return ~Q(Exact(_metadata(HAS_METADATA[name]), ""))
+    if name in KEY_CODES:
+        return issue_frames_q(KEY_CODES[name], None, ctx.since)
     if name in HAS_EVENT_COLUMNS:
         rows = ctx.events().exclude(**{HAS_EVENT_COLUMNS[name]: ""})
         return Q(pk__in=rows.values("issue_id"))

@@ -70,7 +70,7 @@ def test_the_events_list_searches_and_pages(world: World) -> None:
     assert [e["id"] for e in body] == ["f" * 32]
     status, body, _ = get(world, url, query="(environment:x")
     assert status == 400
-    status, body, _ = get(world, url, query="stack.abs_path:app.py")
+    status, body, _ = get(world, url, query="has:release.stage")
     assert status == 400
     assert "position" in body["detail"]
 

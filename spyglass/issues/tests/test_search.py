@@ -12,6 +12,8 @@ from typing import Any
 import pytest
 from django.db.models import QuerySet
 
+from spyglass.digest.counters import count_frames
+from spyglass.digest.frames import search_frames
 from spyglass.events.models import Event, IssueCount, IssueTagValue
 from spyglass.issues.models import Category, Issue, Priority, Status, Substatus
 from spyglass.issues.search import (
@@ -57,6 +59,9 @@ class Seed:
     trace_id: str = ""
     sdk: tuple[str, str] = ("sentry.python", "2.19.0")
     recent_events: int = 0  # in the last 24 hours, for the trends sort
+    # The event's stack frames and threads, as the digest reads them (spyglass.digest.frames)
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    threads: list[dict[str, Any]] = field(default_factory=list)
 
 
 SEEDS = [
@@ -71,6 +76,15 @@ SEEDS = [
             "filename": "app/db.py",
             "function": "connect",
         },
+        frames=[
+            {"filename": "lib/pool.py", "function": "checkout", "module": "pool"},
+            {
+                "filename": "app/db.py",
+                "abs_path": "/srv/api/app/db.py",
+                "function": "connect",
+                "module": "app.db",
+            },
+        ],
         first_seen=30 * M,
         last_seen=5 * M,
         times_seen=120,
@@ -96,6 +110,10 @@ SEEDS = [
         priority=Priority.MEDIUM,
         culprit="app.cart in total",
         metadata={"type": "ZeroDivisionError", "value": "division by zero"},
+        frames=[
+            {"function": "abort", "package": "/usr/lib/libc.so.6"},
+            {"function": "total", "module": "app.cart", "package": "/srv/api/libcart.so"},
+        ],
         first_seen=10 * D,
         last_seen=2 * H,
         times_seen=40,
@@ -122,6 +140,7 @@ SEEDS = [
         substatus=None,
         level="fatal",
         metadata={"type": "TimeoutError", "value": "upstream timed out"},
+        threads=[{"id": 1, "main": False}, {"id": 2, "main": True}],
         first_seen=3 * D,
         last_seen=1 * D,
         times_seen=5,
@@ -155,6 +174,10 @@ SEEDS = [
         "KeyError: 'user_id'",
         substatus=Substatus.REGRESSED,
         metadata={"type": "KeyError", "value": "'user_id'", "filename": "app/auth.py"},
+        frames=[
+            {"filename": "django/core/handlers.py", "function": "inner", "module": "django.core"},
+            {"filename": "app/auth.py", "function": "login", "module": "app.auth"},
+        ],
         first_seen=5 * D,
         last_seen=10 * M,
         times_seen=12,
@@ -189,6 +212,7 @@ SEEDS = [
         substatus=Substatus.NEW,
         platform="javascript",
         metadata={"type": "TypeError", "value": "Cannot read properties of undefined"},
+        threads=[{"id": 2, "main": False, "crashed": True}, {"id": 1, "main": True}],
         first_seen=2 * H,
         last_seen=1 * H,
         times_seen=300,
@@ -325,7 +349,7 @@ def _seed_issue(world: World, n: int, seed: Seed) -> Issue:
                 "last_seen": issue.last_seen,
             },
         )
-    Event.objects.create(
+    event = Event.objects.create(
         project=project,
         issue=issue,
         event_id=f"{n:032x}",
@@ -339,8 +363,15 @@ def _seed_issue(world: World, n: int, seed: Seed) -> Issue:
         trace_id=seed.trace_id,
         sdk_name=seed.sdk[0],
         sdk_version=seed.sdk[1],
+        frames=search_frames(
+            {
+                "exception": {"values": [{"stacktrace": {"frames": seed.frames}, "thread_id": 2}]},
+                "threads": {"values": seed.threads},
+            }
+        ),
         body=b"",
     )
+    count_frames([(issue.pk, event.frames, event.timestamp)])  # as the digest does
     if seed.recent_events:
         bucket = int((NOW - H).timestamp()) // 3600 * 3600
         IssueCount.objects.create(
@@ -543,6 +574,29 @@ TABLE: list[tuple[str, str]] = [
     ("stack.filename:app/*", "db keyerror"),
     ("stack.function:connect", "db"),
     ("location:app/auth.py", "keyerror"),
+    # every frame of the events (not just the crash frame), and the thread
+    ("stack.filename:lib/pool.py", "db"),
+    ("location:django/*", "keyerror"),
+    ("stack.filename:APP/*", "db keyerror"),
+    ("stack.filename:APP/DB.PY", ""),
+    ("stack.function:[checkout, inner]", "db keyerror"),
+    ("stack.function:*out", "db"),
+    ("stack.function:check*connect", ""),  # a wildcard stays within one value
+    ("stack.function:conn*", "db"),
+    ("stack.module:app.*", "db zero keyerror"),
+    ("stack.module:django.core", "keyerror"),
+    ("!stack.module:django.*", "db zero timeout slow cache typeerror chunk nplus1 cron pct"),
+    ("stack.abs_path:/srv/*", "db"),
+    ("has:stack.abs_path", "db"),
+    ("stack.package:/usr/lib/*", "zero"),
+    ("has:stack.package", "zero"),
+    ("has:stack.module", "db zero keyerror"),
+    ("!has:stack.filename", "zero timeout slow cache typeerror chunk nplus1 cron pct"),
+    ("stack.function:abort stack.module:app.cart", "zero"),
+    ("error.main_thread:false", "typeerror"),
+    ("error.main_thread:true", "timeout"),
+    ("has:error.main_thread", "timeout typeerror"),
+    ("!error.main_thread:true", "db zero slow keyerror cache typeerror chunk nplus1 cron pct"),
     # event columns
     ("trace:" + "a" * 32, "db"),
     ("trace.id:b*", "typeerror"),
@@ -705,9 +759,6 @@ def test_each_sort_orders_the_issues(seeded: World, sort: Sort) -> None:
 
 UNSUPPORTED = [
     "has:release.stage",
-    "stack.module:app.db",
-    "error.main_thread:true",
-    "has:stack.package",
     "http.status_code:>499",
     "title:*" + "x" * 2000 + "*",
     "title:" + "a*" * 40,

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
+from spyglass.digest.frames import search_frames
 from spyglass.events.models import Event
 from spyglass.events.query import event_queryset, filter_events
 from spyglass.issues.models import Issue
@@ -44,6 +46,11 @@ class Seed:
     ago: timedelta = H
     platform: str = "python"
     type: str = "error"
+    frames: list[dict[str, Any]] = field(default_factory=list)
+    threads: list[dict[str, Any]] = field(default_factory=list)
+
+
+DB_FRAME = {"filename": "app/db.py", "function": "connect", "module": "app.db"}
 
 
 SEEDS = [
@@ -54,6 +61,7 @@ SEEDS = [
         user_key="id:1",
         tags=[("handled", "no"), ("mechanism", "django"), ("server_name", "web-1")],
         trace_id="a" * 32,
+        frames=[{"filename": "lib/pool.py", "function": "checkout"}, DB_FRAME],
     ),
     Seed(
         "db-2",
@@ -64,6 +72,7 @@ SEEDS = [
         user_key="email:dana@example.com",
         tags=[("handled", "no"), ("server_name", "web-2"), ("customer", "acme")],
         ago=30 * H,
+        frames=[{"filename": "lib/retry.py", "function": "retry", "module": "retry"}, DB_FRAME],
     ),
     Seed(
         "zero-1",
@@ -73,6 +82,7 @@ SEEDS = [
         user_key="username:carol",
         tags=[("handled", "yes"), ("customer", "globex"), ("http.status_code", "500")],
         transaction="GET /api/cart",
+        threads=[{"id": 7, "main": True, "current": True}],
     ),
     Seed(
         "zero-2",
@@ -82,6 +92,7 @@ SEEDS = [
         tags=[("customer", "100%_off"), ("url", "https://shop.example.com/cart?a=1")],
         release="api@1.1.0",
         type="default",
+        frames=[{"function": "abort", "package": "/usr/lib/libc.so.6"}],
     ),
     Seed(
         "js-1",
@@ -90,6 +101,13 @@ SEEDS = [
         platform="javascript",
         tags=[("browser.name", "Chrome"), ("os.name", "Windows"), ("browser", "Chrome 130")],
         trace_id="b" * 32,
+        frames=[
+            {
+                "filename": "app.js",
+                "abs_path": "https://shop.example.com/static/app.js",
+                "function": "render",
+            }
+        ],
     ),
 ]
 ALL = {seed.label for seed in SEEDS}
@@ -149,7 +167,18 @@ TABLE: list[tuple[str, set[str]]] = [
     ("error.type:*Error", ALL),
     ("location:app/db.py", {"db-1", "db-2"}),
     ("stack.function:render", {"js-1"}),
-    ("has:stack.function", {"js-1"}),
+    ("has:stack.function", {"db-1", "db-2", "zero-2", "js-1"}),
+    ("stack.filename:lib/retry.py", {"db-2"}),
+    ("!stack.filename:lib/retry.py", ALL - {"db-2"}),
+    ("stack.function:CHECK*", {"db-1"}),
+    ("stack.function:check*connect", set()),
+    ("stack.abs_path:https://shop.example.com/*", {"js-1"}),
+    ("stack.module:app.db", {"db-1", "db-2"}),
+    ("!has:stack.module", {"zero-1", "zero-2", "js-1"}),
+    ("stack.package:*libc*", {"zero-2"}),
+    ("error.main_thread:true", {"zero-1"}),
+    ("error.main_thread:false", set()),
+    ("!has:error.main_thread", ALL - {"zero-1"}),
     ("message:cart", {"zero-1"}),
     ("division", {"zero-1", "zero-2"}),
     ("DIVISION BY", {"zero-1", "zero-2"}),
@@ -195,6 +224,12 @@ def seed_events(world: World) -> dict[str, Event]:
             trace_id=seed.trace_id,
             user_key=seed.user_key,
             tags=[list(pair) for pair in [("level", seed.level), *seed.tags]],
+            frames=search_frames(
+                {
+                    "exception": {"values": [{"stacktrace": {"frames": seed.frames}}]},
+                    "threads": {"values": seed.threads},
+                }
+            ),
             body=b"",
         )
     return events
@@ -238,7 +273,7 @@ def test_projects_period_and_environment(seeded: tuple[World, dict[str, Event]])
         ("is:unresolved", 0),  # an issue key: the parser refuses it for events
         ("level:loud", 6),
         ("has:release.stage", 0),
-        ("x has:stack.module", 2),
+        ("x has:release.stage", 2),
     ],
 )
 def test_errors_are_positioned(

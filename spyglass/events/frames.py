@@ -1,0 +1,104 @@
+"""Stack frame search: the frame values an event carries, as one compact text, and the SQL
+that matches a `stack.*` / `location` / `error.main_thread` filter against it.
+
+The digest stores on each event (``events_event.frames``) the distinct values of five frame
+fields over all its stack traces (exceptions', threads' and the event's own), and whether
+its exception was raised on the main thread, as entries separated by ``SEP``::
+
+    \\x1f0true\\x1f1app/views.py\\x1f3handler\\x1f4app.views\\x1f
+
+An entry is a one-character field code then the value; the text starts and ends with
+``SEP``, so a whole entry is ``SEP code value SEP``. Each issue's distinct texts are kept in
+``events_issueframes`` (the digest counts new events into it, triggers follow deletes and
+merges: events migration 0008), which issue search reads instead of the events. A value
+without wildcards is a case-sensitive substring test of the whole entry; with wildcards, a
+case-insensitive LIKE narrows the rows and a regular expression whose wildcards can't cross
+``SEP`` decides (``*`` stays within one value).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.db.models import BooleanField, Expression
+
+SEP = "\x1f"
+MAX_VALUES = 200  # per field and event: the first ones in sorted order are kept
+MAX_VALUE_LENGTH = 256  # characters of a value kept (longer ones are cut)
+
+MAIN_THREAD = "0"
+# Frame field -> code. Codes are digits so that case-insensitive matching can't confuse them.
+FIELD_CODES = {"filename": "1", "abs_path": "2", "function": "3", "module": "4", "package": "5"}
+# Search keys -> the frame field they read. `location` is the frame's file, as Sentry's.
+KEY_FIELDS = {
+    "location": "filename",
+    "stack.filename": "filename",
+    "stack.abs_path": "abs_path",
+    "stack.function": "function",
+    "stack.module": "module",
+    "stack.package": "package",
+}
+KEY_CODES = {key: FIELD_CODES[name] for key, name in KEY_FIELDS.items()}
+KEY_CODES["error.main_thread"] = MAIN_THREAD
+
+
+def entry(code: str, value: str) -> str:
+    """A whole entry as stored, separators included."""
+    return f"{SEP}{code}{value}{SEP}"
+
+
+def _regex(parts: Sequence[str]) -> str:
+    """A regular expression both Python's `re` and PostgreSQL read the same: every character
+    but letters and digits escaped, wildcards as any run of characters but SEP."""
+    escaped = ("".join(c if c.isalnum() else "\\" + c for c in part) for part in parts)
+    return f"[^{SEP}]*".join(escaped)
+
+
+def _like(parts: Sequence[str]) -> str:
+    escaped = (p.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") for p in parts)
+    return "%".join(escaped)
+
+
+def match_sql(
+    column: str, vendor: str, code: str, parts: Sequence[str] | None
+) -> tuple[str, list[Any]]:
+    """SQL true when the frames text in `column` has an entry of field `code` whose value is
+    ``parts`` (the text between `*` wildcards: one part is an exact value); with `parts`
+    None, any entry of that field (``has:``)."""
+    contains = "strpos({}, %s) > 0" if vendor == "postgresql" else "instr({}, %s) > 0"
+    if parts is None:
+        return contains.format(column), [SEP + code]
+    if len(parts) == 1:
+        return contains.format(column), [entry(code, parts[0])]
+    like = "ILIKE" if vendor == "postgresql" else "LIKE"
+    regex = f"{column} ~* %s" if vendor == "postgresql" else f"{column} REGEXP %s"
+    pattern = _regex([SEP + code + parts[0], *parts[1:-1], parts[-1] + SEP])
+    if vendor != "postgresql":
+        pattern = "(?i)" + pattern
+    sql = f"({column} {like} %s ESCAPE '\\' AND {regex})"
+    return sql, [f"%{_like([SEP + code + parts[0], *parts[1:-1], parts[-1] + SEP])}%", pattern]
+
+
+class FramesMatch(Expression):
+    """A frames match (``match_sql``) on a model's frames column, usable in ``filter()``."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, column: Any, code: str, parts: Sequence[str] | None) -> None:
+        super().__init__()
+        self.column = column
+        self.code = code
+        self.parts = None if parts is None else tuple(parts)
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.column,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        column, params = compiler.compile(self.column)
+        assert not params  # a plain column, which the SQL may name twice
+        return match_sql(column, connection.vendor, self.code, self.parts)

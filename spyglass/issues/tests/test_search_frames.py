@@ -1,0 +1,142 @@
+"""Stack frame search (`stack.*`, `location`, `error.main_thread`) over events the real
+`sentry-sdk` sent through the real digest: every frame of every stack trace counts, not only
+the crash frame, in issue search and in event search."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING
+
+import pytest
+import sentry_sdk
+from django.utils import timezone
+
+from spyglass.digest.batch import process_batch
+from spyglass.digest.tests.sdk import queued, raise_and_capture, sdk
+from spyglass.events.models import Event
+from spyglass.events.query import event_queryset
+from spyglass.issues.search import issue_queryset
+from spyglass.search import Scope, parse
+from spyglass.test import World
+
+if TYPE_CHECKING:
+    from sentry_sdk._types import Event as SdkEvent
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+APP = "/Applications/Beacon.app/Beacon"
+
+
+def load_cart() -> BaseException:
+    try:
+        json.loads('{"cart": ')
+    except ValueError as error:
+        return error
+    raise AssertionError("did not raise")
+
+
+def native_crash(title: str, thread_id: int, main: bool) -> SdkEvent:
+    """A native crash as Apple and Android SDKs send it: frames with packages, and threads
+    of which one is the main thread."""
+    frames = [
+        {"function": "main", "package": APP, "instruction_addr": "0x1000"},
+        {"function": "abort", "package": "/usr/lib/system/libsystem_c.dylib"},
+    ]
+    return {
+        "level": "fatal",
+        "exception": {
+            "values": [
+                {
+                    "type": title,
+                    "value": "crashed",
+                    "thread_id": thread_id,
+                    "stacktrace": {"frames": frames},
+                    "mechanism": {"type": "signalhandler", "handled": False},
+                }
+            ]
+        },
+        "threads": {
+            "values": [
+                {"id": thread_id, "crashed": True, "main": main},
+                {
+                    "id": 99,
+                    "main": not main,
+                    "stacktrace": {"frames": [{"function": "worker_loop", "package": APP}]},
+                },
+            ]
+        },
+    }
+
+
+def send(world: World) -> None:
+    with sentry_sdk.isolation_scope(), sdk(release="api@3.0.0") as capture:
+        raise_and_capture(load_cart)
+        sentry_sdk.capture_event(native_crash("SIGABRT", 1, main=True))
+        sentry_sdk.capture_event(native_crash("EXC_BAD_ACCESS", 5, main=False))
+        sentry_sdk.capture_message("cache warmed", level="info")
+    process_batch(queued(world.project.id, capture.envelopes, key_id=world.key.id))
+
+
+def titles(world: World, query: str) -> set[str]:
+    now = timezone.now()
+    ast = parse(query, now=now, scope=Scope.ISSUE)
+    issues = issue_queryset(ast, project_ids=[world.project.id], user=world.alice, now=now)
+    return {title.split(":")[0] for title in issues.values_list("title", flat=True)}
+
+
+def event_titles(world: World, query: str) -> set[str]:
+    events = event_queryset([world.project], query)
+    return {title.split(":")[0] for title in events.values_list("title", flat=True)}
+
+
+ALL = {"JSONDecodeError", "SIGABRT", "EXC_BAD_ACCESS", "cache warmed"}
+NATIVE = {"SIGABRT", "EXC_BAD_ACCESS"}
+TABLE = [
+    # the crash frame (innermost in-app) and frames outside the app
+    ("stack.function:load_cart", {"JSONDecodeError"}),
+    ("stack.function:raw_decode", {"JSONDecodeError"}),
+    ("stack.module:json.decoder", {"JSONDecodeError"}),
+    ("stack.filename:json/decoder.py", {"JSONDecodeError"}),
+    ("location:__init__.py", {"JSONDecodeError"}),  # the SDK names json/__init__.py so
+    ("stack.abs_path:*/json/decoder.py", {"JSONDecodeError"}),
+    ("stack.module:spyglass.issues.tests.test_search_frames", {"JSONDecodeError"}),
+    ("stack.function:RAW_*", {"JSONDecodeError"}),
+    ("stack.function:raw_DECODE", set()),  # exact values are case-sensitive
+    ("stack.function:[loads, abort]", {"JSONDecodeError"} | NATIVE),
+    ("!stack.module:json.*", ALL - {"JSONDecodeError"}),
+    ("has:stack.module", {"JSONDecodeError"}),
+    ("!has:stack.function", {"cache warmed"}),
+    # native frames: packages, and a thread's frames
+    ("stack.package:/usr/lib/system/*", NATIVE),
+    ("stack.package:*Beacon", NATIVE),
+    ("has:stack.package", NATIVE),
+    ("stack.function:worker_loop", NATIVE),
+    ("error.main_thread:true", {"SIGABRT"}),
+    ("error.main_thread:false", {"EXC_BAD_ACCESS"}),
+    ("has:error.main_thread", NATIVE),
+    ("!has:error.main_thread", {"JSONDecodeError", "cache warmed"}),
+    ("error.main_thread:true stack.function:abort", {"SIGABRT"}),
+]
+
+
+def test_issue_and_event_search_read_every_frame(world: World) -> None:
+    send(world)
+    assert titles(world, "") == ALL
+    wrong = {q: titles(world, q) for q, expected in TABLE if titles(world, q) != expected}
+    assert not wrong
+    wrong = {
+        q: event_titles(world, q) for q, expected in TABLE if event_titles(world, q) != expected
+    }
+    assert not wrong
+
+
+def test_the_issue_frames_follow_deleted_and_moved_events(world: World) -> None:
+    send(world)
+    crash = Event.objects.get(title__startswith="SIGABRT")
+    other = Event.objects.get(title__startswith="cache")
+    assert titles(world, "error.main_thread:true") == {"SIGABRT"}
+    Event.objects.filter(pk=crash.pk).update(issue=other.issue)
+    assert titles(world, "error.main_thread:true") == {"cache warmed"}
+    Event.objects.filter(pk=crash.pk).delete()
+    assert titles(world, "error.main_thread:true") == set()
+    assert titles(world, "has:stack.package") == {"EXC_BAD_ACCESS"}
