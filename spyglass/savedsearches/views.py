@@ -18,6 +18,7 @@ from django.shortcuts import redirect
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from spyglass.events import frames
 from spyglass.events.models import IssueTagValue
 from spyglass.issues.search import TAG_KEYS
 from spyglass.projects.access import can_write, get_membership, get_project
@@ -247,6 +248,8 @@ def _value_items(project: Searched, member: Member, key: str, prefix: str) -> li
         return _top_values(project, TAG_KEYS[spec.name], prefix)
     if spec.name in USER_KEY_PREFIXES:
         return _top_values(project, "user", prefix, strip=USER_KEY_PREFIXES[spec.name])
+    if spec.name in frames.KEY_FIELDS:
+        return frames.suggestions([p.pk for p in project.projects], spec.name, prefix, MAX_ITEMS)
     return []
 
 

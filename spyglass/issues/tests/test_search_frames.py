@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 import sentry_sdk
+from django.test import Client
 from django.utils import timezone
 
 from spyglass.digest.batch import process_batch
@@ -140,3 +141,21 @@ def test_the_issue_frames_follow_deleted_and_moved_events(world: World) -> None:
     Event.objects.filter(pk=crash.pk).delete()
     assert titles(world, "error.main_thread:true") == set()
     assert titles(world, "has:stack.package") == {"EXC_BAD_ACCESS"}
+
+
+def test_the_search_box_suggests_frame_values(world: World, client: Client) -> None:
+    send(world)
+    client.force_login(world.bob)
+
+    def labels(term: str) -> list[str]:
+        response = client.get("/acme/backend/searches/autocomplete/", {"term": term})
+        assert response.status_code == 200
+        return [item["label"] for item in json.loads(response.content)["items"]]
+
+    assert labels("stack.function:raw") == ["raw_decode"]
+    # the two native crashes share their frames: their values first
+    assert labels("stack.function:")[:3] == ["abort", "main", "worker_loop"]
+    assert labels("stack.package:/usr") == ["/usr/lib/system/libsystem_c.dylib"]
+    assert labels("location:json/") == ["json/decoder.py"]
+    assert labels("stack.module:nosuch") == []
+    assert labels("error.main_thread:") == ["true", "false"]
