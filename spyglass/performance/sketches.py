@@ -11,7 +11,7 @@ import struct
 from array import array
 from collections import Counter
 from collections.abc import Iterable
-from itertools import repeat
+from itertools import compress, repeat
 
 # --- Duration histogram --------------------------------------------------------------------
 # Bucket i holds durations in (GAMMA**(i-1), GAMMA**i] ms; reporting 2·GAMMA**i/(GAMMA+1) for
@@ -189,7 +189,7 @@ def decode_registers(data: bytes | memoryview | None, into: Registers | None = N
         indexes.frombytes(data[1 : 1 + 2 * size])
         pairs = zip(indexes, data[1 + 2 * size :], strict=True)
     else:
-        pairs = ((i, rank) for i, rank in enumerate(data[1:]) if rank)
+        pairs = _set_registers(data[1:])
     if into is None:
         return dict(pairs)
     for index, rank in pairs:
@@ -216,12 +216,18 @@ def merge_encoded_registers(blobs: Iterable[bytes | memoryview]) -> Registers:
     merged: Registers = {}
     if dense is not None:
         registers = dense.to_bytes(HLL_REGISTERS, "little")
-        merged = {i: rank for i, rank in enumerate(registers) if rank}
+        merged = dict(_set_registers(registers))
     get = merged.get
     for index, rank in zip(indexes, ranks, strict=True):
         if get(index, 0) < rank:
             merged[index] = rank
     return merged
+
+
+def _set_registers(registers: bytes) -> Iterable[tuple[int, int]]:
+    """(index, rank) of a dense sketch's set registers, picked in C (``compress`` and
+    ``filter`` walk the bytes; a Python loop over 2,048 registers costs ten times more)."""
+    return zip(compress(range(len(registers)), registers), filter(None, registers), strict=True)
 
 
 _HIGH_BITS = int.from_bytes(b"\x80" * HLL_REGISTERS, "little")
