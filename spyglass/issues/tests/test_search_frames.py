@@ -5,10 +5,12 @@ the crash frame, in issue search and in event search."""
 from __future__ import annotations
 
 import json
+from io import StringIO
 from typing import TYPE_CHECKING
 
 import pytest
 import sentry_sdk
+from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
 
@@ -159,3 +161,16 @@ def test_the_search_box_suggests_frame_values(world: World, client: Client) -> N
     assert labels("location:json/") == ["json/decoder.py"]
     assert labels("stack.module:nosuch") == []
     assert labels("error.main_thread:") == ["true", "false"]
+
+
+def test_events_stored_before_frames_get_them_from_the_backfill(world: World) -> None:
+    send(world)
+    Event.objects.update(frames="")  # as stored before: nothing to find
+    assert titles(world, "has:stack.function") == set()
+    assert event_titles(world, "error.main_thread:false") == set()
+    out = StringIO()
+    call_command("backfill-frames", chunk=2, stdout=out)
+    assert out.getvalue().strip() == "Read 4 events without a frames text; derived 3."
+    assert titles(world, "has:stack.function") == ALL - {"cache warmed"}
+    assert event_titles(world, "error.main_thread:false") == {"EXC_BAD_ACCESS"}
+    assert titles(world, "stack.module:json.*") == {"JSONDecodeError"}
