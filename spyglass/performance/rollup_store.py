@@ -456,6 +456,7 @@ def _merge_blobs(
     *,
     users: bool,
     interval: int = 0,
+    resolution: int = 0,
     merged: dict[tuple[Any, ...], tuple[bytes, ...]] | None = None,
 ) -> None:
     """Merge the sketches of the rows into ``found`` by group (and by ``interval`` buckets
@@ -471,7 +472,7 @@ def _merge_blobs(
         if not users:
             # Histograms only: concatenated per group (and interval) by the database, which
             # is several times cheaper than a Python row per minute (they merge the same).
-            rows = _slotted(rows, interval)
+            rows = _slotted(rows, interval, resolution)
             by = [*group, *("slot",)[: len(extra)]] or ["project_id"]
             rows = rows.values(*by).annotate(joined=ConcatBlobs("histogram")).order_by()
             selected = rows.values_list(*by[: width + len(extra)], "joined")
@@ -513,11 +514,16 @@ class ConcatBlobs(Aggregate):
         return self.as_sql(compiler, connection, template=template, **extra)
 
 
-def _slotted(rows: QuerySet[TransactionRollup], interval: int) -> QuerySet[TransactionRollup]:
+def _slotted(
+    rows: QuerySet[TransactionRollup], interval: int, resolution: int
+) -> QuerySet[TransactionRollup]:
     """With ``slot``: the start of the ``interval`` bucket holding the row's (integer
-    division on both databases: buckets are not negative)."""
+    division on both databases: buckets are not negative); the row's own bucket when the
+    interval is its resolution (grouped in the index's order then, without a sort)."""
     if not interval:
         return rows
+    if interval == resolution:
+        return rows.annotate(slot=F("bucket"))
     return rows.annotate(
         slot=ExpressionWrapper(F("bucket") / interval * interval, output_field=BigIntegerField())
     )
@@ -531,9 +537,10 @@ def _sums(
     group: Sequence[str],
     exclude: Sequence[str] = (),
     interval: int = 0,
+    resolution: int = 0,
 ) -> dict[tuple[Any, ...], Totals]:
     """The counters per group, summed by the database; with ``interval``, a "bucket" in
-    ``group`` is the start of the ``interval`` bucket (summed per interval, not per row)."""
+    ``group`` is the start of the ``interval`` bucket holding the row's (``_slotted``)."""
     sums = {
         "n": Sum("count"),
         "f": Sum("failures"),
@@ -550,7 +557,7 @@ def _sums(
     if interval:
         by = ["slot" if column == "bucket" else column for column in by]
     for rows in _filtered(project_ids, parts, environment, names, exclude):
-        rows = _slotted(rows, interval if "slot" in by else 0)
+        rows = _slotted(rows, interval if "slot" in by else 0, resolution)
         summed_rows = rows.values(*by).annotate(**sums).values_list(*by, *sums).order_by()
         for row in _raw(summed_rows):
             count, failures, satisfied, tolerable, duration, last, op = row[len(by) :]

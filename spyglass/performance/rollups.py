@@ -292,7 +292,7 @@ def series_totals(
     width = len(group)
     totals_by_key: dict[tuple[Any, ...], Totals] = {}
     chosen = _narrow(names, extra_names)
-    summed = _sums(ids, parts, envs, chosen, [*group, "bucket"], exclude, interval)
+    summed = _sums(ids, parts, envs, chosen, [*group, "bucket"], exclude, interval, resolution)
     for key, summed_point in summed.items():
         at = key[width] // interval * interval
         existing = totals_by_key.get((*key[:width], at))
@@ -302,7 +302,9 @@ def series_totals(
             existing.add_totals(summed_point)
     if with_sketches:
         rows = _filtered(ids, parts, envs, chosen, exclude)
-        _merge_blobs(totals_by_key, rows, group, None, users=users, interval=interval)
+        _merge_blobs(
+            totals_by_key, rows, group, None, users=users, interval=interval, resolution=resolution
+        )
     return buckets, interval, totals_by_key
 
 
