@@ -21,7 +21,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from spyglass.performance.models import TransactionNameRule, TransactionNameSample
@@ -394,11 +393,3 @@ def _within_budget(project_id: int, names: list[str], clock: float) -> list[str]
     allowed = names[: max(0, MAX_SAMPLES - used)]
     _budget[project_id] = (hour, used + len(allowed))
     return allowed
-
-
-def latest_sample(project_id: int) -> datetime | None:
-    """When the project last sent a URL-named transaction (for the settings page)."""
-    found: datetime | None = TransactionNameSample.objects.filter(project_id=project_id).aggregate(
-        latest=Max("last_seen")
-    )["latest"]
-    return found
