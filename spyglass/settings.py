@@ -173,6 +173,10 @@ RETENTION_TRANSACTIONS_DAYS = env_int("SPYGLASS_RETENTION_TRANSACTIONS_DAYS", 30
 RETENTION_SPANS_DAYS = env_int("SPYGLASS_RETENTION_SPANS_DAYS", 30, minimum=1)
 RETENTION_ROLLUPS_DAYS = env_int("SPYGLASS_RETENTION_ROLLUPS_DAYS", 395, minimum=1)
 RETENTION_MINUTE_ROLLUPS_DAYS = env_int("SPYGLASS_RETENTION_MINUTE_ROLLUPS_DAYS", 7, minimum=1)
+# How long a digest worker keeps a project's transaction name rules before reading them again.
+TRANSACTION_NAME_RULES_REFRESH = env_float(
+    "SPYGLASS_TRANSACTION_NAME_RULES_REFRESH_SECONDS", 60.0, minimum=0.1
+)
 
 # --- notifications and outbound HTTP ---------------------------------------------------------
 # Hosts or networks (CIDR) outbound requests may reach although private or loopback.

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -35,8 +36,8 @@ SAMPLE_TTL = timedelta(hours=24)
 MAX_SAMPLES = 2000
 # Ours: a project keeps at most this many rules, the most recently used.
 MAX_RULES = 50
-# How long a digest process trusts its copy of a project's rules.
-RULES_TTL_SECONDS = 60.0
+# How long a digest process trusts its copy of a project's rules: the setting
+# TRANSACTION_NAME_RULES_REFRESH (SPYGLASS_TRANSACTION_NAME_RULES_REFRESH_SECONDS, 60 s).
 # A process writes a sample's last sighting, or a rule's last use, at most this often.
 TOUCH_EVERY_SECONDS = 3600.0
 
@@ -281,7 +282,7 @@ def _project_rules(project_id: int) -> RuleSet:
         ).values_list("pattern", flat=True)
     )
     rules = RuleSet.of(patterns) if patterns else _NO_RULES
-    _rules[project_id] = (now + RULES_TTL_SECONDS, rules)
+    _rules[project_id] = (now + settings.TRANSACTION_NAME_RULES_REFRESH, rules)
     return rules
 
 

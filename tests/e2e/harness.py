@@ -232,10 +232,18 @@ class SpyglassServer:
     stays in the queue for the test to read.
     """
 
-    def __init__(self, database: Database, name: str = "spyglass", *, digest: bool = False) -> None:
+    def __init__(
+        self,
+        database: Database,
+        name: str = "spyglass",
+        *,
+        digest: bool = False,
+        settings: dict[str, str] | None = None,
+    ) -> None:
         self.database = database
         self.name = name
         self.digest = digest
+        self.settings = settings or {}  # SPYGLASS_* environment variables of the server
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.log_path = database.data_dir / "server.log"
@@ -249,6 +257,7 @@ class SpyglassServer:
         env = self.database.env()
         env["SPYGLASS_BASE_URL"] = self.base_url
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.settings)
         return env
 
     def manage(self, *args: str) -> str:

@@ -38,7 +38,9 @@ print(",".join(TransactionNameRule.objects.values_list("pattern", flat=True)))
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[SpyglassServer]:
-    server = SpyglassServer(Database(), "transaction names server", digest=True)
+    # Workers read a project's name rules again after a second, not a minute.
+    settings = {"SPYGLASS_TRANSACTION_NAME_RULES_REFRESH_SECONDS": "1"}
+    server = SpyglassServer(Database(), "transaction names server", digest=True, settings=settings)
     try:
         server.create_project()
         server.start()
@@ -100,10 +102,10 @@ def test_url_named_transactions_are_scrubbed_then_clustered(server: SpyglassServ
 
     assert shell(server, DISCOVER).strip() == "GET /shop/*/**"
 
-    # The digest reads a project's rules once a minute: new transactions are renamed by then.
+    # The digest reads a project's rules again after a second: new transactions are renamed.
     def renamed() -> bool | None:
         names = requested(server, "stream", ["/shop/item-new/reviews"])
         names += requested(server, "static", ["/shop/item-other"])
         return True if names == ["GET /shop/*/reviews", "GET /shop/*"] else None
 
-    wait_for(renamed, "new transactions to be renamed by the discovered rule", 150)
+    wait_for(renamed, "new transactions to be renamed by the discovered rule", 60)
