@@ -122,6 +122,13 @@ def prune_performance() -> None:
     prune_performance()
 
 
+def write_closed_windows() -> None:
+    """The last 14, 30 and 90 closed days' sketches merged per transaction, for long windows."""
+    from spyglass.performance.rollup_store import write_closed_windows
+
+    write_closed_windows()
+
+
 def prune_alert_history() -> None:
     """Alert fires and metric rule values past 90 days, in small chunks."""
     from spyglass.alerts.prune import prune_history
@@ -147,6 +154,7 @@ JOBS = [
     Job("prune-digest-ledger", 600, prune_digest_ledger),
     Job("expire-session-states", 3600, expire_session_states),
     Job("prune-performance", 600, prune_performance),
+    Job("write-closed-windows", 600, write_closed_windows),
     Job("metric-alerts", 60, metric_alerts),
     Job("prune-alert-history", 3600, prune_alert_history),
 ]

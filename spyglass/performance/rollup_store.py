@@ -393,12 +393,179 @@ def _closed_days(
                 merged[key] = hit[1:]
                 missing.discard(key)
     if missing:
-        for key, entry in _merge_days(querysets, group, missing, users=users).items():
+        found = _stored_windows(table.project_ids, closed, today, env, names, group, missing)
+        missing -= set(found)
+        if missing:
+            found.update(_merge_days(querysets, group, missing, users=users))
+        for key, entry in found.items():
             _DAYS_CACHE[(context, group, key)] = entry
             merged[key] = entry[1:]
         while len(_DAYS_CACHE) > DAYS_CACHE_ENTRIES:
             _DAYS_CACHE.popitem(last=False)
     return parts, merged
+
+
+# Closed windows: the closed days of the usual long windows (the last 14, 30 and 90 whole
+# UTC days) merged per (project, name, environment) by the scheduler
+# (``write_closed_windows``) into rows of their own, so that a process's first read of such
+# a window merges one row per name and environment. Their resolution is WINDOW_BASE plus
+# the window's length in seconds (no other reader asks for it), their bucket its first day.
+# A row is used while its count and duration sum are those of the rows it was merged from.
+WINDOW_BASE = 10**9
+WINDOW_DAYS = (14, 30, 90)
+_BASE = ("project_id", "name", "environment")
+_Base = tuple[int, str, str]
+
+
+def _window_of(closed: Parts, today: int) -> tuple[int, int] | None:
+    """(resolution, first day) of the stored window covering these closed parts, if any."""
+    if not closed:
+        return None
+    first, end = min(p[1] for p in closed), max(p[2] for p in closed)
+    if end != today or (end - first) % DAY or (end - first) // DAY not in WINDOW_DAYS:
+        return None
+    return WINDOW_BASE + end - first, first
+
+
+def _live_checks(querysets: Sequence[QuerySet[TransactionRollup]]) -> dict[_Base, list[Any]]:
+    """Per (project, name, environment): [count, last row id, duration sum] of the rows."""
+    checks: dict[_Base, list[Any]] = {}
+    for rows in querysets:
+        summed = (
+            rows.values_list(*_BASE)
+            .annotate(total=Sum("count"), last=Max("id"), spent=Sum("duration_sum"))
+            .order_by()
+        )
+        for project_id, name, env, total, last, spent in summed:
+            seen = checks.setdefault((project_id, name, env), [0, 0, 0.0])
+            seen[0] += int(total or 0)
+            seen[1] = max(seen[1], int(last or 0))
+            seen[2] += float(spent or 0)
+    return checks
+
+
+def _stored_windows(
+    project_ids: Sequence[int],
+    closed: Parts,
+    today: int,
+    environment: str | Sequence[str] | None,
+    names: Sequence[str] | None,
+    group: Sequence[str],
+    keys: set[tuple[Any, ...]],
+) -> dict[tuple[Any, ...], tuple[_Check, bytes, bytes, bytes]]:
+    """The cache entries of the groups whose closed days a stored window holds, each of its
+    rows still matching the rows it was merged from (the others: merged by the caller)."""
+    window = _window_of(closed, today)
+    if window is None or not set(group) <= set(_BASE):
+        return {}
+    live = _live_checks(_filtered(project_ids, closed, environment, names))
+    [stored] = _filtered(project_ids, [(window[0], window[1], window[1] + 1)], environment, names)
+    blobs: dict[_Base, tuple[Any, ...]] = {}
+    columns = ("count", "duration_sum", "histogram", "users", "miserable_users")
+    for project_id, name, env, count, spent, *sketch in stored.values_list(*_BASE, *columns):
+        seen = live.get((project_id, name, env))
+        if seen is not None and seen[0] == count and math.isclose(seen[2], spent):
+            blobs[(project_id, name, env)] = tuple(sketch)
+    at = [_BASE.index(column) for column in group]
+    members: dict[tuple[Any, ...], list[_Base]] = {}
+    for base in live:
+        members.setdefault(tuple(base[i] for i in at), []).append(base)
+    found: dict[tuple[Any, ...], tuple[_Check, bytes, bytes, bytes]] = {}
+    for key in keys:
+        bases = members.get(key)
+        if not bases or any(base not in blobs for base in bases):
+            continue
+        check: _Check = (
+            sum(live[b][0] for b in bases),
+            max(live[b][1] for b in bases),
+            sum(live[b][2] for b in bases),
+        )
+        if len(bases) == 1:
+            histogram_blob, users_blob, miserable_blob = (bytes(b) for b in blobs[bases[0]])
+            found[key] = (check, histogram_blob, users_blob, miserable_blob)
+            continue
+        histogram = sketches.merge_encoded_histograms([blobs[b][0] for b in bases if blobs[b][0]])
+        users, miserable = (
+            sketches.merge_encoded_registers([blobs[b][i] for b in bases if blobs[b][i]])
+            for i in (1, 2)
+        )
+        found[key] = (
+            check,
+            sketches.encode_histogram(histogram),
+            sketches.encode_registers(users),
+            sketches.encode_registers(miserable),
+        )
+    return found
+
+
+def write_closed_windows(now: datetime | None = None) -> int:
+    """Store the closed windows (WINDOW_DAYS) of every project with day rows in them whose
+    stored rows are missing or no longer match (a new day, a late transaction), and delete
+    the windows of days gone; returns the rows written. The scheduler runs it."""
+    today = _epoch(now or timezone.now()) // DAY * DAY
+    firsts = {WINDOW_BASE + days * DAY: today - days * DAY for days in WINDOW_DAYS}
+    old = TransactionRollup.objects.filter(resolution__gt=WINDOW_BASE)
+    for resolution, first in firsts.items():
+        old = old.exclude(resolution=resolution, bucket=first)
+    old._raw_delete(old.db)
+    projects = (
+        TransactionRollup.objects.filter(resolution=DAY, bucket__gte=min(firsts.values()))
+        .values_list("project_id", flat=True)
+        .distinct()
+    )
+    written = 0
+    for project_id in sorted(projects):
+        for resolution, first in firsts.items():
+            written += _write_window(project_id, resolution, first, today)
+    return written
+
+
+def _write_window(project_id: int, resolution: int, first: int, today: int) -> int:
+    closed, _ = _split_closed(_cover(first, today, (WEEK, DAY), DAY), today)
+    live = _live_checks(_filtered([project_id], closed, None, None))
+    stored = {
+        (project_id, name, env): (count, spent)
+        for name, env, count, spent in TransactionRollup.objects.filter(
+            project_id=project_id, resolution=resolution, bucket=first
+        ).values_list("name", "environment", "count", "duration_sum")
+    }
+    stale = {
+        key
+        for key, check in live.items()
+        if key not in stored
+        or stored[key][0] != check[0]
+        or not math.isclose(stored[key][1], check[2])
+    }
+    gone = set(stored) - set(live)
+    if not stale and not gone:
+        return 0
+    querysets = _filtered([project_id], closed, None, None)
+    merged = _merge_days(querysets, _BASE, stale, users=True)
+    sums = _sums([project_id], closed, None, None, _BASE)
+    rows = []
+    for key, (check, histogram, users, miserable) in merged.items():
+        summed = sums.get(key, Totals())
+        rows.append(
+            (
+                *(key[0], resolution, first, key[1], key[2], summed.op, check[0]),
+                *(summed.failures, summed.satisfied, summed.tolerable, check[2]),
+                *(histogram, users, miserable),
+            )
+        )
+    with transaction.atomic(), connection.cursor() as cursor:
+        for _, name, env in stale | gone:
+            cursor.execute(
+                f"DELETE FROM {_TABLE} WHERE project_id = %s AND resolution = %s"
+                " AND bucket = %s AND name = %s AND environment = %s",
+                [project_id, resolution, first, name, env],
+            )
+        cursor.executemany(
+            f"INSERT INTO {_TABLE} ({_KEY_COLUMNS}, op, count, failures, satisfied, tolerable,"
+            " duration_sum, histogram, users, miserable_users)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            rows,
+        )
+    return len(rows)
 
 
 def _same(cached: _Check, now: _Check) -> bool:

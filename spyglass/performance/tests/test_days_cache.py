@@ -12,6 +12,7 @@ import pytest
 import time_machine
 
 from spyglass.performance import rollup_store, rollups
+from spyglass.performance.models import TransactionRollup
 from spyglass.performance.tests.test_rollups import NOW, store, tx
 from spyglass.test import World
 
@@ -78,3 +79,68 @@ def test_a_late_transaction_in_a_closed_day_counts_at_once(
     assert after["GET /0"].p99 is not None and before["GET /0"].p99 is not None
     assert after["GET /0"].p99 > before["GET /0"].p99  # the sketch, not only the counter
     assert table(world) == uncached(world, monkeypatch)
+
+
+def test_stored_windows_give_the_numbers_of_every_row(
+    world: World, month: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler's closed windows serve a process's first read (no day row merged),
+    with the numbers of merging every row, for any filter and grouping."""
+    expected = {
+        repr(kw): uncached(world, monkeypatch, **kw)
+        for kw in ({}, {"environment": "production"}, {"sort": "-p95"})
+    }
+    # 3 names in 2 environments, in each of the 3 windows (14, 30 and 90 days).
+    assert rollup_store.write_closed_windows() == 3 * 2 * 3
+    stored = TransactionRollup.objects.filter(resolution__gt=rollup_store.WINDOW_BASE)
+    assert {r.bucket for r in stored} == {
+        int((NOW - timedelta(days=d)).timestamp()) // 86400 * 86400
+        for d in rollup_store.WINDOW_DAYS
+    }
+    merged_days: list[object] = []
+    real = rollup_store._merge_days
+
+    def merge_days(*args: Any, **kwargs: Any) -> Any:
+        merged_days.append(args)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rollup_store, "_merge_days", merge_days)
+    for kw in ({}, {"environment": "production"}, {"sort": "-p95"}):
+        rollup_store._DAYS_CACHE.clear()
+        assert table(world, **kw) == expected[repr(kw)]
+    assert merged_days == []
+    assert rollup_store.write_closed_windows() == 0  # nothing changed
+
+
+def test_a_late_transaction_makes_its_stored_window_stale_until_rewritten(
+    world: World, month: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rollup_store.write_closed_windows()
+    store(tx(world.project.id, name="GET /0", start=NOW - timedelta(days=20), duration_ms=9e4))
+    rollup_store._DAYS_CACHE.clear()
+    rows = {row.name: row for row in table(world)}
+    assert rows == {row.name: row for row in uncached(world, monkeypatch)}
+    assert rows["GET /0"].p99 is not None and rows["GET /0"].p99 > 8e4
+    # Only that name's row of that environment is rewritten (in each window holding the day).
+    assert rollup_store.write_closed_windows() == 2
+
+
+def test_stored_windows_move_with_the_days(world: World, month: None) -> None:
+    def ten_days() -> list[rollups.TransactionSummary]:
+        start = NOW - timedelta(days=10)
+        return rollups.transaction_table([world.project.id], start=start, end=NOW, limit=50)
+
+    def windows() -> set[tuple[int, int]]:
+        stored = TransactionRollup.objects.filter(resolution__gt=rollup_store.WINDOW_BASE)
+        return set(stored.values_list("resolution", "bucket"))
+
+    unstored = ten_days()
+    rollup_store.write_closed_windows()
+    before = windows()
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        rollup_store.write_closed_windows()
+    after = windows()
+    assert len(after) == len(before) == 3 and not before & after
+    assert {bucket - 86400 for _, bucket in after} == {bucket for _, bucket in before}
+    # Nothing else reads them: a window they don't fit is as it was.
+    assert ten_days() == unstored
