@@ -29,6 +29,7 @@ from spyglass.digest.items_common import (
 )
 from spyglass.digest.types import OutcomeCounts
 from spyglass.perfissues.models import Redetection
+from spyglass.perfissues.spans import keep_json_spans
 from spyglass.performance import clustering, rollups
 from spyglass.performance.models import Span, SpanStatus, Transaction, new_row, store_new
 
@@ -138,6 +139,7 @@ def _transaction(ctx: ItemContext, payload: dict[str, Any]) -> tuple[Transaction
         sdk_version=text(sdk.get("version"), 64),
         body=compress(ctx.payload),
     )
+    keep_json_spans(row, spans)  # the detectors read them after commit
     return row, payload
 
 

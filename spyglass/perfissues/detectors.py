@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from spyglass.perfissues.spans import (
+    Outline,
     SpanInfo,
     TransactionInfo,
     host_of,
     http_parts,
     is_select,
+    outline_of,
     parameterized_sql,
     parameterized_url,
 )
@@ -415,9 +417,72 @@ def db_main_thread(tx: TransactionInfo, kinds: Kinds, t: Thresholds) -> list[Pro
     return _main_thread("db_main_thread", "db", kinds, t)
 
 
+# --- what each detector needs (checked before the spans are read in full) -----------------
+#
+# Each is true whenever its detector could find something (or fail) in a transaction of that
+# operation and outline, whatever the thresholds: it compares in the form "not below", which
+# a NaN threshold passes, and sums with a margin over float rounding (a run's durations are
+# summed in another order than the outline's).
+
+
+def _not_below(total: float, threshold: float) -> bool:
+    return not total * (1 + 1e-9) + 1e-6 < threshold
+
+
+def _repeats(durations: list[float], t: Thresholds) -> bool:
+    """Runs of at least ``count`` spans (one at least) of at least ``duration`` ms together."""
+    return (
+        bool(durations)
+        and not len(durations) < t["count"]
+        and _not_below(sum(durations), t["duration"])
+    )
+
+
+def _needs_n_plus_one_db(op: str, outline: Outline, t: Thresholds) -> bool:
+    return _repeats(outline.db, t)
+
+
+def _needs_consecutive_db(op: str, outline: Outline, t: Thresholds) -> bool:
+    if not t["count"] > 0:  # an empty sequence counts (NaN too): the detector runs as ever
+        return bool(outline.db)
+    # Two different queries at least, each at least span_duration.
+    long = sum(1 for d in outline.db if not d < t["span_duration"])
+    return long >= 2 and not long < t["count"]
+
+
+def _needs_slow_db(op: str, outline: Outline, t: Thresholds) -> bool:
+    return any(not d < t["duration"] for d in outline.db)
+
+
+def _needs_n_plus_one_api(op: str, outline: Outline, t: Thresholds) -> bool:
+    return _repeats(outline.http, t)
+
+
+def _needs_consecutive_http(op: str, outline: Outline, t: Thresholds) -> bool:
+    if op in FRONTEND_OPS:
+        return False
+    if t["count"] <= 0:
+        return True  # an empty run counts: the detector runs as it always did
+    long = sum(1 for d in outline.http if not d < t["span_duration"])
+    return not long < t["count"]
+
+
+def _needs_large_http_payload(op: str, outline: Outline, t: Thresholds) -> bool:
+    return any(not d < t["duration"] for d in outline.sized_http)
+
+
+def _needs_resources(op: str, outline: Outline, t: Thresholds) -> bool:
+    return outline.resources
+
+
+def _needs_main_thread(op: str, outline: Outline, t: Thresholds) -> bool:
+    return outline.main_thread
+
+
 # --- registry -----------------------------------------------------------------------------
 
 Detect = Callable[[TransactionInfo, Kinds, Thresholds], list[Problem]]
+Needs = Callable[[str, Outline, Thresholds], bool]
 
 
 @dataclass(frozen=True)
@@ -428,6 +493,8 @@ class Detector:
     description: str
     detect: Detect
     thresholds: tuple[Threshold, ...]
+    # False when the detector can't find anything in a transaction (its op, its outline).
+    could_find: Needs
 
     @property
     def issue_type(self) -> str:
@@ -451,6 +518,7 @@ DETECTORS: dict[str, Detector] = {
                 Threshold("count", "Repeated queries at least", _N, 5),
                 Threshold("duration", "Their total duration at least", _MS, 50),
             ),
+            _needs_n_plus_one_db,
         ),
         Detector(
             "consecutive_db_queries",
@@ -464,6 +532,7 @@ DETECTORS: dict[str, Detector] = {
                 Threshold("time_saved", "Time parallel queries would save at least", _MS, 100),
                 Threshold("ratio", "Share of the transaction saved at least", _N, 0.1),
             ),
+            _needs_consecutive_db,
         ),
         Detector(
             "slow_db_query",
@@ -475,6 +544,7 @@ DETECTORS: dict[str, Detector] = {
                 Threshold("duration", "Query duration at least", _MS, 500),
                 Threshold("occurrences", "Times seen within 24 hours before an issue", _N, 100),
             ),
+            _needs_slow_db,
         ),
         Detector(
             "n_plus_one_api_calls",
@@ -487,6 +557,7 @@ DETECTORS: dict[str, Detector] = {
                 Threshold("window", "Each started within (of the previous)", _MS, 5),
                 Threshold("duration", "Their total duration at least", _MS, 300),
             ),
+            _needs_n_plus_one_api,
         ),
         Detector(
             "consecutive_http",
@@ -500,6 +571,7 @@ DETECTORS: dict[str, Detector] = {
                 Threshold("gap", "Each started within (after the previous ended)", _MS, 500),
                 Threshold("time_saved", "Time parallel calls would save at least", _MS, 2000),
             ),
+            _needs_consecutive_http,
         ),
         Detector(
             "large_http_payload",
@@ -511,6 +583,7 @@ DETECTORS: dict[str, Detector] = {
                 Threshold("size", "Response size at least", _BYTES, 300_000),
                 Threshold("duration", "Request duration at least", _MS, 100),
             ),
+            _needs_large_http_payload,
         ),
         Detector(
             "uncompressed_assets",
@@ -522,6 +595,7 @@ DETECTORS: dict[str, Detector] = {
                 Threshold("size", "Asset size at least", _BYTES, 512_000),
                 Threshold("duration", "Load duration at least", _MS, 300),
             ),
+            _needs_resources,
         ),
         Detector(
             "render_blocking_asset_span",
@@ -535,6 +609,7 @@ DETECTORS: dict[str, Detector] = {
                 Threshold("fcp_min", "Only when FCP at least", _MS, 2000),
                 Threshold("fcp_max", "Only when FCP at most", _MS, 10_000),
             ),
+            _needs_resources,
         ),
         Detector(
             "file_io_main_thread",
@@ -543,6 +618,7 @@ DETECTORS: dict[str, Detector] = {
             "File reads or writes that blocked the main (UI) thread.",
             file_io_main_thread,
             (Threshold("duration", "Blocked at least", _MS, 16),),
+            _needs_main_thread,
         ),
         Detector(
             "db_main_thread",
@@ -551,26 +627,42 @@ DETECTORS: dict[str, Detector] = {
             "Database work that blocked the main (UI) thread.",
             db_main_thread,
             (Threshold("duration", "Blocked at least", _MS, 16),),
+            _needs_main_thread,
         ),
     )
 }
+
+
+def applicable(
+    op: str, outline: Outline, settings: Mapping[str, Thresholds | None]
+) -> list[tuple[Detector, Thresholds]]:
+    """The enabled detectors (with their thresholds) that could find something in a
+    transaction of this operation and outline, in the order they run."""
+    found = []
+    for key, detector in DETECTORS.items():
+        thresholds = settings[key] if key in settings else detector.defaults()
+        if thresholds is not None and detector.could_find(op, outline, thresholds):
+            found.append((detector, thresholds))
+    return found
 
 
 def detect(
     tx: TransactionInfo,
     root: SpanInfo | None,
     settings: Mapping[str, Thresholds | None],
+    outline: Outline | None = None,
 ) -> list[Problem]:
     """The problems of one transaction. ``settings``: thresholds per enabled detector
-    (``None``: off; missing: on with the defaults)."""
+    (``None``: off; missing: on with the defaults). ``outline``: that of ``tx.spans`` when
+    the caller has it. Only the detectors that could find something run."""
     if not tx.spans:
+        return []
+    detectors = applicable(tx.op, outline or outline_of(tx.spans), settings)
+    if not detectors:
         return []
     kinds = sort_spans(tx, root)
     problems: list[Problem] = []
-    for key, detector in DETECTORS.items():
-        thresholds = settings.get(key, detector.defaults())
-        if thresholds is None:
-            continue
+    for detector, thresholds in detectors:
         problems.extend(detector.detect(tx, kinds, thresholds))
         if len(problems) >= MAX_PROBLEMS:
             break

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
+from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from spyglass.events.bodies import decompress, read_body
-from spyglass.perfissues.detectors import Thresholds, detect
+from spyglass.perfissues.detectors import Problem, Thresholds, applicable, detect
 from spyglass.perfissues.models import DetectorSettings, Redetection, effective_settings
 from spyglass.perfissues.record import record
-from spyglass.perfissues.spans import SpanInfo, TransactionInfo, span_from_json
+from spyglass.perfissues.spans import (
+    SpanInfo,
+    TransactionInfo,
+    json_spans,
+    outline_of_json,
+    span_from_json,
+)
 from spyglass.performance.models import Span, Transaction
 
 if TYPE_CHECKING:
@@ -101,13 +108,27 @@ def _detect_one(
     streamed: dict[tuple[int, str], list[SpanInfo]],
     settings: dict[str, Thresholds | None],
 ) -> list[int]:
-    root: SpanInfo | None
-    if is_streamed(tx):
-        info, root = _info(tx, streamed.get((tx.project_id, tx.span_id), [])), _root(tx)
-    else:
-        info, root = _classic(tx)
-    problems = detect(info, root, settings)
+    problems = problems_of(tx, streamed, settings)
     return record(tx, problems, settings) if problems else []
+
+
+def problems_of(
+    tx: Transaction,
+    streamed: dict[tuple[int, str], list[SpanInfo]],
+    settings: Mapping[str, Thresholds | None],
+) -> list[Problem]:
+    """The problems of a stored transaction (``streamed``: the spans of span v2 segments)."""
+    if is_streamed(tx):
+        info = _info(tx, streamed.get((tx.project_id, tx.span_id), []))
+        return detect(info, _root(tx), settings)
+    raw = _json_spans(tx)
+    # Most transactions can't have a problem: told by their outline, before their spans are
+    # read in full.
+    outline = outline_of_json(raw)
+    if not applicable(tx.op, outline, settings):
+        return []
+    info, root = _classic(tx, raw)
+    return detect(info, root, settings, outline)
 
 
 def is_streamed(tx: Transaction) -> bool:
@@ -147,10 +168,21 @@ def _root(tx: Transaction) -> SpanInfo:
     )
 
 
-def _classic(tx: Transaction) -> tuple[TransactionInfo, SpanInfo | None]:
-    payload = read_body(tx.body)
-    raw = payload.get("spans")
-    spans = [s for s in map(span_from_json, raw if isinstance(raw, list) else []) if s]
+def _json_spans(tx: Transaction) -> list[Any]:
+    """A classic transaction's spans as the digest parsed them, or else (a transaction read
+    back) as its stored body holds them."""
+    raw = json_spans(tx)
+    if raw is None:
+        spans = read_body(tx.body).get("spans")
+        raw = spans if isinstance(spans, list) else []
+    return raw
+
+
+def _classic(
+    tx: Transaction, raw: list[Any] | None = None
+) -> tuple[TransactionInfo, SpanInfo | None]:
+    """A classic transaction and its spans, as the detectors read them."""
+    spans = [s for s in map(span_from_json, _json_spans(tx) if raw is None else raw) if s]
     return _info(tx, spans), _root(tx) if tx.span_id else None
 
 

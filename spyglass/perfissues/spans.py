@@ -7,8 +7,11 @@ import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from spyglass.performance.models import Transaction
 
 _NUMBER = re.compile(r"(?<![\w$])-?\d+(?:\.\d+)?\b")
 _STRING = re.compile(r"'(?:[^']|'')*'")
@@ -18,7 +21,7 @@ _SPACE = re.compile(r"\s+")
 _ID_SEGMENT = re.compile(r"^(?:\d+|[0-9a-fA-F-]{16,}|[0-9a-fA-F]{8}-[0-9a-fA-F-]{27})$")
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class SpanInfo:
     span_id: str
     parent_span_id: str
@@ -26,12 +29,28 @@ class SpanInfo:
     description: str
     start: float  # unix seconds
     end: float
-    data: dict[str, Any] = field(default_factory=dict)
-    duration_ms: float = field(init=False)
+    data: dict[str, Any]
+    duration_ms: float
 
-    def __post_init__(self) -> None:
-        # Rounded to microseconds: unix-second floats carry noise in the last digits.
-        self.duration_ms = max(0.0, round((self.end - self.start) * 1000, 3))
+    def __init__(
+        self,
+        span_id: str,
+        parent_span_id: str,
+        op: str,
+        description: str,
+        start: float,
+        end: float,
+        data: dict[str, Any] | None = None,
+    ) -> None:
+        # Written out (not the dataclass's): a transaction's every span is built here.
+        self.span_id = span_id
+        self.parent_span_id = parent_span_id
+        self.op = op
+        self.description = description
+        self.start = start
+        self.end = end
+        self.data = {} if data is None else data
+        self.duration_ms = duration_ms(start, end)
 
     def evidence(self) -> dict[str, Any]:
         """What an occurrence keeps of the span (the issue page shows it)."""
@@ -71,6 +90,12 @@ def timestamp(value: Any) -> float | None:
     return None
 
 
+def duration_ms(start: float, end: float) -> float:
+    """A span's duration in ms, rounded to microseconds: unix-second floats carry noise in
+    the last digits."""
+    return max(0.0, round((end - start) * 1000, 3))
+
+
 def span_from_json(raw: Any) -> SpanInfo | None:
     """A classic transaction's span (v1 JSON), or None when it lacks ids or times."""
     if not isinstance(raw, dict):
@@ -82,14 +107,107 @@ def span_from_json(raw: Any) -> SpanInfo | None:
     data = raw.get("data")
     parent = raw.get("parent_span_id")
     return SpanInfo(
-        span_id=span_id,
-        parent_span_id=parent if isinstance(parent, str) else "",
-        op=str(raw.get("op") or ""),
-        description=str(raw.get("description") or ""),
-        start=start,
-        end=end,
-        data=data if isinstance(data, dict) else {},
+        span_id,
+        parent if isinstance(parent, str) else "",
+        str(raw.get("op") or ""),
+        str(raw.get("description") or ""),
+        start,
+        end,
+        data if isinstance(data, dict) else {},
     )
+
+
+@dataclass(slots=True)
+class Outline:
+    """What a transaction's spans are made of, read without building them: the durations
+    (ms) of its database and HTTP spans and whether it has any span the asset and main
+    thread detectors look at. Enough to tell the detectors that can't find anything in it
+    (``detectors.applicable``)."""
+
+    db: list[float] = field(default_factory=list)
+    http: list[float] = field(default_factory=list)
+    sized_http: list[float] = field(default_factory=list)  # with a response size in data
+    resources: bool = False
+    main_thread: bool = False
+
+
+_RESOURCE_OPS = ("resource.script", "resource.link")
+_SIZE_KEYS = ("http.response_content_length", "http.response.body.size")
+
+
+def outline_of_json(raw_spans: list[Any]) -> Outline:
+    """The outline of a classic transaction's spans (v1 JSON). Reads the times of database
+    and HTTP spans only; may count a span ``span_from_json`` would drop (never the reverse),
+    so it never hides what the detectors would find."""
+    outline = Outline()
+    for raw in raw_spans:
+        if not isinstance(raw, dict):
+            continue
+        op = raw.get("op")
+        if not isinstance(op, str):
+            op = str(op or "")
+        if op.startswith("db"):
+            kind = outline.db
+        elif op == "http.client":
+            kind = outline.http
+        else:
+            if op in _RESOURCE_OPS:
+                outline.resources = True
+            elif op.startswith("file.") and _blocks_main_thread(raw.get("data")):
+                outline.main_thread = True
+            continue
+        start, end = timestamp(raw.get("start_timestamp")), timestamp(raw.get("timestamp"))
+        if start is None or end is None:
+            continue
+        duration = duration_ms(start, end)
+        kind.append(duration)
+        data = raw.get("data")
+        if kind is outline.db:
+            if _blocks_main_thread(data):
+                outline.main_thread = True
+        elif isinstance(data, dict) and any(key in data for key in _SIZE_KEYS):
+            outline.sized_http.append(duration)
+    return outline
+
+
+def outline_of(spans: list[SpanInfo]) -> Outline:
+    """The outline of spans read already (span v2 rows, tests)."""
+    outline = Outline()
+    for span in spans:
+        op = span.op
+        if op.startswith("db"):
+            outline.db.append(span.duration_ms)
+            if _blocks_main_thread(span.data):
+                outline.main_thread = True
+        elif op == "http.client":
+            outline.http.append(span.duration_ms)
+            if any(key in span.data for key in _SIZE_KEYS):
+                outline.sized_http.append(span.duration_ms)
+        elif op in _RESOURCE_OPS:
+            outline.resources = True
+        elif op.startswith("file.") and _blocks_main_thread(span.data):
+            outline.main_thread = True
+    return outline
+
+
+def _blocks_main_thread(data: Any) -> bool:
+    return isinstance(data, dict) and data.get("blocked_main_thread") is True
+
+
+_PARSED_SPANS = "_perfissues_json_spans"
+
+
+def keep_json_spans(row: Transaction, spans: Any) -> None:
+    """Keep a classic transaction's spans, as the digest parsed them, on its row until the
+    detectors run after commit (they would otherwise read the stored body again)."""
+    if isinstance(spans, list):
+        vars(row)[_PARSED_SPANS] = spans
+
+
+def json_spans(row: Transaction) -> list[Any] | None:
+    """The spans ``keep_json_spans`` kept on the row; None when it kept none."""
+    spans = vars(row).get(_PARSED_SPANS)
+    return spans if isinstance(spans, list) else None
 
 
 @functools.lru_cache(maxsize=4096)  # the same statements come back in every transaction
