@@ -406,38 +406,43 @@ def _closed_days(
 
 
 # Closed windows: the closed days of the usual long windows (the last 14, 30 and 90 whole
-# UTC days) merged per (project, name, environment) by the scheduler
-# (``write_closed_windows``) into rows of their own, so that a process's first read of such
-# a window merges one row per name and environment. Their resolution is WINDOW_BASE plus
-# the window's length in seconds (no other reader asks for it), their bucket its first day.
+# UTC days) merged by the scheduler (``write_closed_windows``) into rows of their own, so that
+# a process's first read of such a window merges one row per name (and environment). Per
+# (project, name, environment) their resolution is WINDOW_BASE plus the window's length in
+# seconds; per (project, name), all environments together, twice WINDOW_BASE plus it
+# (environment ""). No other reader asks for these resolutions; the bucket is the first day.
 # A row is used while its count and duration sum are those of the rows it was merged from.
 WINDOW_BASE = 10**9
 WINDOW_DAYS = (14, 30, 90)
-_BASE = ("project_id", "name", "environment")
-_Base = tuple[int, str, str]
+_WINDOW_KEYS: dict[int, tuple[str, ...]] = {
+    WINDOW_BASE: ("project_id", "name", "environment"),
+    2 * WINDOW_BASE: ("project_id", "name"),
+}
 
 
 def _window_of(closed: Parts, today: int) -> tuple[int, int] | None:
-    """(resolution, first day) of the stored window covering these closed parts, if any."""
+    """(length in seconds, first day) of the stored window these closed parts are, if any."""
     if not closed:
         return None
     first, end = min(p[1] for p in closed), max(p[2] for p in closed)
     if end != today or (end - first) % DAY or (end - first) // DAY not in WINDOW_DAYS:
         return None
-    return WINDOW_BASE + end - first, first
+    return end - first, first
 
 
-def _live_checks(querysets: Sequence[QuerySet[TransactionRollup]]) -> dict[_Base, list[Any]]:
-    """Per (project, name, environment): [count, last row id, duration sum] of the rows."""
-    checks: dict[_Base, list[Any]] = {}
+def _live_checks(
+    querysets: Sequence[QuerySet[TransactionRollup]], by: Sequence[str]
+) -> dict[tuple[Any, ...], list[Any]]:
+    """Per ``by`` values: [count, last row id, duration sum] of the rows."""
+    checks: dict[tuple[Any, ...], list[Any]] = {}
     for rows in querysets:
         summed = (
-            rows.values_list(*_BASE)
+            rows.values_list(*by)
             .annotate(total=Sum("count"), last=Max("id"), spent=Sum("duration_sum"))
             .order_by()
         )
-        for project_id, name, env, total, last, spent in summed:
-            seen = checks.setdefault((project_id, name, env), [0, 0, 0.0])
+        for *key, total, last, spent in summed:
+            seen = checks.setdefault(tuple(key), [0, 0, 0.0])
             seen[0] += int(total or 0)
             seen[1] = max(seen[1], int(last or 0))
             seen[2] += float(spent or 0)
@@ -456,24 +461,30 @@ def _stored_windows(
     """The cache entries of the groups whose closed days a stored window holds, each of its
     rows still matching the rows it was merged from (the others: merged by the caller)."""
     window = _window_of(closed, today)
-    if window is None or not set(group) <= set(_BASE):
+    if window is None or not set(group) <= set(_WINDOW_KEYS[WINDOW_BASE]):
         return {}
-    live = _live_checks(_filtered(project_ids, closed, environment, names))
-    [stored] = _filtered(project_ids, [(window[0], window[1], window[1] + 1)], environment, names)
-    blobs: dict[_Base, tuple[Any, ...]] = {}
+    length, first = window
+    base = WINDOW_BASE if environment is not None or "environment" in group else 2 * WINDOW_BASE
+    by = _WINDOW_KEYS[base]
+    live = _live_checks(_filtered(project_ids, closed, environment, names), by)
+    if base != WINDOW_BASE:
+        environment = None  # all environments' rows: environment ""
+    [stored] = _filtered(project_ids, [(base + length, first, first + 1)], environment, names)
+    blobs: dict[tuple[Any, ...], tuple[Any, ...]] = {}
     columns = ("count", "duration_sum", "histogram", "users", "miserable_users")
-    for project_id, name, env, count, spent, *sketch in stored.values_list(*_BASE, *columns):
-        seen = live.get((project_id, name, env))
-        if seen is not None and seen[0] == count and math.isclose(seen[2], spent):
-            blobs[(project_id, name, env)] = tuple(sketch)
-    at = [_BASE.index(column) for column in group]
-    members: dict[tuple[Any, ...], list[_Base]] = {}
-    for base in live:
-        members.setdefault(tuple(base[i] for i in at), []).append(base)
+    width = len(by)
+    for row in stored.values_list(*by, *columns):
+        seen = live.get(tuple(row[:width]))
+        if seen is not None and seen[0] == row[width] and math.isclose(seen[2], row[width + 1]):
+            blobs[tuple(row[:width])] = tuple(row[width + 2 :])
+    at = [by.index(column) for column in group]
+    members: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
+    for member in live:
+        members.setdefault(tuple(member[i] for i in at), []).append(member)
     found: dict[tuple[Any, ...], tuple[_Check, bytes, bytes, bytes]] = {}
     for key in keys:
         bases = members.get(key)
-        if not bases or any(base not in blobs for base in bases):
+        if not bases or any(member not in blobs for member in bases):
             continue
         check: _Check = (
             sum(live[b][0] for b in bases),
@@ -503,7 +514,9 @@ def write_closed_windows(now: datetime | None = None) -> int:
     stored rows are missing or no longer match (a new day, a late transaction), and delete
     the windows of days gone; returns the rows written. The scheduler runs it."""
     today = _epoch(now or timezone.now()) // DAY * DAY
-    firsts = {WINDOW_BASE + days * DAY: today - days * DAY for days in WINDOW_DAYS}
+    firsts = {
+        base + days * DAY: today - days * DAY for base in _WINDOW_KEYS for days in WINDOW_DAYS
+    }
     old = TransactionRollup.objects.filter(resolution__gt=WINDOW_BASE)
     for resolution, first in firsts.items():
         old = old.exclude(resolution=resolution, bucket=first)
@@ -516,18 +529,21 @@ def write_closed_windows(now: datetime | None = None) -> int:
     written = 0
     for project_id in sorted(projects):
         for resolution, first in firsts.items():
-            written += _write_window(project_id, resolution, first, today)
+            by = _WINDOW_KEYS[resolution // WINDOW_BASE * WINDOW_BASE]
+            written += _write_window(project_id, by, resolution, first, today)
     return written
 
 
-def _write_window(project_id: int, resolution: int, first: int, today: int) -> int:
+def _write_window(
+    project_id: int, by: Sequence[str], resolution: int, first: int, today: int
+) -> int:
     closed, _ = _split_closed(_cover(first, today, (WEEK, DAY), DAY), today)
-    live = _live_checks(_filtered([project_id], closed, None, None))
+    live = _live_checks(_filtered([project_id], closed, None, None), by)
     stored = {
-        (project_id, name, env): (count, spent)
-        for name, env, count, spent in TransactionRollup.objects.filter(
+        tuple(row[: len(by)]): row[len(by) :]
+        for row in TransactionRollup.objects.filter(
             project_id=project_id, resolution=resolution, bucket=first
-        ).values_list("name", "environment", "count", "duration_sum")
+        ).values_list(*by, "count", "duration_sum")
     }
     stale = {
         key
@@ -540,24 +556,26 @@ def _write_window(project_id: int, resolution: int, first: int, today: int) -> i
     if not stale and not gone:
         return 0
     querysets = _filtered([project_id], closed, None, None)
-    merged = _merge_days(querysets, _BASE, stale, users=True)
-    sums = _sums([project_id], closed, None, None, _BASE)
+    merged = _merge_days(querysets, by, stale, users=True)
+    sums = _sums([project_id], closed, None, None, by)
     rows = []
     for key, (check, histogram, users, miserable) in merged.items():
         summed = sums.get(key, Totals())
+        environment = key[2] if len(key) > 2 else ""
         rows.append(
             (
-                *(key[0], resolution, first, key[1], key[2], summed.op, check[0]),
+                *(project_id, resolution, first, key[1], environment, summed.op, check[0]),
                 *(summed.failures, summed.satisfied, summed.tolerable, check[2]),
                 *(histogram, users, miserable),
             )
         )
     with transaction.atomic(), connection.cursor() as cursor:
-        for _, name, env in stale | gone:
+        for key in stale | gone:
+            environment = key[2] if len(key) > 2 else ""
             cursor.execute(
                 f"DELETE FROM {_TABLE} WHERE project_id = %s AND resolution = %s"
                 " AND bucket = %s AND name = %s AND environment = %s",
-                [project_id, resolution, first, name, env],
+                [project_id, resolution, first, key[1], environment],
             )
         cursor.executemany(
             f"INSERT INTO {_TABLE} ({_KEY_COLUMNS}, op, count, failures, satisfied, tolerable,"

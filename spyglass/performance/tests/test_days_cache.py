@@ -90,8 +90,9 @@ def test_stored_windows_give_the_numbers_of_every_row(
         repr(kw): uncached(world, monkeypatch, **kw)
         for kw in ({}, {"environment": "production"}, {"sort": "-p95"})
     }
-    # 3 names in 2 environments, in each of the 3 windows (14, 30 and 90 days).
-    assert rollup_store.write_closed_windows() == 3 * 2 * 3
+    # In each of the 3 windows (14, 30 and 90 days): 3 names in 2 environments, and the 3
+    # names in all environments together.
+    assert rollup_store.write_closed_windows() == (3 * 2 + 3) * 3
     stored = TransactionRollup.objects.filter(resolution__gt=rollup_store.WINDOW_BASE)
     assert {r.bucket for r in stored} == {
         int((NOW - timedelta(days=d)).timestamp()) // 86400 * 86400
@@ -121,8 +122,9 @@ def test_a_late_transaction_makes_its_stored_window_stale_until_rewritten(
     rows = {row.name: row for row in table(world)}
     assert rows == {row.name: row for row in uncached(world, monkeypatch)}
     assert rows["GET /0"].p99 is not None and rows["GET /0"].p99 > 8e4
-    # Only that name's row of that environment is rewritten (in each window holding the day).
-    assert rollup_store.write_closed_windows() == 2
+    # Only that name's rows are rewritten (its environment's and all environments'), in each
+    # window holding the day (30 and 90 days).
+    assert rollup_store.write_closed_windows() == 2 * 2
 
 
 def test_stored_windows_move_with_the_days(world: World, month: None) -> None:
@@ -140,7 +142,7 @@ def test_stored_windows_move_with_the_days(world: World, month: None) -> None:
     with time_machine.travel(NOW + timedelta(days=1), tick=False):
         rollup_store.write_closed_windows()
     after = windows()
-    assert len(after) == len(before) == 3 and not before & after
+    assert len(after) == len(before) == 3 * 2 and not before & after
     assert {bucket - 86400 for _, bucket in after} == {bucket for _, bucket in before}
     # Nothing else reads them: a window they don't fit is as it was.
     assert ten_days() == unstored
