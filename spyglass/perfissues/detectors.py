@@ -438,6 +438,13 @@ def _repeats(durations: list[float], t: Thresholds) -> bool:
     )
 
 
+def _reaching(durations: list[float], threshold: float) -> int:
+    """How many durations are not below the threshold (none when the longest is)."""
+    if not durations or max(durations) < threshold:
+        return 0
+    return sum(1 for d in durations if not d < threshold)
+
+
 def _needs_n_plus_one_db(op: str, outline: Outline, t: Thresholds) -> bool:
     return _repeats(outline.db, t)
 
@@ -446,12 +453,12 @@ def _needs_consecutive_db(op: str, outline: Outline, t: Thresholds) -> bool:
     if not t["count"] > 0:  # an empty sequence counts (NaN too): the detector runs as ever
         return bool(outline.db)
     # Two different queries at least, each at least span_duration.
-    long = sum(1 for d in outline.db if not d < t["span_duration"])
+    long = _reaching(outline.db, t["span_duration"])
     return long >= 2 and not long < t["count"]
 
 
 def _needs_slow_db(op: str, outline: Outline, t: Thresholds) -> bool:
-    return any(not d < t["duration"] for d in outline.db)
+    return _reaching(outline.db, t["duration"]) > 0
 
 
 def _needs_n_plus_one_api(op: str, outline: Outline, t: Thresholds) -> bool:
@@ -463,12 +470,12 @@ def _needs_consecutive_http(op: str, outline: Outline, t: Thresholds) -> bool:
         return False
     if t["count"] <= 0:
         return True  # an empty run counts: the detector runs as it always did
-    long = sum(1 for d in outline.http if not d < t["span_duration"])
+    long = _reaching(outline.http, t["span_duration"])
     return not long < t["count"]
 
 
 def _needs_large_http_payload(op: str, outline: Outline, t: Thresholds) -> bool:
-    return any(not d < t["duration"] for d in outline.sized_http)
+    return _reaching(outline.sized_http, t["duration"]) > 0
 
 
 def _needs_resources(op: str, outline: Outline, t: Thresholds) -> bool:

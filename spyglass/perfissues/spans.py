@@ -138,34 +138,40 @@ _SIZE_KEYS = ("http.response_content_length", "http.response.body.size")
 def outline_of_json(raw_spans: list[Any]) -> Outline:
     """The outline of a classic transaction's spans (v1 JSON). Reads the times of database
     and HTTP spans only; may count a span ``span_from_json`` would drop (never the reverse),
-    so it never hides what the detectors would find."""
+    so it never hides what the detectors would find. (Every span of every transaction comes
+    through here: written for speed.)"""
     outline = Outline()
+    db, http = outline.db, outline.http
     for raw in raw_spans:
         if not isinstance(raw, dict):
             continue
-        op = raw.get("op")
-        if not isinstance(op, str):
-            op = str(op or "")
+        value = raw.get("op")
+        op = value if isinstance(value, str) else str(value or "")
         if op.startswith("db"):
-            kind = outline.db
+            durations = db
         elif op == "http.client":
-            kind = outline.http
+            durations = http
         else:
             if op in _RESOURCE_OPS:
                 outline.resources = True
             elif op.startswith("file.") and _blocks_main_thread(raw.get("data")):
                 outline.main_thread = True
             continue
-        start, end = timestamp(raw.get("start_timestamp")), timestamp(raw.get("timestamp"))
-        if start is None or end is None:
-            continue
-        duration = duration_ms(start, end)
-        kind.append(duration)
+        start: Any = raw.get("start_timestamp")
+        end: Any = raw.get("timestamp")
+        if start.__class__ is not float or end.__class__ is not float:
+            start, end = timestamp(start), timestamp(end)
+            if start is None or end is None:
+                continue
+        duration = max(0.0, round((end - start) * 1000, 3))  # as ``duration_ms``
+        durations.append(duration)
         data = raw.get("data")
-        if kind is outline.db:
-            if _blocks_main_thread(data):
+        if not data or not isinstance(data, dict):
+            continue
+        if durations is db:
+            if data.get("blocked_main_thread") is True:
                 outline.main_thread = True
-        elif isinstance(data, dict) and any(key in data for key in _SIZE_KEYS):
+        elif "http.response_content_length" in data or "http.response.body.size" in data:
             outline.sized_http.append(duration)
     return outline
 
