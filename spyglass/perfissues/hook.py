@@ -92,8 +92,9 @@ def detect_in(transactions: list[Transaction]) -> list[int]:
     settings = _settings({tx.project_id for tx in transactions})
     streamed = _streamed_spans([tx for tx in transactions if is_streamed(tx)])
     touched: list[int] = []
+    defaults = effective_settings([], {})  # projects without settings (read-only here)
     for tx in transactions:
-        project_settings = settings.get(tx.project_id) or effective_settings([], {})
+        project_settings = settings.get(tx.project_id) or defaults
         if all(value is None for value in project_settings.values()):
             continue
         try:
