@@ -8,8 +8,9 @@ from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import F
+from django.db.models.functions import Greatest, Least
 
-from spyglass.events.models import IssueCount
+from spyglass.events.models import IssueCount, IssueTagValue
 from spyglass.issues import state
 from spyglass.issues.models import (
     Activity,
@@ -205,6 +206,7 @@ def _update(issue: Issue, tx: Transaction, when: datetime, *, is_new: bool) -> N
         _apply_state(issue, tx, when)
     issue.save()
     _count(issue.id, when)
+    _count_tags(issue.id, tx, when)
 
 
 def _apply_state(issue: Issue, tx: Transaction, when: datetime) -> None:
@@ -242,4 +244,50 @@ def _count(issue_id: int, when: datetime) -> None:
         if not updated:
             IssueCount.objects.create(
                 issue_id=issue_id, resolution=resolution, bucket=bucket, count=1
+            )
+
+
+# A transaction's fields that are tags of its issue, as an error event's are (tag key: field).
+_FIELD_TAGS = (
+    ("environment", "environment"),
+    ("release", "release"),
+    ("transaction", "name"),
+    ("user", "user_key"),
+)
+TAG_LENGTH = 200  # IssueTagValue's key and value columns
+
+
+def transaction_tags(tx: Transaction) -> dict[str, str]:
+    """The tags an occurrence counts for its issue: level, the transaction's environment,
+    release, name and user, and the tags it was sent with."""
+    tags = {"level": LEVEL}
+    for pair in tx.tags if isinstance(tx.tags, list) else ():
+        if isinstance(pair, list | tuple) and len(pair) == 2:
+            key, value = str(pair[0])[:TAG_LENGTH], str(pair[1])[:TAG_LENGTH]
+            if key and value:
+                tags.setdefault(key, value)
+    for key, field in _FIELD_TAGS:
+        value = str(getattr(tx, field) or "")[:TAG_LENGTH]
+        if value:
+            tags[key] = value
+    return tags
+
+
+def _count_tags(issue_id: int, tx: Transaction, when: datetime) -> None:
+    """The issue's tag distributions (its page's tags, and issue search by tag: `release:`,
+    `environment:`, `transaction:`, any `tags[…]`), one occurrence at a time."""
+    for key, value in transaction_tags(tx).items():
+        updated = IssueTagValue.objects.filter(issue_id=issue_id, key=key, value=value).update(
+            times_seen=F("times_seen") + 1,
+            first_seen=Least("first_seen", when),
+            last_seen=Greatest("last_seen", when),
+        )
+        if not updated:
+            IssueTagValue.objects.create(
+                issue_id=issue_id,
+                key=key,
+                value=value,
+                times_seen=1,
+                first_seen=when,
+                last_seen=when,
             )

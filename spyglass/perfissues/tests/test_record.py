@@ -8,13 +8,16 @@ from typing import Any
 
 import pytest
 import sentry_sdk
+from django.utils import timezone
 
 from spyglass.digest.batch import process_batch
 from spyglass.digest.tests.sdk import queued, sdk
-from spyglass.events.models import IssueCount
+from spyglass.events.models import IssueCount, IssueTagValue
 from spyglass.issues import state
 from spyglass.issues.models import Category, Issue, IssueHash, Status, Substatus
+from spyglass.issues.search import issue_queryset
 from spyglass.perfissues.models import DetectorSettings, Occurrence, PatternCount
+from spyglass.search import Scope, parse
 from spyglass.test import World
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +173,45 @@ def test_an_issue_another_worker_created_meanwhile_is_used_not_created_again(
     found, is_new = _issue(tx, problem, issue_hash(problem.fingerprint), tx.start)
     assert found is not None and found.id == existing.id and not is_new
     assert Issue.objects.count() == 1
+
+
+def test_a_performance_issue_has_tag_distributions_and_is_found_by_tag_searches(
+    world: World, django_capture_on_commit_callbacks: Any
+) -> None:
+    with sdk(traces_sample_rate=1.0, release="shop@2.0", environment="production") as sent:
+        sentry_sdk.set_tag("region", "eu-west")
+        sentry_sdk.set_user({"id": "u-1"})
+        for _ in range(3):
+            n_plus_one()
+    with django_capture_on_commit_callbacks(execute=True):
+        process_batch(queued(world.project.id, sent.envelopes, key_id=world.key.id))
+    issue = Issue.objects.get(category=Category.PERFORMANCE)
+    rows = IssueTagValue.objects.filter(issue=issue)
+    tags = {(t.key, t.value): t.times_seen for t in rows if t.key != "server_name"}
+    assert rows.filter(key="server_name", times_seen=3).exists()  # the SDK's, the host's name
+    assert tags == {
+        ("level", "info"): 3,
+        ("environment", "production"): 3,
+        ("release", "shop@2.0"): 3,
+        ("transaction", "GET /authors"): 3,
+        ("user", "id:u-1"): 3,
+        ("region", "eu-west"): 3,
+    }
+    for query, found in [
+        ("release:shop@2.0 environment:production", [issue.id]),
+        ("region:eu-west transaction:*authors", [issue.id]),
+        ("environment:staging", []),
+        ("issue.category:performance user.id:u-1", [issue.id]),
+    ]:
+        ast = parse(query, now=timezone.now(), scope=Scope.ISSUE)
+        matches = issue_queryset(ast, project_ids=[world.project.id], user=None, now=timezone.now())
+        assert list(matches.values_list("id", flat=True)) == found, query
+    # ... and a stream kept to an environment shows it.
+    kept = issue_queryset(
+        parse("", now=timezone.now(), scope=Scope.ISSUE),
+        project_ids=[world.project.id],
+        user=None,
+        now=timezone.now(),
+        environment="production",
+    )
+    assert list(kept) == [issue]
