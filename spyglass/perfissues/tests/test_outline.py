@@ -40,7 +40,8 @@ from spyglass.perfissues.tests.factories import ROOT, T0, Spans
 from spyglass.performance.models import Transaction
 from spyglass.test import World
 
-CAPTURES = Path("/work/shared/reference/sdk-capture/fixtures")
+# The transactions SDKs sent in shared/reference/sdk-capture, by capture (client/case/request).
+CAPTURES = Path(__file__).parent / "fixtures" / "sdk_transactions.json"
 Settings = Mapping[str, Thresholds | None]
 
 
@@ -191,11 +192,8 @@ def detector_cases() -> Iterator[dict[str, Any]]:
 
 def captures() -> Iterator[dict[str, Any]]:
     """The transactions SDKs sent (with their root's op under contexts.trace)."""
-    for path in sorted(CAPTURES.glob("*/*/*/envelope.json")):
-        for item in orjson.loads(path.read_bytes()).get("items", []):
-            payload = item.get("payload")
-            if isinstance(payload, dict) and payload.get("type") == "transaction":
-                yield payload
+    captured: dict[str, dict[str, Any]] = orjson.loads(CAPTURES.read_bytes())
+    yield from captured.values()
 
 
 def as_numbers(payload: dict[str, Any]) -> dict[str, Any]:
