@@ -246,8 +246,12 @@ def http_parts(description: str) -> tuple[str, str]:
 
 @functools.lru_cache(maxsize=4096)
 def parameterized_url(url: str) -> str:
-    """The URL without its query values and with id-like path segments as ``*``."""
-    parts = urlsplit(url)
+    """The URL without its query values and with id-like path segments as ``*``; one that
+    can't be parsed (``http://[host``) as it is."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
     path = "/".join("*" if _ID_SEGMENT.match(seg) else seg for seg in parts.path.split("/"))
     keys = sorted({pair.partition("=")[0] for pair in parts.query.split("&") if pair})
     query = "&".join(f"{key}=*" for key in keys)
@@ -255,4 +259,7 @@ def parameterized_url(url: str) -> str:
 
 
 def host_of(url: str) -> str:
-    return urlsplit(url).netloc
+    try:
+        return urlsplit(url).netloc
+    except ValueError:  # not a URL that can be parsed: no host
+        return ""

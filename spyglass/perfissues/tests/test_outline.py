@@ -5,6 +5,7 @@ transactions, SDK captures and generated ones, at default and other thresholds."
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import random
 from collections.abc import Callable, Iterator, Mapping
@@ -221,6 +222,7 @@ URLS = [
     "GET https://cdn.test/app.{}.js",
     "GET https://other.test/authors/{}",
     "GET https://api.test/graphql?q={}",
+    "GET http://[api.test/authors/{}",  # can't be parsed
 ]
 OPS = ["http.server", "task", "pageload", "navigation", "ui.load", "ui.action"]
 
@@ -383,3 +385,21 @@ def test_the_digest_hands_the_spans_it_parsed_to_the_detectors(
     assert tx is not None and json_spans(tx) is None
     (problem,) = hook.problems_of(tx, {}, {})
     assert IssueHash.objects.get(issue=issue).hash == issue_hash(problem.fingerprint)
+
+
+def test_an_unparsable_url_costs_a_transaction_none_of_its_findings() -> None:
+    spans = Spans()
+    spans.then(700, "db", "SELECT * FROM big")
+    for n in range(10):  # one after another within 5 ms: an N+1
+        spans.at(700 + n, 40, "http.client", "GET http://[api.test/authors/7")
+    payload = from_spans(spans)
+    expected, _ = compare(payload, {})
+    assert [finding[0] for finding in expected] == ["slow_db_query", "n_plus_one_api_calls"]
+    assert expected[1][1:3] == (
+        "1-1010-"
+        + hashlib.sha1(
+            b"http.client|http://[api.test/authors/7|http.server:GET /authors",
+            usedforsecurity=False,
+        ).hexdigest(),
+        "GET http://[api.test/authors/7",
+    )
