@@ -7,7 +7,7 @@ Seeds a throw-away data directory (with ``--postgres``, a throw-away PostgreSQL 
 through tests/pgcluster.py) with one project: ``--issues`` issues whose event counts follow
 a Zipf-like law, ``--events`` error events over 30 days (200 releases, 3 environments,
 20,000 users, 300 transactions, 50 tag keys of which 40 custom ones, a third of the events
-with a log message, stack frames: 12 frames in 9 files, three variants per issue), the
+with a log message, stack traces of 9 frames in 6 files, three variants per issue), the
 per-issue tag values and hourly counts the digest keeps, and
 ``--transactions`` transactions. Rows go in with bulk SQL (executemany), not the digest: the
 point is the queries. Then it runs each search ``--runs`` times after one warm-up run (a
@@ -63,8 +63,8 @@ FRAMEWORK = [  # the frames under every request handler (Django's, as the Python
 
 def frames_text(n: int, variant: int) -> str:
     """The frames text the digest would store for an event of issue kind ``n``: the
-    framework's frames, the issue's handler and a helper (one of three per issue), in 9
-    files (spyglass.digest.frames)."""
+    framework's frames, the issue's handler and a helper (one of three per issue): 9 frames
+    in 6 files (spyglass.digest.frames)."""
     from spyglass.digest.frames import search_frames
 
     frames = [
@@ -192,6 +192,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
     recent_hour = int((NOW - timedelta(hours=48)).timestamp()) // 3600 * 3600
     traces: list[str] = []
     frames_texts: dict[tuple[int, int], str] = {}
+    frames_stats: dict[tuple[int, str], list[Any]] = {}  # the issues' texts, as the digest counts
 
     def events() -> Iterable[dict[str, Any]]:
         for n, issue_index in enumerate(picks):
@@ -225,6 +226,9 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
             frames = frames_texts.get(variant)
             if frames is None:
                 frames = frames_texts[variant] = frames_text(*variant)
+            counted = frames_stats.setdefault((issue_index + 1, frames), [0, at])
+            counted[0] += 1
+            counted[1] = max(counted[1], at)
             if n % 50_000 == 0:
                 traces.append(trace)
             issue_id = issue_index + 1
@@ -359,6 +363,15 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
             for (issue_id, key, value), (count, first, last) in tag_stats.items()
         ),
     )
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO events_issueframes (issue_id, frames, events, last_seen)"
+            " VALUES (%s, %s, %s, %s)",
+            [
+                (issue_id, frames, n, connection.ops.adapt_datetimefield_value(last))
+                for (issue_id, frames), (n, last) in frames_stats.items()
+            ],
+        )
     insert(
         IssueCount,
         (

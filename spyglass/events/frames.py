@@ -66,19 +66,27 @@ def match_sql(
 ) -> tuple[str, list[Any]]:
     """SQL true when the frames text in `column` has an entry of field `code` whose value is
     ``parts`` (the text between `*` wildcards: one part is an exact value); with `parts`
-    None, any entry of that field (``has:``)."""
-    contains = "strpos({}, %s) > 0" if vendor == "postgresql" else "instr({}, %s) > 0"
+    None, any entry of that field (``has:``). PostgreSQL compares with LIKE, which its
+    trigram index serves; SQLite with instr (its FTS5 table narrows issue rows first)."""
+    postgres = vendor == "postgresql"
     if parts is None:
+        contains = "strpos({}, %s) > 0" if postgres else "instr({}, %s) > 0"
         return contains.format(column), [SEP + code]
     if len(parts) == 1:
-        return contains.format(column), [entry(code, parts[0])]
-    like = "ILIKE" if vendor == "postgresql" else "LIKE"
-    regex = f"{column} ~* %s" if vendor == "postgresql" else f"{column} REGEXP %s"
-    pattern = _regex([SEP + code + parts[0], *parts[1:-1], parts[-1] + SEP])
-    if vendor != "postgresql":
+        if postgres:
+            return f"{column} LIKE %s ESCAPE '\\'", [f"%{_like([entry(code, parts[0])])}%"]
+        return f"instr({column}, %s) > 0", [entry(code, parts[0])]
+    like = "ILIKE" if postgres else "LIKE"
+    head = SEP + code + parts[0]
+    if len(parts) == 2 and parts[1] == "":
+        # `prefix*`: an entry starts with the prefix, whatever follows it
+        return f"{column} {like} %s ESCAPE '\\'", [f"%{_like([head, ''])}"]
+    regex = f"{column} ~* %s" if postgres else f"{column} REGEXP %s"
+    pattern = _regex([head, *parts[1:-1], parts[-1] + SEP])
+    if not postgres:
         pattern = "(?i)" + pattern
     sql = f"({column} {like} %s ESCAPE '\\' AND {regex})"
-    return sql, [f"%{_like([SEP + code + parts[0], *parts[1:-1], parts[-1] + SEP])}%", pattern]
+    return sql, [f"%{_like([head, *parts[1:-1], parts[-1] + SEP])}%", pattern]
 
 
 class FramesMatch(Expression):

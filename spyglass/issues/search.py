@@ -408,13 +408,23 @@ def frame_values(node: Filter) -> list[tuple[str, ...]]:
 
 def issue_frames_q(code: str, parts: Sequence[str] | None, since: datetime | None) -> Q:
     """Issues one of whose events has a frames entry of field `code` matching `parts` (any
-    entry of it with None): a lookup in the issues' distinct frames texts (events migration
-    0008), which the events' triggers keep."""
+    entry of it with None): a lookup in the issues' distinct frames texts (events migrations
+    0008 and 0009), which the digest counts and the events' triggers keep. SQLite narrows
+    the texts by the FTS5 trigram table on a few telling trigrams of the value first;
+    PostgreSQL's trigram index serves the LIKE by itself."""
     condition, params = match_sql("frames", connection.vendor, code, parts)
     sql = f"SELECT issue_id FROM events_issueframes WHERE {condition}"
     if since is not None:
         sql += " AND last_seen >= %s"
         params.append(connection.ops.adapt_datetimefield_value(since))
+    words = telling_trigrams(parts) if parts is not None else []
+    if connection.vendor == "sqlite" and words:
+        match = " AND ".join('"' + word.replace('"', '""') + '"' for word in words)
+        sql += (
+            " AND id IN (SELECT rowid FROM events_issueframes_fts"
+            " WHERE events_issueframes_fts MATCH %s)"
+        )
+        params.append(match)
     return Q(pk__in=RawSQL(sql, params))  # noqa: S611 - fixed SQL, values as parameters
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 import sentry_sdk
 from django.core.management import call_command
+from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -143,6 +144,14 @@ def test_the_issue_frames_follow_deleted_and_moved_events(world: World) -> None:
     Event.objects.filter(pk=crash.pk).delete()
     assert titles(world, "error.main_thread:true") == set()
     assert titles(world, "has:stack.package") == {"EXC_BAD_ACCESS"}
+    send(world)  # the same texts again: counted into the existing rows
+    assert titles(world, "stack.function:worker_loop") == {"SIGABRT", "EXC_BAD_ACCESS"}
+    if connection.vendor == "sqlite":  # the trigram table follows the rows
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO events_issueframes_fts(events_issueframes_fts, rank)"
+                " VALUES ('integrity-check', 1)"
+            )
 
 
 def test_the_search_box_suggests_frame_values(world: World, client: Client) -> None:
