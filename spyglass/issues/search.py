@@ -46,7 +46,7 @@ from django.utils import timezone
 from sentry_relay.processing import parse_release
 
 from spyglass.accounts.models import User
-from spyglass.events.frames import KEY_CODES, match_sql
+from spyglass.events.frames import KEY_CODES, SEP, match_sql
 from spyglass.events.models import Event, IssueCount, IssueTagValue
 from spyglass.issues.models import (
     Issue,
@@ -398,8 +398,8 @@ def frame_values(node: Filter) -> list[tuple[str, ...]]:
             values.append(("true" if value.value else "false",))
             continue
         assert isinstance(value, TextValue)
-        if not all(_storable(part) for part in value.parts):
-            continue
+        if not all(_storable(part) and SEP not in part for part in value.parts):
+            continue  # a stored value has no separator (it would span two entries)
         if value.has_wildcards:
             check_pattern(value, node)
         values.append(value.parts)

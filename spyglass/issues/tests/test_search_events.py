@@ -286,14 +286,30 @@ def test_errors_are_positioned(
 
 
 @pytest.mark.parametrize(
-    "value", ["' OR 1=1 --", "\\", "%", "_", "\x00", "x" * 10_000, "\ud800", "*" * 40]
+    "value",
+    [
+        "' OR 1=1 --",
+        "\\",
+        "%",
+        "_",
+        "\x00",
+        "x" * 10_000,
+        "\ud800",
+        "*" * 40,
+        "connect\x1f3retry",  # two entries of db-2's frames text with their separator
+    ],
 )
 def test_hostile_values_are_empty_or_an_error(
     seeded: tuple[World, dict[str, Event]], value: str
 ) -> None:
     world, _ = seeded
     quoted = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    for query in [f"customer:{quoted}", f"transaction:{quoted}", f"error.type:{quoted}"]:
+    for query in [
+        f"customer:{quoted}",
+        f"transaction:{quoted}",
+        f"error.type:{quoted}",
+        f"stack.function:{quoted}",
+    ]:
         try:
             found = list(event_queryset([world.project], query))
         except SearchNotSupported as error:
