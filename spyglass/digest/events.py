@@ -19,6 +19,7 @@ from spyglass.digest import derive
 from spyglass.digest.config import ProjectConfig
 from spyglass.digest.context import BatchContext, ItemContext
 from spyglass.digest.filters import filter_reason
+from spyglass.digest.frames import search_frames
 from spyglass.digest.normalize import Normalized, normalize
 from spyglass.digest.store import compress_event
 from spyglass.digest.types import ProcessedEvent
@@ -215,4 +216,5 @@ def _processed(
         hashes=hashes,
         has_processing_errors=bool(event.get("errors")),
         body=compress_event(ctx.project_id, event),
+        frames=search_frames(event),
     )

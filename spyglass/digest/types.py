@@ -41,6 +41,7 @@ class ProcessedEvent:
     hashes: list[str]
     has_processing_errors: bool = False
     body: bytes = b""  # the stored, compressed form of `event`
+    frames: str = ""  # the event's frames text, for stack frame search (`digest.frames`)
 
 
 @dataclass
