@@ -9,7 +9,9 @@ transactions, ≈12 KB envelopes compressed as the SDKs send them), starts N rea
 `spyglass worker` processes on a fresh data directory, waits until they idle on the empty
 queue, commits the pool to the queue exactly as the ingest edge stores it, and times them
 from that commit until the queue is empty and every error is an event of an issue
-(``--count-startup`` fills the queue first and counts the workers' start-up too). Reports
+(``--count-startup`` fills the queue first and counts the workers' start-up too). Before
+that, ``--warmup`` envelopes (400) are digested untimed and the project's compression
+dictionary is trained, as a project in steady state has one (``--warmup 0``: none). Reports
 envelopes/s, the workers' CPU per envelope and peak RSS, and bytes on disk per stored event;
 `--profile N` also runs N envelopes through the pipeline in-process under cProfile and breaks
 the CPU down by step.
@@ -87,6 +89,14 @@ def fill_queue(data_dir: Path, project_id: int, pool: list[Built]) -> None:
             " VALUES (?, 1, ?, '', '203.0.113.1', 'bench', ?, ?, 0, '', '')",
             [(project_id, time.time(), enc, body) for body, enc in map(body_of, pool)],
         )
+
+
+def train_dictionary(data_dir: Path) -> None:
+    """The scheduler's compression dictionary training, once."""
+    env = dict(os.environ, SPYGLASS_DATA_DIR=str(data_dir), SPYGLASS_LOG_LEVEL="WARNING")
+    code = "from spyglass.events.bodies import train_dictionaries; train_dictionaries()"
+    spyglass = str(Path(sys.executable).parent / "spyglass")
+    subprocess.run([spyglass, "shell", "-v0", "-c", code], env=env, cwd=ROOT, check=True)
 
 
 def proc_stat(pid: int) -> tuple[float, int]:
@@ -342,6 +352,12 @@ def steps(data_dir: Path, project_id: int, public_key: str, n: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--envelopes", type=int, default=20_000)
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=400,
+        help="envelopes digested (not timed) before the project's dictionary is trained; 0: none",
+    )
     parser.add_argument("--profile", type=int, default=2_000, help="0 to skip")
     parser.add_argument("--workers", type=int, default=1, help="spyglass worker processes")
     parser.add_argument("--batch-size", type=int, default=100, help="envelopes per batch")
@@ -362,15 +378,24 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="spyglass-digest-bench-") as tmp:
         data_dir = Path(tmp)
         project_id, public_key = prepare_data_dir(data_dir)
+        warmed = 0
+        if args.warmup:
+            # A project in steady state has a compression dictionary (the scheduler trains one
+            # once it has 200 events): digest a first pool, train, then time the run.
+            warm = build_pool(args.warmup, project_id, public_key, seed=3)
+            warmed = sum(1 for b in warm if b.kind == "error")
+            fill_queue(data_dir, project_id, warm)
+            run_workers(data_dir, warmed, 1, args.batch_size)
+            train_dictionary(data_dir)
         pool = build_pool(args.envelopes, project_id, public_key)
         errors = sum(1 for b in pool if b.kind == "error")
         if args.count_startup:
             fill_queue(data_dir, project_id, pool)
-            run = run_workers(data_dir, errors, args.workers, args.batch_size)
+            run = run_workers(data_dir, warmed + errors, args.workers, args.batch_size)
         else:
             run = run_workers(
                 data_dir,
-                errors,
+                warmed + errors,
                 args.workers,
                 args.batch_size,
                 fill=lambda: fill_queue(data_dir, project_id, pool),
@@ -381,7 +406,7 @@ def main() -> None:
         print(
             f"envelopes: {args.envelopes} ({errors} errors, {args.envelopes - errors} transactions)"
         )
-        print(f"issues: {issues}; events stored: {disk['events']:.0f}")
+        print(f"issues: {issues}; events stored: {disk['events']:.0f} (warm-up included)")
         print(f"digest: {rate:,.0f} envelopes/s ({run['seconds']:.1f} s, {args.workers} worker(s))")
         print(f"worker CPU: {1000 * run['cpu_seconds'] / args.envelopes:.2f} ms per envelope")
         print(
