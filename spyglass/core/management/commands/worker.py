@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from typing import Any
 
@@ -12,6 +13,13 @@ from spyglass.core.scheduler import run_scheduler
 from spyglass.lib.signals import stop_event_on_signals
 from spyglass.notifications.outbox import run_outbox
 from spyglass.queue.worker import run_worker
+
+# The collector's thresholds in a digest worker. With CPython's (700, 10, 10) it ran ≈ 100
+# times per 1,000 envelopes of the digest benchmark, a full collection of ≈ 74,000 objects
+# among them; with these, and what start-up loaded (Django, the app) frozen out of its
+# sight, the digest took 3-4 % less CPU (in-process, interleaved, median of 8 rounds).
+# Cyclic garbage still goes within a few thousand envelopes.
+GC_THRESHOLDS = (10_000, 10, 10)
 
 
 class Command(BaseCommand):
@@ -30,6 +38,9 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.check(tags=[checks.TAG])
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(*GC_THRESHOLDS)
         stop = stop_event_on_signals()
         scheduler = None
         if options["with_scheduler"]:
