@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import ctypes.util
 import os
 import signal
 import socket
@@ -21,22 +20,22 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
 from types import FrameType
 
 SHUTDOWN_GRACE = 30.0
 PR_SET_PDEATHSIG = 1
 
 
-@dataclass
 class Child:
-    name: str
-    argv: list[str]
-    pass_fds: tuple[int, ...] = ()
-    process: subprocess.Popen[bytes] | None = None
-    started_at: float = 0.0
-    restarts: int = 0
-    next_start: float = field(default=0.0)
+    # A plain class: `dataclasses` (with `inspect` and `ast`) would cost this process ≈ 1.5 MB.
+    def __init__(self, name: str, argv: list[str], pass_fds: tuple[int, ...] = ()) -> None:
+        self.name = name
+        self.argv = argv
+        self.pass_fds = pass_fds
+        self.process: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.restarts = 0
+        self.next_start = 0.0
 
     def start(self) -> None:
         self.process = subprocess.Popen(
@@ -46,9 +45,10 @@ class Child:
 
 
 def _die_with_parent() -> None:
-    """Linux: a child gets SIGTERM when the supervisor dies, so none outlives it."""
+    """Linux: a child gets SIGTERM when the supervisor dies, so none outlives it. (libc by
+    name: `ctypes.util.find_library` would import ≈ 2 MB of modules for a lookup.)"""
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):
         pass

@@ -184,3 +184,35 @@ def test_serve_runs_as_many_digest_workers_as_configured_and_one_scheduler(
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
+
+
+@pytest.mark.e2e
+def test_the_children_of_a_killed_supervisor_stop_too(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    env = dict(server_env, SPYGLASS_WEB_WORKERS="1")
+    with (tmp_path / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "spyglass", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    children: set[int] = set()
+    try:
+        wait_until(lambda: responds(f"http://127.0.0.1:{port}/_health"), "/_health")
+        children = children_of(server.pid)
+        assert len(children) >= 2  # the web process and the background one
+        server.kill()  # the supervisor alone: no SIGTERM passed on, no chance to clean up
+        server.wait(HANG_GUARD)
+        # Linux's parent-death signal (prctl) stops each child by itself.
+        wait_until(lambda: not any(alive(pid) for pid in children), "the children to exit")
+    finally:
+        for pid in children:
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
