@@ -7,7 +7,7 @@ import logging
 import threading
 from collections.abc import Callable, Sequence
 
-from django.db import close_old_connections
+from django.db import DatabaseError, close_old_connections
 
 from spyglass.queue.consumer import Consumer, QueuedItem
 
@@ -80,6 +80,15 @@ def run_worker(
     log.info("worker %s started", consumer.worker_id)
     while not stop.is_set():
         close_old_connections()
-        if run_once(consumer, handler, batch_size) == 0:
+        try:
+            done = run_once(consumer, handler, batch_size)
+        except DatabaseError as exc:
+            # The queue's lock stayed taken past its timeout (on SQLite, ingest at full speed
+            # can hold it that long) or the database went away for a moment: the leased rows
+            # come back when their lease ends; the worker tries again instead of ending.
+            log.warning("worker %s: %s; trying again", consumer.worker_id, exc)
+            stop.wait(idle_sleep)
+            continue
+        if done == 0:
             stop.wait(idle_sleep)
     log.info("worker %s stopped", consumer.worker_id)

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 import pytest
 import time_machine
-from django.db import connections
+from django.db import OperationalError, connections
 
 from spyglass.queue import worker as worker_module
 from spyglass.queue.consumer import Consumer, QueuedItem
@@ -124,6 +124,41 @@ def test_run_worker_digests_until_the_stop_event_is_set() -> None:
     assert not thread.is_alive()
     assert seen == queued
     assert QueuedEnvelope.objects.count() == 0
+
+
+class BusyOnce(Consumer):
+    """A consumer whose first claims find the queue locked past the timeout."""
+
+    def __init__(self, worker_id: str, busy: int) -> None:
+        super().__init__(worker_id)
+        self.busy = busy
+
+    def claim(self, limit: int = 100) -> list[QueuedItem]:
+        if self.busy:
+            self.busy -= 1
+            raise OperationalError("database is locked")
+        return super().claim(limit)
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_a_queue_locked_past_its_timeout_costs_the_worker_a_pause_not_its_life() -> None:
+    queued = enqueue(3)
+    done = threading.Event()
+    seen: list[int] = []
+
+    def handler(batch: Sequence[QueuedItem]) -> None:
+        seen.extend(item.id for item in batch)
+        if len(seen) == len(queued):
+            done.set()
+
+    stop = threading.Event()
+    consumer = BusyOnce("w1", busy=2)
+    thread = run_in_thread(stop, handler=handler, consumer=consumer, idle_sleep=0.01)
+    assert done.wait(30)
+    stop.set()
+    thread.join(30)
+    assert not thread.is_alive()
+    assert consumer.busy == 0 and seen == queued
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")

@@ -49,7 +49,12 @@ class Command(BaseCommand):
         # Notifications wait on receivers' HTTP and SMTP, so they get a thread of their own.
         outbox = threading.Thread(target=run_outbox, args=(stop,), name="outbox")
         outbox.start()
-        run_worker(stop, batch_size=options["batch_size"])
+        try:
+            run_worker(stop, batch_size=options["batch_size"])
+        finally:
+            # Whatever ended the loop ends the threads too: the process exits (and `serve`
+            # restarts it) instead of waiting for them forever.
+            stop.set()
         outbox.join()
         if scheduler is not None:
             scheduler.join()
