@@ -7,10 +7,12 @@ failed ``QUEUE_MAX_ATTEMPTS`` times is set aside (``failed_at``) instead of bloc
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +69,26 @@ def _placeholders(count: int) -> str:
     return ", ".join(["%s"] * count)
 
 
+@contextlib.contextmanager
+def writer_turn(alias: str) -> Iterator[None]:
+    """A write transaction on the queue database. On SQLite, first the file lock the ingest
+    writers take turns with (``writer.QueueConnection``): waiting in SQLite's busy handler
+    instead, which only looks again after sleeps of up to 100 ms, a worker could wait out its
+    whole timeout while ingest at full speed hands the lock from commit to commit."""
+    wrapper = connections[alias]
+    if wrapper.vendor != "sqlite":
+        with transaction.atomic(using=alias):
+            yield
+        return
+    with open(str(wrapper.settings_dict["NAME"]) + ".writer-lock", "ab") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            with transaction.atomic(using=alias):
+                yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 class Consumer:
     def __init__(
         self,
@@ -90,7 +112,7 @@ class Consumer:
             " WHERE failed_at IS NULL AND (claimed_until IS NULL OR claimed_until < %s)"
             f" ORDER BY id LIMIT %s{lock}) RETURNING {_COLUMNS}"
         )
-        with transaction.atomic(using=self.alias), connections[self.alias].cursor() as cursor:
+        with writer_turn(self.alias), connections[self.alias].cursor() as cursor:
             cursor.execute(sql, [now + self.lease_seconds, self.worker_id, now, limit])
             rows = cursor.fetchall()
             items = sorted(
@@ -111,7 +133,7 @@ class Consumer:
         if not ids:
             return
         minute = int(time.time() // 60)
-        with transaction.atomic(using=self.alias), connections[self.alias].cursor() as cursor:
+        with writer_turn(self.alias), connections[self.alias].cursor() as cursor:
             cursor.execute(
                 f"DELETE FROM spyglass_queue WHERE id IN ({_placeholders(len(ids))})", list(ids)
             )
@@ -128,7 +150,7 @@ class Consumer:
         """Give these back, claimable again after ``retry_in`` seconds."""
         if not ids:
             return
-        with transaction.atomic(using=self.alias), connections[self.alias].cursor() as cursor:
+        with writer_turn(self.alias), connections[self.alias].cursor() as cursor:
             cursor.execute(
                 "UPDATE spyglass_queue SET claimed_until = %s, claimed_by = '', last_error = %s"
                 # Only rows still ours: after our lease ran out another worker may hold them.
