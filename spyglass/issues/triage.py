@@ -484,7 +484,7 @@ def similar(request: HttpRequest, org_slug: str, project_slug: str, number: int)
 def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
     """Issues of every project of the organization (or the chosen ones), with the project
     stream's tabs, sorts, search and pages."""
-    from spyglass.issues.views import RELEASES_IN_MENU, _filters, _marked, badge, stats_links
+    from spyglass.issues.views import RELEASES_IN_MENU, _filters, _marked, stats_links, stream_rows
     from spyglass.savedsearches.stream import default_search_redirect, search_context  # h11
 
     member = get_membership(request, org_slug)
@@ -513,18 +513,7 @@ def organization_stream(request: HttpRequest, org_slug: str) -> HttpResponse:
     if picked:
         filters = "&".join(filter(None, [filters, chosen_projects]))
     user = signed_in_user(request)
-    assigned = assignee_labels(found.issues)
-    bookmarked = bookmarked_ids(found.issues, user)
-    rows = [
-        {
-            "issue": i,
-            "badge": badge(i),
-            "series": series[i.id],
-            "assignee": assigned.get(i.id),
-            "bookmarked": i.id in bookmarked,
-        }
-        for i in found.issues
-    ]
+    rows = stream_rows(found.issues, series, user)
     context: dict[str, Any] = {
         "organization": organization,
         "projects": projects,

@@ -4,20 +4,18 @@ older and newer ones, and the issue's list of occurrences."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
 from spyglass.issues.models import Category, Issue
+from spyglass.lib import keyset
 from spyglass.perfissues.models import Occurrence
 from spyglass.performance.models import Transaction
 from spyglass.projects.models import Project
 
 PER_PAGE = 50
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def occurrence_context(issue: Issue, wanted: str) -> dict[str, Any] | None:
@@ -49,43 +47,17 @@ def occurrence_context(issue: Issue, wanted: str) -> dict[str, Any] | None:
 
 
 def _navigation(issue: Issue, current: Occurrence) -> dict[str, str | None]:
-    """Transaction event ids of the oldest, older and newer occurrences (timestamp, id)."""
+    """Transaction event ids of the oldest, older, newer and latest occurrences."""
     rows = Occurrence.objects.filter(issue=issue)
-    same = Q(timestamp=current.timestamp)
-    older = rows.filter(Q(timestamp__lt=current.timestamp) | same & Q(id__lt=current.id))
-    newer = rows.filter(Q(timestamp__gt=current.timestamp) | same & Q(id__gt=current.id))
-    ids = "transaction_event_id"
-    before = older.order_by("-timestamp", "-id").values_list(ids, flat=True).first()
-    after = newer.order_by("timestamp", "id").values_list(ids, flat=True).first()
-    oldest = rows.order_by("timestamp", "id").values_list(ids, flat=True).first()
-    latest = rows.order_by("-timestamp", "-id").values_list(ids, flat=True).first()
-    return {
-        "older": before,
-        "newer": after,
-        "oldest": oldest if before else None,
-        "latest": latest if after else None,
-    }
-
-
-def _cursor(occurrence: Occurrence) -> str:
-    micros = (occurrence.timestamp - EPOCH) // timedelta(microseconds=1)
-    return f"{micros}.{occurrence.id}"
-
-
-def _after(cursor: str) -> Q | None:
-    micros, _, pk = cursor.partition(".")
-    try:
-        at, last = EPOCH + timedelta(microseconds=int(micros)), int(pk)
-    except (ValueError, OverflowError):
-        return None
-    return Q(timestamp__lte=at) & (Q(timestamp__lt=at) | Q(id__lt=last))
+    field = "transaction_event_id"
+    return keyset.neighbours(rows, current.timestamp, current.id, field, latest=True)
 
 
 def occurrences_page(request: HttpRequest, project: Project, issue: Issue) -> HttpResponse:
     """The issue's occurrences, newest first, 50 a page by (timestamp, id): the caller has
     resolved the project (access) and the issue."""
     rows = Occurrence.objects.filter(issue=issue).defer("evidence")
-    after = _after(request.GET.get("cursor", ""))
+    after = keyset.after(request.GET.get("cursor", ""))
     if after is not None:
         rows = rows.filter(after)
     found = list(rows.order_by("-timestamp", "-id")[: PER_PAGE + 1])
@@ -100,6 +72,6 @@ def occurrences_page(request: HttpRequest, project: Project, issue: Issue) -> Ht
             "issue": issue,
             "occurrences": found,
             "paged": after is not None,
-            "next_cursor": _cursor(found[-1]) if more else None,
+            "next_cursor": keyset.cursor(found[-1].timestamp, found[-1].id) if more else None,
         },
     )
