@@ -114,6 +114,26 @@ def server_env(tmp_path: Path, database_url: str | None) -> dict[str, str]:
     return env
 
 
+def start_serve(env: dict[str, str], tmp_path: Path, port: int) -> subprocess.Popen[bytes]:
+    """`spyglass serve` on ``port``, logging to ``serve.log``, in a process group of its own
+    (for the cleanup: ``os.killpg``), once it answers ``/_health``."""
+    with (tmp_path / "serve.log").open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "spyglass", "serve", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(lambda: responds(f"http://127.0.0.1:{port}/_health"), "/_health")
+    except BaseException:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+        raise
+    return server
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT], ids=["TERM", "INT"])
 def test_serve_answers_health_and_readiness_and_on_a_signal_stops_with_all_its_children(
@@ -121,16 +141,8 @@ def test_serve_answers_health_and_readiness_and_on_a_signal_stops_with_all_its_c
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "spyglass", "serve", "--port", str(port)],
-            env=server_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, for the cleanup below
-        )
+    server = start_serve(server_env, tmp_path, port)
     try:
-        wait_until(lambda: responds(f"{base}/_health"), "/_health")
         assert get(f"{base}/_health") == (200, b"ok\n")
         status, body = get(f"{base}/_ready")
         assert (status, orjson.loads(body)) == (200, {"ok": True})
@@ -162,16 +174,8 @@ def test_serve_runs_as_many_digest_workers_as_configured_and_one_scheduler(
 ) -> None:
     port = free_port()
     env = dict(server_env, SPYGLASS_DIGEST_WORKERS="2", SPYGLASS_WEB_WORKERS="1")
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "spyglass", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = start_serve(env, tmp_path, port)
     try:
-        wait_until(lambda: responds(f"http://127.0.0.1:{port}/_health"), "/_health")
         commands = [_command_line(pid) for pid in children_of(server.pid)]
         workers = [c for c in commands if "worker" in c]
         assert len(workers) == 2
@@ -192,17 +196,9 @@ def test_the_children_of_a_killed_supervisor_stop_too(
 ) -> None:
     port = free_port()
     env = dict(server_env, SPYGLASS_WEB_WORKERS="1")
-    with (tmp_path / "serve.log").open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "spyglass", "serve", "--port", str(port)],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = start_serve(env, tmp_path, port)
     children: set[int] = set()
     try:
-        wait_until(lambda: responds(f"http://127.0.0.1:{port}/_health"), "/_health")
         children = children_of(server.pid)
         assert len(children) >= 2  # the web process and the background one
         server.kill()  # the supervisor alone: no SIGTERM passed on, no chance to clean up

@@ -104,9 +104,9 @@ def run_in_thread(stop: threading.Event, **kwargs: object) -> threading.Thread:
     return thread
 
 
-@pytest.mark.django_db(transaction=True, databases="__all__")
-def test_run_worker_digests_until_the_stop_event_is_set() -> None:
-    queued = enqueue(5)
+def digest_all(queued: list[int], **kwargs: object) -> list[int]:
+    """Run the worker in a thread until it has handed every queued row to the digest, then
+    stop it; the ids in the order it handed them over."""
     done = threading.Event()
     seen: list[int] = []
 
@@ -116,13 +116,18 @@ def test_run_worker_digests_until_the_stop_event_is_set() -> None:
             done.set()
 
     stop = threading.Event()
-    thread = run_in_thread(stop, handler=handler, batch_size=2, idle_sleep=0.01)
+    thread = run_in_thread(stop, handler=handler, idle_sleep=0.01, **kwargs)
     assert done.wait(30)
     stop.set()
     thread.join(30)
-
     assert not thread.is_alive()
-    assert seen == queued
+    return seen
+
+
+@pytest.mark.django_db(transaction=True, databases="__all__")
+def test_run_worker_digests_until_the_stop_event_is_set() -> None:
+    queued = enqueue(5)
+    assert digest_all(queued, batch_size=2) == queued
     assert QueuedEnvelope.objects.count() == 0
 
 
@@ -143,22 +148,9 @@ class BusyOnce(Consumer):
 @pytest.mark.django_db(transaction=True, databases="__all__")
 def test_a_queue_locked_past_its_timeout_costs_the_worker_a_pause_not_its_life() -> None:
     queued = enqueue(3)
-    done = threading.Event()
-    seen: list[int] = []
-
-    def handler(batch: Sequence[QueuedItem]) -> None:
-        seen.extend(item.id for item in batch)
-        if len(seen) == len(queued):
-            done.set()
-
-    stop = threading.Event()
     consumer = BusyOnce("w1", busy=2)
-    thread = run_in_thread(stop, handler=handler, consumer=consumer, idle_sleep=0.01)
-    assert done.wait(30)
-    stop.set()
-    thread.join(30)
-    assert not thread.is_alive()
-    assert consumer.busy == 0 and seen == queued
+    assert digest_all(queued, consumer=consumer) == queued
+    assert consumer.busy == 0
 
 
 @pytest.mark.django_db(transaction=True, databases="__all__")
