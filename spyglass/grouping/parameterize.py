@@ -191,8 +191,95 @@ _KINDS: list[tuple[str, str]] = [
     ("bool", r"(?<==)(?:[Tt]rue|[Ff]alse)"),
 ]
 
-_PARAMETERIZER = re.compile("|".join(f"(?P<{kind}>{expr})" for kind, expr in _KINDS))
+# The characters a match of each kind can start with, as the inside of a character class
+# (a lookahead there lets a position fail at one class instead of at every alternative).
+_FIRST: dict[str, str] = {
+    "email": r"A-Za-z0-9.!#$%&'*+/=?^_`{|}~\-",
+    "url": "whf",
+    "hostname": r"A-Za-z0-9\-",
+    "ip": r"\da-fA-F:",
+    "traceparent": "01",
+    "uuid": "0-9a-fA-F",
+    "sha1": "0-9a-fA-F",
+    "md5": "0-9a-fA-F",
+    "date": r"\dJFMASONDTWd",  # a digit, a day or month name, or datetime.datetime(
+    "duration": r"\d",
+    "hex": "0-9a-fA-F",
+    "float": r"\d\-",
+    "int": r"\d\-",
+    "quoted_str": "'\"",
+    "bool": "TtFf",
+}
+# The parameterizer of one text only holds the kinds that can match somewhere in it: a kind
+# whose every match holds a character (or a digit, or a length) the text lacks is left out,
+# which changes no result (the first kind that matches at a position still wins) and spares
+# trying it at every position. Bits of the text's features:
+_AT, _SCHEME, _DOT, _COLON, _DASH, _EQUALS, _DIGIT, _DATETIME, _32, _40 = (
+    1 << i for i in range(10)
+)
+# kind -> the feature sets, any of which lets it match (each set: all of its bits).
+_NEEDS: dict[str, tuple[int, ...]] = {
+    "email": (_AT,),
+    "url": (_SCHEME,),
+    "hostname": (_DOT,),
+    "ip": (_DOT, _COLON),
+    "traceparent": (_DASH | _DIGIT,),
+    "uuid": (_DASH,),
+    "sha1": (0,),
+    "md5": (0,),
+    "date": (_DIGIT, _DATETIME),
+    "duration": (_DIGIT,),
+    "hex": (_DIGIT,),
+    "float": (_DOT | _DIGIT,),
+    "int": (_DIGIT,),
+    "quoted_str": (_EQUALS,),
+    "bool": (_EQUALS,),
+}
+_ANY_DIGIT = re.compile(r"\d")  # what `\d` in the kinds matches (Unicode digits too)
 _PLACEHOLDERS = {kind: f"<{kind}>" for kind, _ in _KINDS}
+_PARAMETERIZERS: dict[int, re.Pattern[str] | None] = {}  # by features: at most 256
+_BY_KINDS: dict[tuple[str, ...], re.Pattern[str] | None] = {}  # shared: at most 144
+
+
+def _features(text: str) -> int:
+    found = 0
+    for bit, literal in (
+        (_AT, "@"),
+        (_SCHEME, "://"),
+        (_DOT, "."),
+        (_COLON, ":"),
+        (_DASH, "-"),
+        (_EQUALS, "="),
+        (_DATETIME, "datetime.datetime("),
+    ):
+        if literal in text:
+            found |= bit
+    if _ANY_DIGIT.search(text):
+        found |= _DIGIT
+    return found
+
+
+def _parameterizer(features: int) -> re.Pattern[str] | None:
+    """The alternation of the kinds that can match a text with these features, in priority
+    order (None when none can)."""
+    if features in _PARAMETERIZERS:
+        return _PARAMETERIZERS[features]
+    kinds = tuple(
+        kind for kind, _ in _KINDS if any(features & needs == needs for needs in _NEEDS[kind])
+    )
+    if kinds not in _BY_KINDS:
+        _BY_KINDS[kinds] = _alternation(kinds) if kinds else None
+    pattern = _PARAMETERIZERS[features] = _BY_KINDS[kinds]
+    return pattern
+
+
+def _alternation(kinds: tuple[str, ...]) -> re.Pattern[str]:
+    expressions = dict(_KINDS)
+    starts = "".join(_FIRST[kind] for kind in kinds)
+    alternatives = "|".join(
+        f"(?P<{kind}>(?=[{_FIRST[kind]}])(?:{expressions[kind]}))" for kind in kinds
+    )
+    return re.compile(f"(?=[{starts}])(?:{alternatives})")
 
 
 def _placeholder(match: re.Match[str]) -> str:
@@ -202,7 +289,8 @@ def _placeholder(match: re.Match[str]) -> str:
 
 def parameterize(text: str) -> str:
     """Replace every variable-looking part of `text` by a `<kind>` placeholder."""
-    return _PARAMETERIZER.sub(_placeholder, text)
+    pattern = _parameterizer(_features(text))
+    return pattern.sub(_placeholder, text) if pattern is not None else text
 
 
 def trim_message(message: str) -> str:

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import random
+import re
+
 import pytest
 
 from spyglass.grouping import normalize_message
@@ -50,3 +53,43 @@ def test_only_the_first_two_non_blank_lines_are_kept() -> None:
 
 def test_trimming_can_be_skipped() -> None:
     assert normalize_message("a 1\nb\nc", trim=False) == "a <int>\nb\nc"
+
+
+# Variable-looking pieces, and the characters the kinds look for, to glue messages from.
+_PIECES = [
+    "10.0.0.1", "::1", "2001:db8::1", "fe80::1%eth0", "::ffff:1.2.3.4", "alice@example.com",
+    "a@b", "https://x.io/a?b=1", "ws://h", "ftp://f", "db.example.com", "x.co",
+    "550e8400-e29b-41d4-a716-446655440000", "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+    "deadbeefdeadbeefdeadbeefdeadbeef", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+    "1-5759e988-bd862e3fe1be46a994272793", "2024-05-01T10:20:30.123Z", "2024-05-01 10:20:30",
+    "Mon, 02 Jan 2006 15:04:05 MST", "Jan 02, 2006", "Monday, 02-Jan-06 15:04:05 MST",
+    "Mon Jan 02 2006 15:04:05 GMT+0100 (CET)", "20240501 1020", "12:30pm", "23:59",
+    "Mon Jan  2 15:04:05 2006", "2 Jan 2006 15:04 +0100", "datetime.datetime(2024, 1, 1)",
+    "datetime.datetime()", "350ms", "2.5s", "0xDEADbeef", "5f3a9c2e11", "ABCDEF12", "-12.50",
+    "#1231", "-5", "\u0663\u0664", "x=1", "user='bob smith'", 'k="v"', "active=true", "=False",
+    "item-5", "SomeClass::someMethod()", "\u00dcn\u00efc\u00f6d\u00e9", "\n", "...", "Jan", "Wed",
+    "checkout failed", "ord-123456", "a", "F", "T", "d", "0", "12345678", "123456789",
+]  # fmt: skip
+
+
+def test_a_message_is_parameterized_as_by_the_whole_alternation_of_kinds() -> None:
+    # `parameterize` leaves out the kinds a message cannot hold and skips positions no
+    # kind can start at: the result must be the one every kind, tried everywhere, gives.
+    from spyglass.grouping import parameterize as module
+
+    reference = re.compile("|".join(f"(?P<{kind}>{expr})" for kind, expr in module._KINDS))
+    rng = random.Random(7)
+    seen_kinds = set()
+    for _ in range(3000):
+        parts = []
+        for _ in range(rng.randrange(1, 7)):
+            if rng.random() < 0.7:
+                parts.append(rng.choice(_PIECES))
+            else:
+                parts.append("".join(rng.choices("aF0-:.=@x\u0663 ", k=rng.randrange(1, 6))))
+            parts.append(rng.choice(" ,/-:.='\"(\t_"))
+        message = "".join(parts)
+        expected = reference.sub(module._placeholder, message)
+        assert parameterize(message) == expected, message
+        seen_kinds.update(re.findall(r"<(\w+)>", expected))
+    assert seen_kinds >= {kind for kind, _ in module._KINDS}  # every kind was exercised
