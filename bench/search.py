@@ -226,7 +226,10 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
             frames = frames_texts.get(variant)
             if frames is None:
                 frames = frames_texts[variant] = frames_text(*variant)
-            counted = frames_stats.setdefault((issue_index + 1, frames), [0, at])
+            # [events, last seen, row id]: events name their issue's row (events 0010)
+            counted = frames_stats.setdefault(
+                (issue_index + 1, frames), [0, at, len(frames_stats) + 1]
+            )
             counted[0] += 1
             counted[1] = max(counted[1], at)
             if n % 50_000 == 0:
@@ -268,7 +271,7 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
                 "sdk_name": "sentry.python",
                 "sdk_version": "2.19.0",
                 "tags": tags,
-                "frames": frames,
+                "frames_id": counted[2],
                 "body": b"",
                 "size": 1000,
             }
@@ -365,13 +368,18 @@ def seed(args: argparse.Namespace) -> dict[str, Any]:
     )
     with connection.cursor() as cursor:
         cursor.executemany(
-            "INSERT INTO events_issueframes (issue_id, frames, events, last_seen)"
-            " VALUES (%s, %s, %s, %s)",
+            "INSERT INTO events_issueframes (id, issue_id, frames, events, last_seen)"
+            " VALUES (%s, %s, %s, %s, %s)",
             [
-                (issue_id, frames, n, connection.ops.adapt_datetimefield_value(last))
-                for (issue_id, frames), (n, last) in frames_stats.items()
+                (row, issue_id, frames, n, connection.ops.adapt_datetimefield_value(last))
+                for (issue_id, frames), (n, last, row) in frames_stats.items()
             ],
         )
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT setval(pg_get_serial_sequence('events_issueframes', 'id'), %s)",
+                [len(frames_stats)],
+            )
     insert(
         IssueCount,
         (

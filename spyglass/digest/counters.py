@@ -41,12 +41,14 @@ _OUTCOMES = (
 
 _FRAMES_CONFLICT = {"postgresql": "(issue_id, md5(frames))"}  # its unique index's columns
 _FRAMES = (
-    "INSERT INTO events_issueframes (issue_id, frames, events, last_seen)"
-    " VALUES (%s, %s, %s, %s) ON CONFLICT {} DO UPDATE SET"
+    "INSERT INTO events_issueframes (issue_id, frames, events, last_seen) VALUES {}"
+    " ON CONFLICT {} DO UPDATE SET"
     " events = events_issueframes.events + excluded.events,"
     " last_seen = CASE WHEN excluded.last_seen > events_issueframes.last_seen"
     " THEN excluded.last_seen ELSE events_issueframes.last_seen END"
+    " RETURNING id, issue_id, frames"
 )
+FRAMES_ROWS = 500  # (issue, text) rows per upsert statement
 
 
 def _db_time(value: datetime) -> Any:
@@ -79,21 +81,35 @@ def count_tags(stored: Iterable[tuple[int, ProcessedEvent]]) -> None:
             )
 
 
-def count_frames(stored: Iterable[tuple[int, str, datetime]]) -> None:
+def count_frames(
+    stored: Iterable[tuple[int, str, datetime]], *, count: bool = True
+) -> dict[tuple[int, str], int]:
     """Count new events' frames texts, (issue, frames text, timestamp) each, into the issues'
-    distinct texts (events migration 0008): one upsert per issue and text."""
+    distinct texts (events migrations 0008, 0010): one multi-row upsert per ``FRAMES_ROWS``
+    issues and texts, which returns each row's id, for the events to name their text by
+    (``events_event.frames_id``): {(issue, text): id}. With `count` False, the rows are
+    only made to exist (stored events pointed at them later are counted by the triggers)."""
     rows: dict[tuple[int, str], tuple[int, datetime]] = {}
     for issue_id, frames, when in stored:
         if frames:
             n, last = rows.get((issue_id, frames), (0, when))
             rows[(issue_id, frames)] = (n + 1, max(last, when))
-    if rows:
-        target = _FRAMES_CONFLICT.get(connection.vendor, "(issue_id, frames)")
-        with connection.cursor() as cursor:
-            cursor.executemany(
-                _FRAMES.format(target),
-                [(issue, frames, n, _db_time(last)) for (issue, frames), (n, last) in rows.items()],
-            )
+    ids: dict[tuple[int, str], int] = {}
+    if not rows:
+        return ids
+    target = _FRAMES_CONFLICT.get(connection.vendor, "(issue_id, frames)")
+    items = list(rows.items())
+    with connection.cursor() as cursor:
+        for start in range(0, len(items), FRAMES_ROWS):
+            chunk = items[start : start + FRAMES_ROWS]
+            params: list[Any] = []
+            for (issue, frames), (n, last) in chunk:
+                params += (issue, frames, n if count else 0, _db_time(last))
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            cursor.execute(_FRAMES.format(values, target), params)
+            for row_id, issue, frames in cursor.fetchall():
+                ids[(issue, frames)] = row_id
+    return ids
 
 
 def count_buckets(stored: Iterable[tuple[int, ProcessedEvent]]) -> None:

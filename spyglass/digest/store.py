@@ -84,7 +84,7 @@ def store_events(events: Sequence[ProcessedEvent], now: datetime) -> StoreResult
         fresh = _without_duplicates(events, result)
         _ensure_releases(fresh)
         issues = _assign_issues(fresh, result)
-        counters.count_frames(_insert_events(result.events))
+        _insert_events(result.events)
         counters.count_tags(result.events)
         counters.count_buckets(result.events)
         _update_issues(issues, result, now)
@@ -258,25 +258,30 @@ _EVENT_COLUMNS = [
     "has_processing_errors",
     "body",
     "size",
-    "frames",
+    "frames_id",
 ]
 
 
-def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> list[tuple[int, str, datetime]]:
+def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> None:
     """One ``executemany`` of prepared rows (building model instances for bulk_create cost
-    more than the insert itself). Returns each event's (issue, frames text, timestamp)."""
-    frames: list[tuple[int, str, datetime]] = []
+    more than the insert itself), after counting the events' frames texts into their issues'
+    rows, whose ids the events store (``counters.count_frames``)."""
     if not stored:
-        return frames
+        return
     tags_field = cast("Field[Any, Any]", Event._meta.get_field("tags"))
     db_time = connection.ops.adapt_datetimefield_value
-    rows = []
-    for issue_id, ev in stored:
+    bodies: list[tuple[bytes, str]] = []
+    for _issue_id, ev in stored:
         if ev.body:
-            body, text = ev.body, ev.frames
+            bodies.append((ev.body, ev.frames))
         else:  # not processed by `digest.events` (tests)
-            body, text = compress_event(ev.project_id, ev.event), search_frames(ev.event)
-        frames.append((issue_id, text, ev.timestamp))
+            bodies.append((compress_event(ev.project_id, ev.event), search_frames(ev.event)))
+    frames_ids = counters.count_frames(
+        (issue_id, text, ev.timestamp)
+        for (issue_id, ev), (_body, text) in zip(stored, bodies, strict=True)
+    ).get
+    rows = []
+    for (issue_id, ev), (body, text) in zip(stored, bodies, strict=True):
         rows.append(
             (
                 ev.project_id,
@@ -304,14 +309,13 @@ def _insert_events(stored: Sequence[tuple[int, ProcessedEvent]]) -> list[tuple[i
                 ev.has_processing_errors,
                 bytes(body),
                 len(body),
-                text,
+                frames_ids((issue_id, text)),
             )
         )
     columns = ", ".join(connection.ops.quote_name(c) for c in _EVENT_COLUMNS)
     marks = ", ".join(["%s"] * len(_EVENT_COLUMNS))
     with connection.cursor() as cursor:
         cursor.executemany(f"INSERT INTO {Event._meta.db_table} ({columns}) VALUES ({marks})", rows)
-    return frames
 
 
 def _update_issues(issues: dict[int, Issue], result: StoreResult, now: datetime) -> None:

@@ -1,16 +1,18 @@
 """Stack frame search: the frame values an event carries, as one compact text, and the SQL
 that matches a `stack.*` / `location` / `error.main_thread` filter against it.
 
-The digest stores on each event (``events_event.frames``) the distinct values of five frame
-fields over all its stack traces (exceptions', threads' and the event's own), and whether
-its exception was raised on the main thread, as entries separated by ``SEP``::
+The digest derives for each event the distinct values of five frame fields over all its
+stack traces (exceptions', threads' and the event's own), and whether its exception was
+raised on the main thread, as entries separated by ``SEP``::
 
     \\x1f0true\\x1f1app/views.py\\x1f3handler\\x1f4app.views\\x1f
 
 An entry is a one-character field code then the value; the text starts and ends with
-``SEP``, so a whole entry is ``SEP code value SEP``. Each issue's distinct texts are kept in
-``events_issueframes`` (the digest counts new events into it, triggers follow deletes and
-merges: events migration 0008), which issue search reads instead of the events. A value
+``SEP``, so a whole entry is ``SEP code value SEP``. Each issue's distinct texts are kept
+once in ``events_issueframes`` (the digest counts new events into it, triggers follow
+deletes and merges: events migrations 0008, 0010) and an event stores only its text's row
+id (``events_event.frames_id``): issue search reads the rows' issues, event search the
+events whose row matches (``issues.search.frames_texts_sql``). A value
 without wildcards is a case-sensitive substring test of the whole entry; with wildcards, a
 case-insensitive LIKE narrows the rows and a regular expression whose wildcards can't cross
 ``SEP`` decides (``*`` stays within one value).
@@ -22,7 +24,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from django.db import connection
-from django.db.models import BooleanField, Expression
 
 SEP = "\x1f"
 MAX_VALUES = 200  # per field and event: the first ones in sorted order are kept
@@ -67,7 +68,7 @@ def match_sql(
     """SQL true when the frames text in `column` has an entry of field `code` whose value is
     ``parts`` (the text between `*` wildcards: one part is an exact value); with `parts`
     None, any entry of that field (``has:``). PostgreSQL compares with LIKE, which its
-    trigram index serves; SQLite with instr (its FTS5 table narrows issue rows first)."""
+    trigram index serves; SQLite with instr (its FTS5 table narrows the rows first)."""
     postgres = vendor == "postgresql"
     if parts is None:
         contains = "strpos({}, %s) > 0" if postgres else "instr({}, %s) > 0"
@@ -87,30 +88,6 @@ def match_sql(
         pattern = "(?i)" + pattern
     sql = f"({column} {like} %s ESCAPE '\\' AND {regex})"
     return sql, [f"%{_like([head, *parts[1:-1], parts[-1] + SEP])}%", pattern]
-
-
-class FramesMatch(Expression):
-    """A frames match (``match_sql``) on a model's frames column, usable in ``filter()``."""
-
-    output_field = BooleanField()
-    conditional = True
-
-    def __init__(self, column: Any, code: str, parts: Sequence[str] | None) -> None:
-        super().__init__()
-        self.column = column
-        self.code = code
-        self.parts = None if parts is None else tuple(parts)
-
-    def get_source_expressions(self) -> list[Any]:
-        return [self.column]
-
-    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
-        (self.column,) = exprs
-
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
-        column, params = compiler.compile(self.column)
-        assert not params  # a plain column, which the SQL may name twice
-        return match_sql(column, connection.vendor, self.code, self.parts)
 
 
 SUGGESTION_ROWS = 500  # distinct frames texts read per suggestion (the newest first)

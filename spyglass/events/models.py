@@ -44,9 +44,12 @@ class Event(models.Model):
     has_processing_errors = models.BooleanField(default=False)
     body = models.BinaryField()
     size = models.PositiveIntegerField(default=0)
-    # Stack frame search: the distinct frame values and main-thread fact of the event
-    # (format and matching: events.frames); "" for events stored before it existed.
-    frames = models.TextField(blank=True, default="")
+    # Stack frame search: the id of the issue's row in ``events_issueframes`` holding the
+    # event's frames text (its distinct frame values and main-thread fact; format and
+    # matching: events.frames); a text is stored once per issue, not per event. None: no
+    # frames (or stored before stack frame search). No foreign key: the events' triggers
+    # keep the rows (events migration 0010).
+    frames_id = models.BigIntegerField(null=True, blank=True)
 
     class Meta:
         constraints = [

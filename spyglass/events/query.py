@@ -19,13 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 
-from django.db.models import F, Q, QuerySet, TextField, Value
+from django.db.models import Q, QuerySet, TextField, Value
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.functions import Coalesce
 from django.db.models.lookups import Exact
 from django.utils import timezone
 
-from spyglass.events.frames import KEY_CODES, FramesMatch
+from spyglass.events.frames import KEY_CODES
 from spyglass.events.models import Event
 from spyglass.issues.search import (
     ALWAYS,
@@ -35,6 +35,7 @@ from spyglass.issues.search import (
     _contains,
     _date_q,
     _text_q,
+    event_frames_q,
     frame_values,
     json_tag_exists,
     json_tag_q,
@@ -217,7 +218,7 @@ class _Compiler:
         if name in METADATA:
             return ~Q(Exact(_metadata(METADATA[name]), ""))
         if name in KEY_CODES:
-            return Q(FramesMatch(F("frames"), KEY_CODES[name], None))
+            return event_frames_q(KEY_CODES[name], None)
         if name in RELEASE_PARTS:
             return self.release_parts(node)
         simple = {"release": ~Q(release=""), "trace": ~Q(trace_id="")}
@@ -265,11 +266,11 @@ class _Compiler:
 
     def frames(self, node: Filter) -> Q:
         """A frame field (`stack.*`, `location`) or `error.main_thread`: the event's frames
-        text has a matching entry (spyglass.events.frames)."""
+        text (its issue's row: spyglass.events.frames) has a matching entry."""
         code = KEY_CODES[node.key.name]
         result = NEVER
         for parts in frame_values(node):
-            result |= Q(FramesMatch(F("frames"), code, parts))
+            result |= event_frames_q(code, parts)
         return result
 
     def hex_id(self, column: str) -> Callable[[Filter], Q]:

@@ -406,14 +406,17 @@ def frame_values(node: Filter) -> list[tuple[str, ...]]:
     return values
 
 
-def issue_frames_q(code: str, parts: Sequence[str] | None, since: datetime | None) -> Q:
-    """Issues one of whose events has a frames entry of field `code` matching `parts` (any
-    entry of it with None): a lookup in the issues' distinct frames texts (events migrations
-    0008 and 0009), which the digest counts and the events' triggers keep. SQLite narrows
-    the texts by the FTS5 trigram table on a few telling trigrams of the value first;
-    PostgreSQL's trigram index serves the LIKE by itself."""
+def frames_texts_sql(
+    select: str, code: str, parts: Sequence[str] | None, since: datetime | None = None
+) -> tuple[str, list[Any]]:
+    """SQL selecting column `select` (``issue_id``, ``id``) of the issues' distinct frames
+    texts (events migrations 0008-0010: the digest counts them, the events' triggers keep
+    them, events name theirs by ``frames_id``) that have an entry of field `code` matching
+    `parts` (any entry of it with None); with `since`, those of an event seen since. SQLite
+    narrows the texts by the FTS5 trigram table on a few telling trigrams of the value
+    first; PostgreSQL's trigram index serves the LIKE by itself."""
     condition, params = match_sql("frames", connection.vendor, code, parts)
-    sql = f"SELECT issue_id FROM events_issueframes WHERE {condition}"
+    sql = f"SELECT {select} FROM events_issueframes WHERE {condition}"
     if since is not None:
         sql += " AND last_seen >= %s"
         params.append(connection.ops.adapt_datetimefield_value(since))
@@ -425,7 +428,22 @@ def issue_frames_q(code: str, parts: Sequence[str] | None, since: datetime | Non
             " WHERE events_issueframes_fts MATCH %s)"
         )
         params.append(match)
+    return sql, params
+
+
+def issue_frames_q(code: str, parts: Sequence[str] | None, since: datetime | None) -> Q:
+    """Issues one of whose events has a frames entry of field `code` matching `parts` (any
+    entry of it with None): a lookup in the issues' distinct frames texts."""
+    sql, params = frames_texts_sql("issue_id", code, parts, since)
     return Q(pk__in=RawSQL(sql, params))  # noqa: S611 - fixed SQL, values as parameters
+
+
+def event_frames_q(code: str, parts: Sequence[str] | None) -> Q:
+    """Events whose frames text has an entry of field `code` matching `parts` (any entry of
+    it with None): those naming a matching text of their issue (``frames_id``). Negated,
+    an event without frames (NULL) matches, as Django adds ``IS NOT NULL`` to the lookup."""
+    sql, params = frames_texts_sql("id", code, parts)
+    return Q(frames_id__in=RawSQL(sql, params))  # noqa: S611 - fixed SQL, values as parameters
 
 
 def _frames(node: Filter, ctx: _Context) -> Q:

@@ -349,7 +349,13 @@ def _seed_issue(world: World, n: int, seed: Seed) -> Issue:
                 "last_seen": issue.last_seen,
             },
         )
-    event = Event.objects.create(
+    text = search_frames(
+        {
+            "exception": {"values": [{"stacktrace": {"frames": seed.frames}, "thread_id": 2}]},
+            "threads": {"values": seed.threads},
+        }
+    )  # counted into the issue's texts, as the digest does
+    Event.objects.create(
         project=project,
         issue=issue,
         event_id=f"{n:032x}",
@@ -363,15 +369,9 @@ def _seed_issue(world: World, n: int, seed: Seed) -> Issue:
         trace_id=seed.trace_id,
         sdk_name=seed.sdk[0],
         sdk_version=seed.sdk[1],
-        frames=search_frames(
-            {
-                "exception": {"values": [{"stacktrace": {"frames": seed.frames}, "thread_id": 2}]},
-                "threads": {"values": seed.threads},
-            }
-        ),
+        frames_id=count_frames([(issue.pk, text, issue.last_seen)]).get((issue.pk, text)),
         body=b"",
     )
-    count_frames([(issue.pk, event.frames, event.timestamp)])  # as the digest does
     if seed.recent_events:
         bucket = int((NOW - H).timestamp()) // 3600 * 3600
         IssueCount.objects.create(

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from spyglass.digest.counters import count_frames
 from spyglass.digest.frames import search_frames
 from spyglass.events.models import Event
 from spyglass.events.query import event_queryset, filter_events
@@ -207,6 +208,13 @@ def seed_events(world: World) -> dict[str, Event]:
     events: dict[str, Event] = {}
     for number, seed in enumerate(SEEDS, start=1):
         issue = issues[seed.issue]
+        text = search_frames(
+            {
+                "exception": {"values": [{"stacktrace": {"frames": seed.frames}}]},
+                "threads": {"values": seed.threads},
+            }
+        )  # counted into the issue's texts, as the digest does
+        frames = count_frames([(issue.pk, text, NOW - seed.ago)])
         events[seed.label] = Event.objects.create(
             project=issue.project,
             issue=issue,
@@ -224,12 +232,7 @@ def seed_events(world: World) -> dict[str, Event]:
             trace_id=seed.trace_id,
             user_key=seed.user_key,
             tags=[list(pair) for pair in [("level", seed.level), *seed.tags]],
-            frames=search_frames(
-                {
-                    "exception": {"values": [{"stacktrace": {"frames": seed.frames}}]},
-                    "threads": {"values": seed.threads},
-                }
-            ),
+            frames_id=frames.get((issue.pk, text)),
             body=b"",
         )
     return events

@@ -10,8 +10,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection, transaction
 
+from spyglass.digest.counters import count_frames
 from spyglass.digest.frames import search_frames
 from spyglass.events.bodies import read_body
+from spyglass.events.models import Event
 
 
 class Command(BaseCommand):
@@ -24,20 +26,24 @@ class Command(BaseCommand):
         after, read, filled = 0, 0, 0
         while True:
             with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT id, body FROM events_event WHERE id > %s AND frames = ''"
-                    " ORDER BY id LIMIT %s",
-                    [after, options["chunk"]],
+                rows = list(
+                    Event.objects.filter(id__gt=after, frames_id__isnull=True)
+                    .order_by("id")
+                    .values_list("id", "issue_id", "timestamp", "body")[: options["chunk"]]
                 )
-                rows = cursor.fetchall()
                 if not rows:
                     break
-                updates = []
-                for event_id, body in rows:
+                texts = []
+                for event_id, issue_id, when, body in rows:
                     text = search_frames(read_body(body)) if body else ""
                     if text:
-                        updates.append((text, event_id))
-                # the events' triggers count the texts into the issues' (events 0008)
-                cursor.executemany("UPDATE events_event SET frames = %s WHERE id = %s", updates)
-            after, read, filled = rows[-1][0], read + len(rows), filled + len(updates)
+                        texts.append((event_id, issue_id, text, when))
+                # the issues' rows of the texts, uncounted: pointing the events at them
+                # counts them (the events' triggers, events migration 0010)
+                ids = count_frames(((i, text, when) for _, i, text, when in texts), count=False)
+                cursor.executemany(
+                    "UPDATE events_event SET frames_id = %s WHERE id = %s",
+                    [(ids[(issue_id, text)], event_id) for event_id, issue_id, text, _ in texts],
+                )
+            after, read, filled = rows[-1][0], read + len(rows), filled + len(texts)
         self.stdout.write(f"Read {read} events without a frames text; derived {filled}.")
