@@ -125,10 +125,9 @@ class Component:
             here = [*names, name] if name else names
             if (len(here), here) > (len(best), best):
                 best = here
-            if component.id == "frame":
-                return  # nothing named below a frame
             for value in component.values:
-                if not isinstance(value, str) and value.contributes:
+                # Nothing is named at or below a frame: it could not lengthen the chain.
+                if not isinstance(value, str) and value.contributes and value.id != "frame":
                     walk(value, here)
 
         walk(self, [])

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from spyglass.grouping.event import EventView, as_mapping, text
@@ -163,13 +163,33 @@ class FingerprintRule:
     is_builtin: bool = False
 
     def matches(self, values: EventValues) -> bool:
-        for match_type, matchers in _by_match_type(self.matchers):
-            if match_type == "frames" and any(m.offset for m in matchers):
+        for match_type, matchers, in_context in self._groups:
+            if in_context:
                 if not _any_frame_in_context(values.get("frames"), matchers):
                     return False
-            elif not any(all(m.matches(v) for m in matchers) for v in values.get(match_type)):
+            elif not _any_satisfies(values.get(match_type), matchers):
                 return False
         return True
+
+    @cached_property
+    def _groups(self) -> tuple[tuple[str, list[FingerprintMatcher], bool], ...]:
+        """The matcher groups, each with whether its frame matchers look at neighbours."""
+        return tuple(
+            (match_type, matchers, match_type == "frames" and any(m.offset for m in matchers))
+            for match_type, matchers in _by_match_type(self.matchers)
+        )
+
+
+def _any_satisfies(candidates: list[dict[str, Any]], matchers: list[FingerprintMatcher]) -> bool:
+    """Whether one of the values satisfies every matcher (loops: this runs for every rule and
+    event, and generators cost several times as much)."""
+    for candidate in candidates:
+        for matcher in matchers:
+            if matcher._test(candidate) == matcher.negated:
+                break
+        else:
+            return True
+    return False
 
 
 # Cheap, event-wide checks first; frames last.
