@@ -121,6 +121,13 @@ def machine_ticks() -> tuple[int, int]:
     return sum(values) - values[3] - values[4], sum(values)
 
 
+def _role(pid: int) -> str:
+    """A process's command line, shortened to its last two words (``spyglass web``)."""
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        words = [w.rsplit(b"/", 1)[-1].decode() for w in f.read().split(b"\0") if w]
+    return " ".join(w for w in words if not w.startswith("-"))[-40:]
+
+
 class TreeSampler(threading.Thread):
     """Peak RSS summed over a process tree, and PSS (which counts shared pages once)."""
 
@@ -128,11 +135,13 @@ class TreeSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.interval = pid, interval
         self.peak_rss = self.peak_pss = 0
+        self.peak_parts: dict[str, int] = {}  # each process's RSS at the tree's peak
         self.pids: list[int] = [pid]
         self._stop_event = threading.Event()
 
     def reset(self) -> None:
         self.peak_rss = self.peak_pss = 0
+        self.peak_parts = {}
 
     def run(self) -> None:
         n = 0
@@ -141,11 +150,15 @@ class TreeSampler(threading.Thread):
                 self.pids = process_tree(self.pid)
             n += 1
             rss = pss = 0
+            parts: dict[str, int] = {}
             for pid in self.pids:
                 with suppress(OSError, ValueError):
-                    rss += _rss(pid)
+                    one = _rss(pid)
                     pss += _pss(pid)
-            self.peak_rss = max(self.peak_rss, rss)
+                    rss += one
+                    parts[f"{pid} {_role(pid)}"] = one
+            if rss > self.peak_rss:
+                self.peak_rss, self.peak_parts = rss, parts
             self.peak_pss = max(self.peak_pss, pss)
 
     def stop(self) -> None:
@@ -351,6 +364,7 @@ def measure(server: Server, run: Callable[[], dict[str, Any]]) -> dict[str, Any]
         non_200={k: v for k, v in statuses.items() if k != "200"},
         peak_rss_mb=server.sampler.peak_rss / 2**20,
         peak_pss_mb=server.sampler.peak_pss / 2**20,
+        peak_parts_mb={k: round(v / 2**20, 1) for k, v in server.sampler.peak_parts.items()},
         server_cores=server_cores,
         loadgen_cores=loadgen_cores,
         machine_cores=machine_cores,
@@ -754,6 +768,8 @@ def _print_run(config: dict[str, Any]) -> None:
             f" other {r['other_cores']:.2f}",
             file=sys.stderr,
         )
+        parts = ", ".join(f"{k}: {v:.0f}" for k, v in r.get("peak_parts_mb", {}).items())
+        print(f"  RSS MB at the peak: {parts}", file=sys.stderr)
     if "error" in config:
         print(f"  FAILED: {config['error']}", file=sys.stderr)
     if "durable" in config:

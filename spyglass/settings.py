@@ -199,6 +199,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 # --- processes -------------------------------------------------------------------------------
 WEB_WORKERS = env_int("SPYGLASS_WEB_WORKERS", 2, minimum=1)
+# `spyglass serve` runs as few web processes as its load needs (read by the supervisor).
+WEB_WORKERS_MIN = env_int("SPYGLASS_WEB_WORKERS_MIN", 1, minimum=1)
+WEB_BUSY = env_float("SPYGLASS_WEB_BUSY", 0.5, minimum=0.001)
+WEB_IDLE_SECONDS = env_float("SPYGLASS_WEB_IDLE_SECONDS", 60.0, minimum=0.1)
 DIGEST_WORKERS = env_int("SPYGLASS_DIGEST_WORKERS", 1, minimum=1)  # read by the supervisor
 
 # --- first run (make run) --------------------------------------------------------------------

@@ -1,12 +1,19 @@
 """`spyglass serve`: every role under one small supervisor.
 
-The supervisor binds the listening socket and starts, as child processes,
-``SPYGLASS_WEB_WORKERS`` web servers sharing that socket and one background process running
-a digest worker and the scheduler (the scheduler is idle nearly always; a process of its
-own would cost ~45 MB), plus ``SPYGLASS_DIGEST_WORKERS`` - 1 more digest workers. It imports
-neither Django nor the app, so it costs a few MB. A child
-that dies is restarted with a growing pause; SIGTERM or SIGINT is passed on to every child,
-which drains and exits, and then the supervisor exits with status 0.
+The supervisor binds the listening socket and starts, as child processes, web servers
+sharing that socket and one background process running a digest worker and the scheduler
+(the scheduler is idle nearly always; a process of its own would cost ~45 MB), plus
+``SPYGLASS_DIGEST_WORKERS`` - 1 more digest workers. It imports neither Django nor the app,
+so it costs a few MB. A child that dies is restarted with a growing pause; SIGTERM or SIGINT
+is passed on to every child, which drains and exits, and then the supervisor exits with
+status 0.
+
+Web processes follow the load (``WebScaler``): ``SPYGLASS_WEB_WORKERS_MIN`` run always, and
+while each of them is busy (``SPYGLASS_WEB_BUSY`` of a core, over the last seconds) another
+starts, up to ``SPYGLASS_WEB_WORKERS``. An added one is stopped (it drains first) once the
+web processes have been quiet for ``SPYGLASS_WEB_IDLE_SECONDS``. One web process ingests
+several times what the digest can keep up with on the same machine, so a second one (≈ 60 MB)
+only serves bursts.
 """
 
 from __future__ import annotations
@@ -20,10 +27,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from types import FrameType
 
 SHUTDOWN_GRACE = 30.0
 PR_SET_PDEATHSIG = 1
+TICK = 0.5  # seconds between the supervisor's looks at its children
+BUSY_WINDOW = 2.0  # seconds of CPU use behind a decision to start a web process
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 class Child:
@@ -44,6 +55,60 @@ class Child:
         self.started_at = time.monotonic()
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds of a process so far (Linux ``/proc``); None if unknown."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            fields = f.read().rsplit(b")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+class WebScaler:
+    """How many web processes to run, from their CPU use (see the module's docstring).
+
+    ``observe`` takes each running web process's CPU seconds so far and answers +1 (start
+    one more), -1 (stop the newest added one) or 0. Start one when, over the last
+    ``BUSY_WINDOW`` seconds, the web processes used ``busy`` of a core each on average; stop
+    one when, for ``idle_seconds``, they used so little that one fewer would each have used
+    under half of ``busy``. After any change the window starts again, so a new process's
+    start-up and a stopped one's drain don't count."""
+
+    def __init__(self, least: int, most: int, busy: float, idle_seconds: float) -> None:
+        self.least, self.most = least, max(least, most)
+        self.busy, self.idle_seconds = busy, idle_seconds
+        self.samples: list[tuple[float, float]] = []  # (time, CPU seconds of them all)
+        self.count = 0  # web processes in the samples
+
+    def observe(self, now: float, cpu: list[float]) -> int:
+        if len(cpu) != self.count:
+            self.samples, self.count = [], len(cpu)
+        self.samples.append((now, sum(cpu)))
+        horizon = now - max(BUSY_WINDOW, self.idle_seconds) - TICK
+        while self.samples and self.samples[0][0] < horizon:
+            self.samples.pop(0)
+        if self.count < self.most:
+            used = self._cores_since(now - BUSY_WINDOW)
+            if used is not None and used >= self.busy * self.count:
+                self.samples = []
+                return 1
+        if self.count > self.least:
+            used = self._cores_since(now - self.idle_seconds)
+            if used is not None and used < self.busy / 2 * (self.count - 1):
+                self.samples = []
+                return -1
+        return 0
+
+    def _cores_since(self, since: float) -> float | None:
+        """Cores used on average since ``since``; None if the samples don't reach back."""
+        if not self.samples or self.samples[0][0] > since:
+            return None
+        start = next(s for s in reversed(self.samples) if s[0] <= since)
+        end = self.samples[-1]
+        return (end[1] - start[1]) / max(end[0] - start[0], 1e-9)
+
+
 def _die_with_parent() -> None:
     """Linux: a child gets SIGTERM when the supervisor dies, so none outlives it. (libc by
     name: `ctypes.util.find_library` would import ≈ 2 MB of modules for a lookup.)"""
@@ -59,6 +124,17 @@ def _count(name: str, default: str) -> int:
     if not raw.isdigit() or int(raw) < 1:
         sys.exit(f"{name} must be a positive integer, not {raw!r}")
     return int(raw)
+
+
+def _positive(name: str, default: str) -> float:
+    raw = os.environ.get(name) or default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0:
+        sys.exit(f"{name} must be a positive number, not {raw!r}")
+    return value
 
 
 def bind(host: str, port: int) -> socket.socket:
@@ -89,10 +165,22 @@ def main(argv: list[str]) -> int:
     sock = bind(args.host, args.port)
     base = [sys.executable, "-m", "spyglass"]
     fd = sock.fileno()
-    children = [
-        Child(f"web-{n}", [*base, "web", "--fd", str(fd)], pass_fds=(fd,))
-        for n in range(1, _count("SPYGLASS_WEB_WORKERS", "2") + 1)
-    ]
+    most = _count("SPYGLASS_WEB_WORKERS", "2")
+    scaler = WebScaler(
+        min(most, _count("SPYGLASS_WEB_WORKERS_MIN", "1")),
+        most,
+        _positive("SPYGLASS_WEB_BUSY", "0.5"),
+        _positive("SPYGLASS_WEB_IDLE_SECONDS", "60.0"),
+    )
+    if cpu_seconds(os.getpid()) is None:  # no /proc: no measure of load, so all of them
+        scaler.least = most
+
+    def web(n: int) -> Child:
+        return Child(f"web-{n}", [*base, "web", "--fd", str(fd)], pass_fds=(fd,))
+
+    webs = [web(n) for n in range(1, scaler.least + 1)]
+    children = list(webs)
+    retiring: list[Child] = []  # stopped for want of load, draining
     background = [*base, "worker", "--with-scheduler"]
     if args.no_worker:
         background = [*base, "scheduler"]
@@ -107,8 +195,24 @@ def main(argv: list[str]) -> int:
         f" {', '.join(c.name for c in children)})",
         flush=True,
     )
-    while not stop.wait(0.5):
+    while not stop.wait(TICK):
         now = time.monotonic()
+        retiring = [c for c in retiring if c.process is not None and c.process.poll() is None]
+        running = [c.process.pid for c in webs if c.process and c.process.poll() is None]
+        usage = [cpu_seconds(pid) for pid in running]
+        step = 0 if None in usage else scaler.observe(now, [u or 0.0 for u in usage])
+        if step > 0:
+            webs.append(web(len(webs) + 1))
+            children.insert(len(webs) - 1, webs[-1])
+            webs[-1].start()
+            _say(f"{webs[-1].name} started: the web processes are busy")
+        elif step < 0:
+            quiet = webs.pop()
+            children.remove(quiet)
+            retiring.append(quiet)
+            assert quiet.process is not None
+            quiet.process.send_signal(signal.SIGTERM)
+            _say(f"{quiet.name} stopping: the web processes are quiet")
         for child in children:
             assert child.process is not None
             if child.process.poll() is None or now < child.next_start:
@@ -131,13 +235,18 @@ def main(argv: list[str]) -> int:
     # Stop accepting before draining: new connections are refused instead of waiting in a
     # backlog that nobody will serve.
     sock.close()
-    return shutdown(children)
+    return shutdown(children, retiring)
 
 
-def shutdown(children: list[Child]) -> int:
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def shutdown(children: list[Child], retiring: Sequence[Child] = ()) -> int:
     for child in children:
         if child.process is not None and child.process.poll() is None:
             child.process.send_signal(signal.SIGTERM)
+    children = [*children, *retiring]  # those were sent SIGTERM already: a second forces
     deadline = time.monotonic() + SHUTDOWN_GRACE
     clean = True
     for child in children:

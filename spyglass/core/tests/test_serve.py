@@ -141,7 +141,8 @@ def test_serve_answers_health_and_readiness_and_on_a_signal_stops_with_all_its_c
 ) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start_serve(server_env, tmp_path, port)
+    env = dict(server_env, SPYGLASS_WEB_WORKERS_MIN="2")  # a fixed two
+    server = start_serve(env, tmp_path, port)
     try:
         assert get(f"{base}/_health") == (200, b"ok\n")
         status, body = get(f"{base}/_ready")
@@ -209,6 +210,43 @@ def test_the_children_of_a_killed_supervisor_stop_too(
         for pid in children:
             if alive(pid):
                 os.kill(pid, signal.SIGKILL)
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+
+
+def _web_processes(server: subprocess.Popen[bytes]) -> list[int]:
+    return [pid for pid in children_of(server.pid) if "web" in _command_line(pid)]
+
+
+@pytest.mark.e2e
+def test_serve_starts_a_second_web_process_while_busy_and_stops_it_when_quiet(
+    server_env: dict[str, str], tmp_path: Path
+) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    # A low threshold, so that a few hundred requests make a web process busy here.
+    env = dict(server_env, SPYGLASS_WEB_BUSY="0.02", SPYGLASS_WEB_IDLE_SECONDS="2")
+    server = start_serve(env, tmp_path, port)
+    try:
+        first = _web_processes(server)
+        assert len(first) == 1  # SPYGLASS_WEB_WORKERS_MIN's default
+
+        def busy() -> bool:
+            for _ in range(50):
+                assert get(f"{base}/_ready")[0] == 200
+            return len(_web_processes(server)) == 2
+
+        wait_until(busy, "a second web process")
+        assert first[0] in _web_processes(server)
+        wait_until(lambda: _web_processes(server) == first, "the added web process to stop")
+        log_text = (tmp_path / "serve.log").read_text(errors="replace")
+        assert "web-2 started: the web processes are busy" in log_text
+        assert "web-2 stopping: the web processes are quiet" in log_text
+        assert "restarting" not in log_text  # a stopped one is not restarted
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(HANG_GUARD) == 0
+    finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGKILL)
             server.wait()
