@@ -72,6 +72,17 @@ _JSON_KINDS: dict[type, tuple[int, int]] = {
 }
 _ANY = Node(K_VALUE, name="value")
 
+# What to do with a field of a struct walked without ``_meta`` (see Engine.field_op):
+_SKIP = 0  # nothing can apply to it
+_STR = 1  # a string field: (op, node, pii, plan, key fires)
+_ANY_VALUE = (
+    2  # any JSON: (op, node, pii, (plan, key fires) of a string, (ctx, key fires) of a map)
+)
+_BAG = 3  # a map of any JSON: (op, node, pii, ctx of the map, key fires)
+_VISIT = 4  # anything else: visit it
+FieldOp = tuple[int, Node, int, Any, Any]
+_SKIP_OP: FieldOp = (_SKIP, _ANY, NO, None, False)
+
 
 class Plan:
     """The rules of one set of matched applications, in application order, with quick
@@ -117,8 +128,17 @@ def _check(hints: list[Hint | None]) -> Callable[[str], bool]:
         return _always
     folded = tuple(dict.fromkeys(lit for h in hints if h for lit in h.folded))
     raw = tuple(dict.fromkeys(lit for h in hints if h for lit in h.raw))
-    patterns = list(dict.fromkeys(h.regex for h in hints if h and h.regex))
-    search = re.compile("|".join(f"(?:{p})" for p in patterns)).search if patterns else None
+    # Each regex on its own (one alternation of them all is searched for several times
+    # slower), skipped in text shorter than any match of its pattern, shortest first.
+    shortest: dict[str, int] = {}
+    for h in hints:
+        if h and h.regex:
+            shortest[h.regex] = min(h.min_len, shortest.get(h.regex, h.min_len))
+    searches = tuple(
+        (length, re.compile(regex).search)
+        for regex, length in sorted(shortest.items(), key=lambda item: item[1])
+    )
+    min_len = searches[0][0] if searches else 0
 
     def check(text: str) -> bool:
         for literal in raw:
@@ -129,7 +149,15 @@ def _check(hints: list[Hint | None]) -> Callable[[str], bool]:
             for literal in folded:
                 if literal in low:
                     return True
-        return search is not None and search(text) is not None
+        if searches:
+            size = len(text)
+            if size >= min_len:
+                for length, search in searches:
+                    if size < length:
+                        return False
+                    if search(text) is not None:
+                        return True
+        return False
 
     return check
 
@@ -250,6 +278,13 @@ class Engine:
         self.plan_table: dict[int, Plan | None] = {}
         self.entries: dict[int, tuple[Plan | None, bool]] = {}
         self.struct_walks: dict[tuple[int, int], tuple[tuple[str, int, Node], ...]] = {}
+        # structs without ``_meta``: (ctx, id(node)) -> what to do with each field; the fields
+        # of a struct without other fields, in schema order; the keys seen, for the others
+        self.closed_ops: dict[tuple[int, int], tuple[tuple[str, FieldOp], ...]] = {}
+        self.open_ops: dict[tuple[int, int], dict[str, FieldOp]] = {}
+        # maps of any JSON: ctx * 4 + pii (3: span data) -> key -> (pii, plan, key fires) of a
+        # string value
+        self.bag_keys: dict[int, dict[str, tuple[int, Plan | None, bool]]] = {}
         self.plans: dict[tuple[int, ...], Plan] = {}
         # (keys, lowered keys, value types, pii) of a ctx, for matching it the first time
         self.ctx_paths: dict[
@@ -263,6 +298,9 @@ class Engine:
             self.plan_table.clear()
             self.entries.clear()
             self.struct_walks.clear()
+            self.closed_ops.clear()
+            self.open_ops.clear()
+            self.bag_keys.clear()
             del_keys = [k for k in self.ctx_paths if k]
             for k in del_keys:
                 del self.ctx_paths[k]
@@ -300,6 +338,59 @@ class Engine:
             kept.append((key, pii, child))
         walk = self.struct_walks[(ctx, id(node))] = tuple(kept)
         return walk
+
+    def closed_struct(self, ctx: int, node: Node) -> tuple[tuple[str, FieldOp], ...]:
+        """The fields of a struct without other fields that can matter, with their ops."""
+        ops = tuple(
+            (key, self.field_op(ctx, key, pii, child))
+            for key, pii, child in self.struct_walk(ctx, node)
+        )
+        self.closed_ops[(ctx, id(node))] = ops
+        return ops
+
+    def open_field(self, ctx: int, node: Node, key: str) -> FieldOp:
+        """The op of a field of a struct that takes other fields, remembered."""
+        field = node.fields.get(key)
+        pii, child = (node.other, _ANY) if field is None else field
+        op = self.field_op(ctx, key, pii, child) if pii or child.deep else _SKIP_OP
+        self.open_ops[(ctx, id(node))][key] = op
+        return op
+
+    def field_op(self, ctx: int, key: str, pii: int, node: Node) -> FieldOp:
+        """What :meth:`_Walk.visit` would do with a field, decided once per path: for the
+        value types it checks here, the plan of the path it would enter and whether a rule
+        could act on the key; anything else is visited."""
+        if pii == NO:
+            # (visit enters containers only)
+            return (_VISIT, node, pii, None, False) if node.deep else _SKIP_OP
+        kind = node.kind
+        if kind == K_STRING:
+            plan, fires = self.entry(self.child_ctx(ctx, key, node.vt), pii)
+            return (_STR, node, pii, plan, fires)
+        if kind == K_VALUE and node is not SPAN_DATA_VALUE:
+            string = self.entry(self.child_ctx(ctx, key, STRING), pii)
+            cctx = self.child_ctx(ctx, key, OBJECT)
+            return (_ANY_VALUE, node, pii, string, (cctx, self.entry(cctx, pii)[1]))
+        if kind == K_OBJECT and not node.vt & BOOLEAN:
+            item = _item(node, K_OBJECT)
+            if item is SPAN_DATA_VALUE or item.kind == K_VALUE:
+                cctx = self.child_ctx(ctx, key, node.vt)
+                return (_BAG, node, pii, cctx, self.entry(cctx, pii)[1])
+        # an opaque value is only removed by key (or @anything), whatever the value
+        if kind == K_OPAQUE and (
+            node.vt & BOOLEAN or not self.entry(self.child_ctx(ctx, key, node.vt), pii)[1]
+        ):
+            return _SKIP_OP
+        return (_VISIT, node, pii, None, False)
+
+    def bag_key(self, ctx: int, key: str, span: bool, pii: int) -> tuple[int, Plan | None, bool]:
+        """(pii, plan, key fires) of a string under ``key`` in a map of any JSON."""
+        if span:
+            pii = span_data_pii(key)
+        if pii == NO:
+            return (NO, None, False)
+        plan, fires = self.entry(self.child_ctx(ctx, key, STRING), pii)
+        return (pii, plan, fires)
 
     def entry(self, ctx: int, pii: int) -> tuple[Plan | None, bool]:
         """(plan, whether a rule could act on the key) for a path; plan None: no rules."""
@@ -349,6 +440,7 @@ class _Walk:
 
     __slots__ = (
         "child_ctx",
+        "closed_ops",
         "ctx_table",
         "engine",
         "entries",
@@ -356,6 +448,7 @@ class _Walk:
         "event",
         "index_sensitive",
         "meta_root",
+        "open_ops",
         "plan",
         "spath",
         "struct_walks",
@@ -372,6 +465,8 @@ class _Walk:
         self.ctx_table = engine.ctx_table
         self.entries = engine.entries
         self.struct_walks = engine.struct_walks
+        self.closed_ops = engine.closed_ops
+        self.open_ops = engine.open_ops
         self.index_sensitive = engine.index_sensitive
 
     # -- _meta ----------------------------------------------------------------------------------
@@ -495,8 +590,9 @@ class _Walk:
         elif kind == K_OBJECT:
             if type(value) is dict:
                 item = _item(node, K_OBJECT)
-                if item is _ANY and pii and meta is None:
-                    self.bag(value, pii, ctx)
+                if meta is None and (item is SPAN_DATA_VALUE or (pii and item.kind == K_VALUE)):
+                    # (with PII, any JSON value is visited alike whatever its node)
+                    self.bag(value, pii, ctx, item)
                 elif item is SPAN_DATA_VALUE:
                     visit = self.visit
                     for key, child in value.items():
@@ -514,20 +610,26 @@ class _Walk:
 
     # -- containers -----------------------------------------------------------------------------
 
-    def bag(self, obj: dict[str, Any], pii: int, ctx: int) -> None:
-        """The children of a PII map of any JSON (``extra``, frame ``vars``...) without
-        ``_meta``: the common case, kept tight."""
-        ctx_table = self.ctx_table
-        entries = self.entries
+    def bag(self, obj: dict[str, Any], pii: int, ctx: int, node: Node) -> None:
+        """The children of a map of any JSON (``extra``, frame ``vars``, span data...) without
+        ``_meta``: the common case, kept tight. ``node``: ``SPAN_DATA_VALUE`` for span data
+        (each key has its own PII flag), or any value node (then ``pii`` is not NO)."""
+        span = node is SPAN_DATA_VALUE
+        engine = self.engine
+        slot = ctx * 4 + (3 if span else pii)
+        keys = engine.bag_keys.get(slot)
+        if keys is None:
+            keys = engine.bag_keys[slot] = {}
+        visit = self.visit
         for key, child in obj.items():
-            if type(child) is str:
+            kind = type(child)
+            if kind is str:
                 if child in _SKIP_STRINGS:
                     continue
-                cctx = ctx_table.get((ctx, key, STRING)) or self.child_ctx(ctx, key, STRING)
-                found = entries.get(cctx * 4 + pii)
+                found = keys.get(key)
                 if found is None:
-                    found = self.entry(cctx, pii)
-                plan, key_fires = found
+                    found = keys[key] = engine.bag_key(ctx, key, span, pii)
+                child_pii, plan, key_fires = found
                 if plan is None:
                     continue
                 if not key_fires:
@@ -536,9 +638,17 @@ class _Walk:
                         touch = plan.may_touch(child)
                     if not touch:
                         continue
-            elif child is None or type(child) is bool:
+                visit(obj, key, key, child, node, child_pii, ctx, None)
                 continue
-            self.visit(obj, key, key, child, _ANY, pii, ctx, None)
+            if child is None or kind is bool:
+                continue
+            child_pii = span_data_pii(key) if span else pii
+            # a number is only removed by key (or @anything)
+            if (kind is int or kind is float) and (
+                child_pii == NO or not self.entry(self.child_ctx(ctx, key, NUMBER), child_pii)[1]
+            ):
+                continue
+            visit(obj, key, key, child, node, child_pii, ctx, None)
 
     def struct(
         self, obj: dict[str, Any], node: Node, ctx: int, meta: Any, root: bool = False
@@ -547,19 +657,56 @@ class _Walk:
         other = node.other
         special = node.special
         visit = self.visit
-        if other == NO and not root and not special:
-            if meta is None:
-                walk = self.struct_walks.get((ctx, id(node)))
-                if walk is None:
-                    walk = self.engine.struct_walk(ctx, node)
-                for key, pii, child_node in walk:
+        if meta is None and not root and not special:
+            engine = self.engine
+            if other == NO:
+                closed = self.closed_ops.get((ctx, id(node)))
+                if closed is None:
+                    closed = engine.closed_struct(ctx, node)
+                for key, op in closed:
                     child = obj.get(key)
-                    if child is not None:
-                        visit(obj, key, key, child, child_node, pii, ctx, None)
-            else:
-                for key, pii, child_node in node.walk:
-                    if key in obj:
-                        visit(obj, key, key, obj[key], child_node, pii, ctx, meta)
+                    if child is None:
+                        continue
+                    if op[0] == _STR and type(child) is str:
+                        plan = op[3]
+                        if plan is None or child in _SKIP_STRINGS:
+                            continue
+                        if not op[4]:
+                            touch = plan.values.get(child)
+                            if touch is None:
+                                touch = plan.may_touch(child)
+                            if not touch:
+                                continue
+                        visit(obj, key, key, child, op[1], op[2], ctx, None)
+                    else:
+                        self.field(obj, key, child, op, ctx)
+                return
+            opened = self.open_ops.get((ctx, id(node)))
+            if opened is None:
+                opened = self.open_ops[(ctx, id(node))] = {}
+            for key, child in obj.items():
+                if child is None:
+                    continue
+                found = opened.get(key)
+                op = engine.open_field(ctx, node, key) if found is None else found
+                if op[0] == _STR and type(child) is str:
+                    plan = op[3]
+                    if plan is None or child in _SKIP_STRINGS:
+                        continue
+                    if not op[4]:
+                        touch = plan.values.get(child)
+                        if touch is None:
+                            touch = plan.may_touch(child)
+                        if not touch:
+                            continue
+                    visit(obj, key, key, child, op[1], op[2], ctx, None)
+                elif op[0] != _SKIP:
+                    self.field(obj, key, child, op, ctx)
+            return
+        if other == NO and not root and not special:
+            for key, pii, child_node in node.walk:
+                if key in obj:
+                    visit(obj, key, key, obj[key], child_node, pii, ctx, meta)
             return
         ip_valid = _ip_is_valid(obj.get("ip_address")) if special == "user" else True
         items = list(obj.items()) if root or special else obj.items()
@@ -575,6 +722,37 @@ class _Walk:
                     visit(obj, key, key, child, child_node, pii, ctx, meta)
         if special == "user":
             self.user_ip(obj, ip_valid)
+
+    def field(self, obj: dict[str, Any], key: str, child: Any, op: FieldOp, ctx: int) -> None:
+        """A field of a struct without ``_meta`` (not None) by its op, when the caller's quick
+        checks did not settle it."""
+        code, node, pii, first, second = op
+        kind = type(child)
+        if code == _BAG:
+            if kind is dict and not second:
+                self.spath.append(key)
+                self.bag(child, pii, first, _item(node, K_OBJECT))
+                self.spath.pop()
+                return
+        elif code == _ANY_VALUE:
+            if kind is str:
+                plan, key_fires = first
+                if plan is None or child in _SKIP_STRINGS:
+                    return
+                if not key_fires and not plan.may_touch(child):
+                    return
+            elif kind is dict:
+                cctx, key_fires = second
+                if not key_fires:
+                    self.spath.append(key)
+                    self.bag(child, pii, cctx, _ANY)
+                    self.spath.pop()
+                    return
+            elif kind is bool:
+                return
+        elif code == _SKIP:
+            return
+        self.visit(obj, key, key, child, node, pii, ctx, None)
 
     def array(self, items: list[Any], item: Node | None, pii: int, ctx: int, meta: Any) -> None:
         if item is None:

@@ -149,26 +149,33 @@ class Hint:
     folded: tuple[str, ...] = ()
     raw: tuple[str, ...] = ()
     regex: str | None = None
+    # The pattern matches no text shorter than this (in characters): the regex hint is not
+    # searched for in shorter text. Most values are short, and searching costs more than
+    # everything else a hint does.
+    min_len: int = 0
 
 
 # Hints by Python pattern text. Each is a superset of its pattern's matches (case folding
 # included: ``(?i)`` in Rust is simple case folding, which str.casefold() covers).
 HINTS: dict[str, Hint] = {
-    PATTERNS["imei"].pattern: Hint(regex=r"\d\d"),
-    PATTERNS["mac"].pattern: Hint(regex=r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}"),
-    PATTERNS["uuid"].pattern: Hint(regex=r"(?i:[a-z0-9]{8})"),
+    PATTERNS["imei"].pattern: Hint(regex=r"\d\d", min_len=15),
+    PATTERNS["mac"].pattern: Hint(regex=r"[0-9A-Fa-f]{2}[:-][0-9A-Fa-f]{2}", min_len=17),
+    PATTERNS["uuid"].pattern: Hint(regex=r"(?i:[a-z0-9]{8})", min_len=32),
     PATTERNS["email"].pattern: Hint(raw=("@",)),
-    PATTERNS["iban"].pattern: Hint(regex=r"[A-Z][A-Z]\d\d"),
-    PATTERNS["ipv4"].pattern: Hint(regex=r"[0-9]\.[0-9]"),
-    PATTERNS["ipv6"].pattern: Hint(raw=("::",), regex=r"[0-9a-fA-F]:"),
-    PATTERNS["creditcard"].pattern: Hint(regex=r"\d(?:[-\s]?\d){12}"),
+    PATTERNS["iban"].pattern: Hint(regex=r"[A-Z][A-Z]\d\d", min_len=15),
+    PATTERNS["ipv4"].pattern: Hint(regex=r"[0-9]\.[0-9]", min_len=7),
+    PATTERNS["ipv6"].pattern: Hint(raw=("::",), regex=r"[0-9a-fA-F]:", min_len=2),
+    # The card pattern starts with three or four digits in a row, then twelve more, each
+    # maybe after a dash or space (written out: a repeat costs more to search for).
+    PATTERNS["creditcard"].pattern: Hint(regex=r"\d\d\d" + r"[-\s]?\d" * 12, min_len=15),
     PATTERNS["userpath"].pattern: Hint(
         folded=("users", "home", "documentsandsettings", "profiles")
     ),
     PATTERNS["pemkey"].pattern: Hint(raw=("-----BEGIN",)),
     PATTERNS["url_auth"].pattern: Hint(raw=("@",)),
     PATTERNS["urlauth_legacy"].pattern: Hint(raw=("@",)),
-    PATTERNS["us_ssn"].pattern: Hint(regex=r"[0-9]{3}-[0-9]{2}-[0-9]{4}"),
+    # (starts with a literal: found quicker than a digit)
+    PATTERNS["us_ssn"].pattern: Hint(regex=r"-[0-9]{2}-[0-9]{4}", min_len=11),
     PATTERNS["bearer"].pattern: Hint(folded=("bearer",)),
     PATTERNS["token_key"].pattern: Hint(folded=("token",)),
     PATTERNS["password_key"].pattern: Hint(
