@@ -159,7 +159,7 @@ class Enhancements:
         # Exception data only belongs in the cache key when a rule looks at it.
         self._classify_by_exception = any(r.exception_matchers for r in self._classifiers)
         self._plan_cache: dict[tuple[object, ...], ContributionPlan] = {}
-        self._contribute_by_exception = any(r.exception_matchers for r in self._contributors)
+        self.contributes_by_exception = any(r.exception_matchers for r in self._contributors)
 
     def __add__(self, other: Enhancements) -> Enhancements:
         return Enhancements(self.rules + other.rules)
@@ -189,7 +189,7 @@ class Enhancements:
         """What `+group`/`-group`, `max-frames` and `min-frames` do to this stack trace. The
         plan depends only on the frames (and the exception), so it is computed once and
         cached: the same stack traces arrive again and again."""
-        exception_key = exception.key() if self._contribute_by_exception else None
+        exception_key = exception.key() if self.contributes_by_exception else None
         key = (exception_key, tuple((*f.key(), f.category) for f in frames))
         plan = self._plan_cache.get(key)
         if plan is None:

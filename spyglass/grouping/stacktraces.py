@@ -112,7 +112,54 @@ def stacktrace_variants(
     stacktrace: Stacktrace, context: Context, exception: ExceptionData
 ) -> dict[str, Component]:
     """`{"!app": ..., "system": ...}`: the `!` marks the variant preferred when both hash
-    the same."""
+    the same.
+
+    Cached: the same stack traces arrive again and again. Callers get their own copy of
+    each variant's component; the frames' components below are shared, and nothing changes
+    them once built."""
+    context.frames_for(stacktrace)  # classified (in-app, category), as the key reads them
+    key = _variants_key(stacktrace, context, exception)
+    cached = _VARIANTS_CACHE.get(key) if key is not None else None
+    if cached is None:
+        cached = _build_variants(stacktrace, context, exception)
+        if key is not None:
+            if len(_VARIANTS_CACHE) >= _VARIANTS_CACHE_LIMIT:
+                _VARIANTS_CACHE.clear()
+            _VARIANTS_CACHE[key] = cached
+    app, system = cached
+    return {"!app": app.shallow_copy(), "system": system.shallow_copy()}
+
+
+_VARIANTS_CACHE: dict[tuple[object, ...], tuple[Component, Component]] = {}
+_VARIANTS_CACHE_LIMIT = 1024
+
+
+def _variants_key(
+    stacktrace: Stacktrace, context: Context, exception: ExceptionData
+) -> tuple[object, ...] | None:
+    """Everything the variants of a classified stack trace depend on: the settings, the
+    rules, what each frame's component, recursion check and the rules read, and the
+    exception when a contributing rule looks at it. None when a value can't be a key."""
+    enhancements = context.enhancements
+    key = (
+        context.settings,
+        enhancements,
+        exception.key() if enhancements.contributes_by_exception else None,
+        tuple(
+            (*f.component_key(), f.package, f.lineno, f.colno, f.in_app, f.category)
+            for f in stacktrace.frames
+        ),
+    )
+    try:
+        hash(key)
+    except TypeError:  # a line number that is a list, say
+        return None
+    return key
+
+
+def _build_variants(
+    stacktrace: Stacktrace, context: Context, exception: ExceptionData
+) -> tuple[Component, Component]:
     frames = stacktrace.frames
     base = [frame_component(f, context.settings) for f in frames]
     keys = [f.recursion_key() for f in frames]
@@ -120,4 +167,4 @@ def stacktrace_variants(
     app = _single_variant("app", stacktrace, base, recursive, context, exception)
     system = _single_variant("system", stacktrace, base, recursive, context, exception)
     _apply_frame_counts(frames, app, system)
-    return {"!app": app, "system": system}
+    return app, system
