@@ -11,7 +11,9 @@ status 0.
 Web processes follow the load (``WebScaler``): ``SPYGLASS_WEB_WORKERS_MIN`` run always, and
 while each of them is busy (``SPYGLASS_WEB_BUSY`` of a core, over the last seconds) another
 starts, up to ``SPYGLASS_WEB_WORKERS``. An added one is stopped (it drains first) once the
-web processes have been quiet for ``SPYGLASS_WEB_IDLE_SECONDS``. One web process ingests
+web processes have been quiet for ``SPYGLASS_WEB_IDLE_SECONDS``. A new one signals
+(SIGUSR2) once it accepts connections; the others then close their keep-alive connections
+for a moment (SIGUSR1), so that their clients reconnect and spread. One web process ingests
 several times what the digest can keep up with on the same machine, so a second one (≈ 60 MB)
 only serves bursts.
 """
@@ -111,7 +113,9 @@ class WebScaler:
 
 def _die_with_parent() -> None:
     """Linux: a child gets SIGTERM when the supervisor dies, so none outlives it. (libc by
-    name: `ctypes.util.find_library` would import ≈ 2 MB of modules for a lookup.)"""
+    name: `ctypes.util.find_library` would import ≈ 2 MB of modules for a lookup.) SIGUSR1
+    is ignored until a web process sets its handler: it would end a starting one."""
+    signal.signal(signal.SIGUSR1, signal.SIG_IGN)
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
@@ -155,12 +159,14 @@ def main(argv: list[str]) -> int:
     args = parser.parse_args(argv)
 
     stop = threading.Event()
+    listening = threading.Event()  # a web process has started accepting
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGUSR2, lambda signum, frame: listening.set())
 
     sock = bind(args.host, args.port)
     base = [sys.executable, "-m", "spyglass"]
@@ -177,6 +183,8 @@ def main(argv: list[str]) -> int:
 
     def web(n: int) -> Child:
         return Child(f"web-{n}", [*base, "web", "--fd", str(fd)], pass_fds=(fd,))
+
+    os.environ["SPYGLASS_SUPERVISOR_PID"] = str(os.getpid())  # whom a web process tells
 
     webs = [web(n) for n in range(1, scaler.least + 1)]
     children = list(webs)
@@ -201,6 +209,14 @@ def main(argv: list[str]) -> int:
         running = [c.process.pid for c in webs if c.process and c.process.poll() is None]
         usage = [cpu_seconds(pid) for pid in running]
         step = 0 if None in usage else scaler.observe(now, [u or 0.0 for u in usage])
+        if listening.is_set():
+            listening.clear()
+            # A web process accepts now (most likely the youngest): the others close their
+            # keep-alive connections for a moment, and their clients reconnect, some to it.
+            youngest = max(webs, key=lambda c: c.started_at)
+            for child in webs:
+                if child is not youngest and child.process and child.process.poll() is None:
+                    child.process.send_signal(signal.SIGUSR1)
         if step > 0:
             webs.append(web(len(webs) + 1))
             children.insert(len(webs) - 1, webs[-1])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -21,6 +22,20 @@ CORS_ALLOW_HEADERS = (
     b" authentication, authorization, content-encoding, transfer-encoding"
 )
 CORS_EXPOSE_HEADERS = b"x-sentry-error, x-sentry-rate-limits, retry-after"
+CLOSE = (b"connection", b"close")
+REBALANCE_SECONDS = 2.0
+
+# Until this moment (time.monotonic()) every response closes its connection after it.
+_closing_until = 0.0
+
+
+def close_connections(seconds: float = REBALANCE_SECONDS) -> None:
+    """For ``seconds``, answer with ``Connection: close``: clients reconnect, and the kernel
+    spreads their new connections over every process accepting on the socket. `spyglass
+    serve` asks for it (SIGUSR1) when it has started another web process: keep-alive
+    clients would otherwise stay with the busy ones."""
+    global _closing_until
+    _closing_until = time.monotonic() + seconds
 
 
 def request_headers(scope: Scope) -> dict[str, str]:
@@ -58,6 +73,7 @@ async def send_response(
                 (b"content-type", content_type),
                 (b"content-length", str(len(body)).encode()),
                 *headers,
+                *((CLOSE,) if _closing_until and time.monotonic() < _closing_until else ()),
             ],
         }
     )

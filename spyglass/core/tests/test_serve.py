@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -224,7 +225,6 @@ def test_serve_starts_a_second_web_process_while_busy_and_stops_it_when_quiet(
     server_env: dict[str, str], tmp_path: Path
 ) -> None:
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
     # A low threshold, so that a few hundred requests make a web process busy here.
     env = dict(server_env, SPYGLASS_WEB_BUSY="0.02", SPYGLASS_WEB_IDLE_SECONDS="2")
     server = start_serve(env, tmp_path, port)
@@ -232,13 +232,25 @@ def test_serve_starts_a_second_web_process_while_busy_and_stops_it_when_quiet(
         first = _web_processes(server)
         assert len(first) == 1  # SPYGLASS_WEB_WORKERS_MIN's default
 
+        # One keep-alive connection, as an SDK's: it stays with the first process until
+        # that one, once the second accepts, answers with `Connection: close`.
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        closed = []
+
         def busy() -> bool:
             for _ in range(50):
-                assert get(f"{base}/_ready")[0] == 200
-            return len(_web_processes(server)) == 2
+                client.request("GET", "/_ready")
+                response = client.getresponse()
+                assert response.status == 200
+                response.read()
+                if response.getheader("connection") == "close":
+                    closed.append(len(_web_processes(server)))
+            return bool(closed)
 
-        wait_until(busy, "a second web process")
+        wait_until(busy, "a second web process, and the first closing its connections")
+        assert closed[0] == 2
         assert first[0] in _web_processes(server)
+        client.close()
         wait_until(lambda: _web_processes(server) == first, "the added web process to stop")
         log_text = (tmp_path / "serve.log").read_text(errors="replace")
         assert "web-2 started: the web processes are busy" in log_text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
 from typing import Any
 
@@ -11,8 +13,21 @@ from django.core.management.base import BaseCommand, CommandParser
 from uvicorn.supervisors import Multiprocess
 
 from spyglass import checks
+from spyglass.ingest.io import close_connections
 
 APP = "spyglass.asgi:application"
+
+
+class ServeChild(uvicorn.Server):
+    """A web process of `spyglass serve`: it tells the supervisor (SIGUSR2) once it accepts
+    connections, and on SIGUSR1 closes its keep-alive connections for a moment, so that their
+    clients reconnect to whichever process the kernel gives them (a new one among them)."""
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        signal.signal(signal.SIGUSR1, lambda signum, frame: close_connections())
+        await super().startup(sockets=sockets)
+        if self.started and os.environ.get("SPYGLASS_SUPERVISOR_PID") == str(os.getppid()):
+            os.kill(os.getppid(), signal.SIGUSR2)
 
 
 class Command(BaseCommand):
@@ -44,7 +59,7 @@ class Command(BaseCommand):
         )
         if options["fd"] is not None:
             # `spyglass serve` binds once and starts several of these on the same socket.
-            uvicorn.Server(config).run(sockets=[socket.socket(fileno=options["fd"])])
+            ServeChild(config).run(sockets=[socket.socket(fileno=options["fd"])])
         elif config.workers > 1:
             Multiprocess(config, sockets=[config.bind_socket()]).run()
         else:
