@@ -79,7 +79,8 @@ _ANY_VALUE = (
     2  # any JSON: (op, node, pii, (plan, key fires) of a string, (ctx, key fires) of a map)
 )
 _BAG = 3  # a map of any JSON: (op, node, pii, ctx of the map, key fires)
-_VISIT = 4  # anything else: visit it
+_DESCEND = 4  # a struct or list no rule removes: (op, node, pii, ctx of the value, None)
+_VISIT = 5  # anything else: visit it
 FieldOp = tuple[int, Node, int, Any, Any]
 _SKIP_OP: FieldOp = (_SKIP, _ANY, NO, None, False)
 
@@ -88,13 +89,28 @@ class Plan:
     """The rules of one set of matched applications, in application order, with quick
     checks: could any rule touch a value with this key, or this string value?"""
 
-    __slots__ = ("anything", "check_key", "check_value", "rules", "values")
+    __slots__ = ("anything", "check_key", "check_value", "results", "rules", "steps", "values")
 
     def __init__(self, rules: list[CompiledRule]) -> None:
         self.rules = rules
         self.anything = any(r.is_anything for r in rules)
         # short strings seen before -> whether a rule could touch them (values repeat a lot)
         self.values: dict[str, bool] = {}
+        # (key, short string, its remarks) seen before -> what the rules made of it
+        self.results: dict[tuple[str, str, Any], _Result] = {}
+        # the rules as run_rules goes through them, with each regex's hint check
+        self.steps = tuple(
+            (
+                rule,
+                rule.redaction.chunked,
+                rule.is_anything,
+                tuple(
+                    (kind, regex, groups, _hint_check(regex.pattern))
+                    for kind, regex, groups in rule.matchers
+                ),
+            )
+            for rule in rules
+        )
         key_hints: list[Hint | None] = []
         value_hints: list[Hint | None] = []
         for rule in rules:
@@ -242,23 +258,62 @@ _HINT_CHECKS: dict[str, Callable[[str], bool]] = {}
 
 def run_rules(work: _StringWork, plan: Plan, key: str) -> bool:
     """Relay's apply_rule_to_value over a plan; True when the string is to be removed."""
-    for rule in plan.rules:
-        chunked = rule.redaction.chunked
-        if rule.is_anything and not chunked:
+    for rule, chunked, anything, matchers in plan.steps:
+        if anything and not chunked:
             work.remove(rule)
             return True
-        for kind, regex, groups in rule.matchers:
+        for kind, regex, groups, hint in matchers:
             if kind == VALUE:
-                if _hint_check(regex.pattern)(work.value):
+                if hint(work.value):
                     work.apply(rule, regex, groups)
             elif regex.search(key):
                 if not chunked:
                     work.remove(rule)
                     return True
                 work.apply(rule, _ANYTHING, groups)
-            elif kind == KEY_VALUE and _hint_check(regex.pattern)(work.value):
+            elif kind == KEY_VALUE and hint(work.value):
                 work.apply(rule, regex, groups)
     return False
+
+
+# (removed, changed, new value, remarks, original length) of a string run through a plan
+_Result = tuple[bool, bool, str, "list[Any] | None", "int | None"]
+_MEMO_LENGTH = 200  # longer strings are not remembered
+_MEMO_SIZE = 4096
+
+
+def _run_remembered(plan: Plan, value: str, remarks: list[Any] | None, key: str) -> _Result:
+    """run_rules on a fresh string, remembered per plan for short strings: the same value
+    under the same key (a filtered password, a header) comes back event after event. The
+    rules are deterministic, and remarks are copied out, never shared."""
+    memo_key: tuple[str, str, Any] | None = None
+    if len(value) <= _MEMO_LENGTH:
+        if remarks is None:
+            memo_key = (key, value, None)
+        elif all(type(r) is list for r in remarks):
+            memo_key = (key, value, tuple(tuple(r) for r in remarks))
+    result = None
+    if memo_key is not None:
+        try:
+            result = plan.results.get(memo_key)
+        except TypeError:  # (remarks that are not plain values)
+            memo_key = None
+    if result is None:
+        work = _StringWork(value, remarks)
+        removed = run_rules(work, plan, key)
+        result = (removed, work.changed, work.value, work.remarks, work.length)
+        if memo_key is not None:
+            if len(plan.results) >= _MEMO_SIZE:
+                plan.results.clear()
+            plan.results[memo_key] = result
+            result = (removed, work.changed, work.value, _copied(work.remarks), work.length)
+    else:
+        result = (result[0], result[1], result[2], _copied(result[3]), result[4])
+    return result
+
+
+def _copied(remarks: list[Any] | None) -> list[Any] | None:
+    return None if remarks is None else [list(r) if type(r) is list else r for r in remarks]
 
 
 class Engine:
@@ -280,7 +335,7 @@ class Engine:
         self.struct_walks: dict[tuple[int, int], tuple[tuple[str, int, Node], ...]] = {}
         # structs without ``_meta``: (ctx, id(node)) -> what to do with each field; the fields
         # of a struct without other fields, in schema order; the keys seen, for the others
-        self.closed_ops: dict[tuple[int, int], tuple[tuple[str, FieldOp], ...]] = {}
+        self.closed_ops: dict[tuple[int, int], dict[str, FieldOp]] = {}
         self.open_ops: dict[tuple[int, int], dict[str, FieldOp]] = {}
         # maps of any JSON: ctx * 4 + pii (3: span data) -> key -> (pii, plan, key fires) of a
         # string value
@@ -339,12 +394,12 @@ class Engine:
         walk = self.struct_walks[(ctx, id(node))] = tuple(kept)
         return walk
 
-    def closed_struct(self, ctx: int, node: Node) -> tuple[tuple[str, FieldOp], ...]:
+    def closed_struct(self, ctx: int, node: Node) -> dict[str, FieldOp]:
         """The fields of a struct without other fields that can matter, with their ops."""
-        ops = tuple(
-            (key, self.field_op(ctx, key, pii, child))
+        ops = {
+            key: self.field_op(ctx, key, pii, child)
             for key, pii, child in self.struct_walk(ctx, node)
-        )
+        }
         self.closed_ops[(ctx, id(node))] = ops
         return ops
 
@@ -360,10 +415,16 @@ class Engine:
         """What :meth:`_Walk.visit` would do with a field, decided once per path: for the
         value types it checks here, the plan of the path it would enter and whether a rule
         could act on the key; anything else is visited."""
+        kind = node.kind
+        if kind in (K_STRUCT, K_ARRAY):
+            # (entered without a look at the key when it cannot hold PII itself)
+            cctx = self.child_ctx(ctx, key, node.vt)
+            if pii == NO or not self.entry(cctx, pii)[1]:
+                return (_DESCEND, node, pii, cctx, None) if node.deep or pii else _SKIP_OP
+            return (_VISIT, node, pii, None, False)
         if pii == NO:
             # (visit enters containers only)
             return (_VISIT, node, pii, None, False) if node.deep else _SKIP_OP
-        kind = node.kind
         if kind == K_STRING:
             plan, fires = self.entry(self.child_ctx(ctx, key, node.vt), pii)
             return (_STR, node, pii, plan, fires)
@@ -590,13 +651,9 @@ class _Walk:
         elif kind == K_OBJECT:
             if type(value) is dict:
                 item = _item(node, K_OBJECT)
-                if meta is None and (item is SPAN_DATA_VALUE or (pii and item.kind == K_VALUE)):
+                if item is SPAN_DATA_VALUE or (pii and item.kind == K_VALUE):
                     # (with PII, any JSON value is visited alike whatever its node)
-                    self.bag(value, pii, ctx, item)
-                elif item is SPAN_DATA_VALUE:
-                    visit = self.visit
-                    for key, child in value.items():
-                        visit(value, key, key, child, item, span_data_pii(key), ctx, meta)
+                    self.bag(value, pii, ctx, item, meta)
                 else:
                     visit = self.visit
                     for key, child in value.items():
@@ -610,10 +667,10 @@ class _Walk:
 
     # -- containers -----------------------------------------------------------------------------
 
-    def bag(self, obj: dict[str, Any], pii: int, ctx: int, node: Node) -> None:
-        """The children of a map of any JSON (``extra``, frame ``vars``, span data...) without
-        ``_meta``: the common case, kept tight. ``node``: ``SPAN_DATA_VALUE`` for span data
-        (each key has its own PII flag), or any value node (then ``pii`` is not NO)."""
+    def bag(self, obj: dict[str, Any], pii: int, ctx: int, node: Node, meta: Any) -> None:
+        """The children of a map of any JSON (``extra``, frame ``vars``, span data...), kept
+        tight. ``node``: ``SPAN_DATA_VALUE`` for span data (each key has its own PII flag), or
+        any value node (then ``pii`` is not NO). Children with ``_meta`` are visited."""
         span = node is SPAN_DATA_VALUE
         engine = self.engine
         slot = ctx * 4 + (3 if span else pii)
@@ -622,6 +679,9 @@ class _Walk:
             keys = engine.bag_keys[slot] = {}
         visit = self.visit
         for key, child in obj.items():
+            if meta is not None and type(meta.get(key)) is dict:
+                visit(obj, key, key, child, node, span_data_pii(key) if span else pii, ctx, meta)
+                continue
             kind = type(child)
             if kind is str:
                 if child in _SKIP_STRINGS:
@@ -657,13 +717,16 @@ class _Walk:
         other = node.other
         special = node.special
         visit = self.visit
-        if meta is None and not root and not special:
+        if not root and not special:
             engine = self.engine
             if other == NO:
                 closed = self.closed_ops.get((ctx, id(node)))
                 if closed is None:
                     closed = engine.closed_struct(ctx, node)
-                for key, op in closed:
+                if meta is not None:
+                    self.closed_with_meta(obj, node, ctx, meta, closed)
+                    return
+                for key, op in closed.items():
                     child = obj.get(key)
                     if child is None:
                         continue
@@ -685,6 +748,13 @@ class _Walk:
             if opened is None:
                 opened = self.open_ops[(ctx, id(node))] = {}
             for key, child in obj.items():
+                if meta is not None and type(meta.get(key)) is dict:
+                    # (even None: normalization may have kept the original value in _meta)
+                    field = fields.get(key)
+                    pii, child_node = (other, _ANY) if field is None else field
+                    if pii or child_node.deep:
+                        visit(obj, key, key, child, child_node, pii, ctx, meta)
+                    continue
                 if child is None:
                     continue
                 found = opened.get(key)
@@ -703,11 +773,6 @@ class _Walk:
                 elif op[0] != _SKIP:
                     self.field(obj, key, child, op, ctx)
             return
-        if other == NO and not root and not special:
-            for key, pii, child_node in node.walk:
-                if key in obj:
-                    visit(obj, key, key, obj[key], child_node, pii, ctx, meta)
-            return
         ip_valid = _ip_is_valid(obj.get("ip_address")) if special == "user" else True
         items = list(obj.items()) if root or special else obj.items()
         for key, child in items:
@@ -723,17 +788,51 @@ class _Walk:
         if special == "user":
             self.user_ip(obj, ip_valid)
 
+    def closed_with_meta(
+        self, obj: dict[str, Any], node: Node, ctx: int, meta: Any, closed: dict[str, FieldOp]
+    ) -> None:
+        """A struct without other fields that has ``_meta``: its fields with ``_meta`` of
+        their own are visited, the others go by their ops (as without ``_meta``)."""
+        for key, pii, child_node in node.walk:
+            if key not in obj:
+                continue
+            child = obj[key]
+            if type(meta.get(key)) is dict:
+                self.visit(obj, key, key, child, child_node, pii, ctx, meta)
+                continue
+            op = closed.get(key)
+            if op is not None and child is not None:
+                self.field(obj, key, child, op, ctx)
+
     def field(self, obj: dict[str, Any], key: str, child: Any, op: FieldOp, ctx: int) -> None:
         """A field of a struct without ``_meta`` (not None) by its op, when the caller's quick
         checks did not settle it."""
         code, node, pii, first, second = op
         kind = type(child)
+        if code == _DESCEND:
+            if node.kind == K_STRUCT:
+                if kind is dict:
+                    self.spath.append(key)
+                    self.struct(child, node, first, None)
+                    self.spath.pop()
+            elif kind is list:
+                self.spath.append(key)
+                self.array(child, _item(node, K_ARRAY), pii, first, None)
+                self.spath.pop()
+            return
         if code == _BAG:
             if kind is dict and not second:
                 self.spath.append(key)
-                self.bag(child, pii, first, _item(node, K_OBJECT))
+                self.bag(child, pii, first, _item(node, K_OBJECT), None)
                 self.spath.pop()
                 return
+        elif code == _STR:
+            if kind is str:
+                plan, key_fires = first, second
+                if plan is None or child in _SKIP_STRINGS:
+                    return
+                if not key_fires and not plan.may_touch(child):
+                    return
         elif code == _ANY_VALUE:
             if kind is str:
                 plan, key_fires = first
@@ -745,7 +844,7 @@ class _Walk:
                 cctx, key_fires = second
                 if not key_fires:
                     self.spath.append(key)
-                    self.bag(child, pii, cctx, _ANY)
+                    self.bag(child, pii, cctx, _ANY, None)
                     self.spath.pop()
                     return
             elif kind is bool:
@@ -768,21 +867,27 @@ class _Walk:
             # A list of [key, value] pairs is scrubbed like a map (so does Relay).
             self.pairs(items, item, pii, ctx, meta)
             return
-        if item.kind == K_STRUCT and meta is None and not pii and not self.index_sensitive:
+        if item.kind == K_STRUCT and not pii and not self.index_sensitive:
             # all elements share one path shape: skip the list when no field matters
             cctx = self.child_ctx(ctx, 0, item.vt)
-            walk = self.struct_walks.get((cctx, id(item)))
-            if walk is None:
-                walk = self.engine.struct_walk(cctx, item)
-            if not walk and item.other == NO and not item.special:
-                return
+            if meta is None:
+                walk = self.struct_walks.get((cctx, id(item)))
+                if walk is None:
+                    walk = self.engine.struct_walk(cctx, item)
+                if not walk and item.other == NO and not item.special:
+                    return
             spath = self.spath
             struct = self.struct
+            spath.append(0)
             for index, child in enumerate(items):
                 if type(child) is dict:
-                    spath.append(index)
-                    struct(child, item, cctx, None)
-                    spath.pop()
+                    spath[-1] = index
+                    if meta is None:
+                        struct(child, item, cctx, None)
+                    else:
+                        child_meta = meta.get(str(index))
+                        struct(child, item, cctx, child_meta if type(child_meta) is dict else None)
+            spath.pop()
             return
         visit = self.visit
         for index, child in enumerate(items):
@@ -866,15 +971,16 @@ class _Walk:
         remarks = entry.get("rem") if type(entry) is dict else None
         if type(remarks) is not list:
             remarks = None
-        work = _StringWork(value, remarks)
-        removed = run_rules(work, plan, key if type(key) is str else "")
-        if not work.changed:
+        removed, changed, new_value, new_remarks, length = _run_remembered(
+            plan, value, remarks, key if type(key) is str else ""
+        )
+        if not changed:
             return None
         entry = self.meta_entry()
-        entry["rem"] = work.remarks or []
-        if work.length is not None and "len" not in entry:
-            entry["len"] = work.length
-        return _DELETE if removed else work.value
+        entry["rem"] = new_remarks or []
+        if length is not None and "len" not in entry:
+            entry["len"] = length
+        return _DELETE if removed else new_value
 
     def native_path(
         self, holder: Any, slot: Any, key: object, value: str, pii: int, ctx: int, meta: Any

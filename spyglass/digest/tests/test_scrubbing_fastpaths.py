@@ -14,6 +14,7 @@ import copy
 import importlib
 import json
 import re
+from random import Random
 from typing import Any
 
 import pytest
@@ -124,14 +125,17 @@ def test_the_default_value_check_rejects_ordinary_text_and_keeps_sensitive_text(
 # --- fast walks against the general walk ---------------------------------------------------
 
 
-def _skeleton(value: Any) -> dict[str, Any]:
+def _skeleton(value: Any, keep: Random | None = None) -> dict[str, Any]:
     """A ``_meta`` tree mirroring ``value`` with no entries: it sends the walk down its general
-    path everywhere without changing what it does."""
+    path everywhere without changing what it does (``keep``: only along some paths, chosen
+    at random, so that both paths meet)."""
     if isinstance(value, dict):
-        return {str(k): _skeleton(v) for k, v in value.items() if k != "_meta"}
-    if isinstance(value, list):
-        return {str(i): _skeleton(v) for i, v in enumerate(value)}
-    return {}
+        items = [(str(k), v) for k, v in value.items() if k != "_meta"]
+    elif isinstance(value, list):
+        items = [(str(i), v) for i, v in enumerate(value)]
+    else:
+        return {}
+    return {k: _skeleton(v, keep) for k, v in items if keep is None or keep.random() < 0.6}
 
 
 def _merge(into: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
@@ -151,14 +155,15 @@ def _pruned(value: Any) -> Any:
     return value
 
 
-def assert_same_both_ways(config: ScrubbingConfig, event: dict[str, Any]) -> None:
+def assert_same_both_ways(
+    config: ScrubbingConfig, event: dict[str, Any], keep: Random | None = None
+) -> None:
     scrubber = compile_scrubber(config)
     fast = scrubber.scrub(copy.deepcopy(event))
     general = copy.deepcopy(event)
     meta = general.get("_meta")
-    general["_meta"] = _merge(
-        copy.deepcopy(meta) if isinstance(meta, dict) else {}, _skeleton(event)
-    )
+    skeleton = _skeleton(event, keep)
+    general["_meta"] = _merge(copy.deepcopy(meta) if isinstance(meta, dict) else {}, skeleton)
     general = scrubber.scrub(general)
     fast_meta, general_meta = _pruned(fast.pop("_meta", {})), _pruned(general.pop("_meta", {}))
     assert fast == general
@@ -217,13 +222,14 @@ def transactions(draw: st.DrawFn) -> dict[str, Any]:
     event=events() | transactions(),
     config_name=st.sampled_from(sorted(CONFIGS)),
     normalized=st.booleans(),
+    keep=st.none() | st.randoms(use_true_random=False),
 )
 def test_generated_events_scrub_the_same_on_the_fast_and_the_general_walk(
-    event: dict[str, Any], config_name: str, normalized: bool
+    event: dict[str, Any], config_name: str, normalized: bool, keep: Random | None
 ) -> None:
     if normalized:
         event = normalize(json.dumps(event).encode())
-    assert_same_both_ways(CONFIGS[config_name], event)
+    assert_same_both_ways(CONFIGS[config_name], event, keep)
 
 
 # --- what the fast walks skip, by example --------------------------------------------------
@@ -261,3 +267,53 @@ def test_breadcrumb_data_maps_and_messages_are_scrubbed() -> None:
     assert values[0] == {"message": "SELECT 1", "data": {"auth": None, "q": "[Filtered]"}}
     assert values[1]["message"] == "paid [Filtered]"
     assert values[1]["data"] == {"url": "https://example.com/orders/7"}
+
+
+def test_an_original_value_kept_in_meta_is_scrubbed_next_to_fields_without_meta() -> None:
+    # Relay keeps the invalid ``params`` in _meta; ``formatted`` has no _meta of its own.
+    event = normalize(
+        json.dumps(
+            {"logentry": {"formatted": "4111111111111111", "params": "4111111111111111"}}
+        ).encode()
+    )
+    assert event["_meta"]["logentry"]["params"][""]["val"] == "4111111111111111"
+    event = scrub(event)
+    assert event["_meta"]["logentry"]["params"][""]["val"] == "[Filtered]"
+    assert event["logentry"]["formatted"] == "[creditcard]"
+
+
+def test_a_remembered_string_gets_its_own_remarks_every_time() -> None:
+    first = scrub(frame_vars({"password": "'hunter2'", "note": "card 4111111111111111"}))
+    first_meta = first["_meta"]["exception"]["values"]["0"]["stacktrace"]["frames"]["0"]["vars"]
+    first_meta["password"][""]["rem"][0].append("changed later")
+    first_meta["note"][""]["rem"].clear()
+    second = scrub(frame_vars({"password": "'hunter2'", "note": "card 4111111111111111"}))
+    variables = second["exception"]["values"][0]["stacktrace"]["frames"][0]["vars"]
+    assert variables == {"password": "[Filtered]", "note": "card [Filtered]"}
+    meta = second["_meta"]["exception"]["values"]["0"]["stacktrace"]["frames"]["0"]["vars"]
+    assert meta == {
+        "password": {"": {"rem": [["@password:filter", "s", 0, 10]], "len": 9}},
+        "note": {"": {"rem": [["@creditcard:filter", "s", 5, 15]], "len": 21}},
+    }
+
+
+def test_a_remembered_string_keeps_the_remarks_it_came_with_apart() -> None:
+    # The same value, with a remark saying it was already redacted (so no rule looks inside)
+    # and without: each scrubbed twice, in turns.
+    def remarked() -> dict[str, Any]:
+        event = frame_vars({"note": "4111111111111111"})
+        vars_meta = {"note": {"": {"rem": [["!config", "s", 0, 16]]}}}
+        frames = {"0": {"vars": vars_meta}}
+        event["_meta"] = {"exception": {"values": {"0": {"stacktrace": {"frames": frames}}}}}
+        return event
+
+    for _ in range(2):
+        event = scrub(remarked())
+        assert event == remarked()
+        event = scrub(frame_vars({"note": "4111111111111111"}))
+        assert event["exception"] == frame_vars({"note": "[Filtered]"})["exception"]
+
+
+def frame_vars(variables: dict[str, Any]) -> dict[str, Any]:
+    frames = [{"function": "f", "vars": variables}]
+    return {"exception": {"values": [{"type": "E", "stacktrace": {"frames": frames}}]}}
