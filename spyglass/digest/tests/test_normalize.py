@@ -14,8 +14,10 @@ import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sentry_relay.exceptions import RelayError
 from sentry_relay.processing import StoreNormalizer
 
+from spyglass.digest import normalize as normalize_module
 from spyglass.digest.normalize import Normalized, contexts_for_user_agent, normalize
 from spyglass.protocol.envelope import parse_envelope
 from spyglass.protocol.tests.sdk_fixtures import captures
@@ -533,3 +535,64 @@ def test_normalizing_takes_a_fresh_received_time_per_call() -> None:
     before = time.time()
     result = normalize(b"{}", project_id=1, client_ip=None, user_agent=None, received_at=before)
     assert result.event["received"] == pytest.approx(before, abs=1e-3)
+
+
+# --- the binding's first pass, skipped where it changes nothing ------------------------
+
+
+def through_the_binding(raw: bytes) -> Any:
+    """Relay's answer the binding's own way (it mends Python's JSON first), or the error."""
+    normalizer = StoreNormalizer(json_dumps=orjson.dumps, **RELAY_CONFIG)
+    try:
+        return normalizer.normalize_event(raw_event=raw, json_loads=orjson.loads)
+    except RelayError as exc:
+        return type(exc).__name__, str(exc)
+
+
+def through_ours(raw: bytes) -> Any:
+    try:
+        return normalize_module._relay(dict(RELAY_CONFIG), raw)
+    except RelayError as exc:
+        return type(exc).__name__, str(exc)
+
+
+RELAY_CONFIG: dict[str, Any] = {
+    "project_id": 1,
+    "client_ip": "192.0.2.1",
+    "protocol_version": "7",
+    "received_at": "2026-11-18T10:00:00+00:00",
+    "max_secs_in_future": 60,
+    "max_secs_in_past": 30 * 24 * 3600,
+    "enable_trimming": True,
+    "normalize_user_agent": False,
+}
+_ID = b'{"event_id": "0123456789abcdef0123456789abcdef", '
+MENDED = [
+    _ID + b'"message": "m", "extra": {"a": NaN, "b": Infinity, "c": -Infinity}}',
+    _ID + b'"message": "m", "extra": {"big": 123456789012345678901234567890}}',
+    _ID + b'"message": "m", "extra": {"big": -99999999999999999999, "fits": 18446744073709551615}}',
+    _ID + b'"message": "m", "extra": {"fraction": 1.123456789012345678901234567}}',
+    _ID + b'"message": "m", "extra": {"in a string": "123456789012345678901234567890"}}',
+    _ID + b'"message": "m", "extra": {"long": 1234567890123456789, "x": "NaN Infinity"}}',
+    _ID + b'"type": "transaction", "transaction": "/x"}',
+    _ID + b'"message": "m", "extra": {"a": N}}',
+    _ID + b'"message": "m", "extra": {"a": 1,}}',
+    b"[1, 2]",
+]
+
+
+@pytest.mark.parametrize("raw", MENDED)
+def test_relay_answers_as_through_the_binding(raw: bytes) -> None:
+    assert through_ours(raw) == through_the_binding(raw)
+
+
+@pytest.mark.parametrize("sdk", sdk_events(), ids=lambda e: e.name)
+def test_relay_answers_real_sdk_events_as_through_the_binding(sdk: SdkEvent) -> None:
+    assert through_ours(sdk.payload) == through_the_binding(sdk.payload)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(JSON_VALUES)
+def test_relay_answers_arbitrary_json_as_through_the_binding(value: Any) -> None:
+    raw = json.dumps({"event_id": "ab" * 16, "message": "m", "extra": {"value": value}}).encode()
+    assert through_ours(raw) == through_the_binding(raw)
