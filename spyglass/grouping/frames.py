@@ -110,35 +110,43 @@ class Frame:
     )
 
     def __init__(self, data: Mapping[str, Any], event_platform: str | None) -> None:
-        platform = _text(data.get("platform")) or event_platform
+        # `_text` inlined (`x if isinstance(x, str) and x else None`): dozens of frames an event.
+        get = data.get
+        platform = value if isinstance(value := get("platform"), str) and value else None
+        platform = platform or event_platform
         self.platform = platform
         self.family = behavior_family(platform)
-        self.function = _text(data.get("function"))
-        self.raw_function = _text(data.get("raw_function"))
-        if self.function and self.raw_function is None:
-            trimmed = trim_function_name(self.function, platform)
-            if trimmed != self.function:
-                self.raw_function, self.function = self.function, trimmed
-        self.abs_path = _text(data.get("abs_path"))
-        self.filename = _text(data.get("filename"))
-        if self.filename and event_platform == "javascript" and "?" in self.filename:
-            self.filename = self.filename.split("?", 1)[0]  # cache-busting query strings
-        extra = data.get("data")
+        function = value if isinstance(value := get("function"), str) and value else None
+        raw_function = value if isinstance(value := get("raw_function"), str) and value else None
+        if function and raw_function is None:
+            trimmed = trim_function_name(function, platform)
+            if trimmed != function:
+                raw_function, function = function, trimmed
+        self.function = function
+        self.raw_function = raw_function
+        self.abs_path = value if isinstance(value := get("abs_path"), str) and value else None
+        filename = value if isinstance(value := get("filename"), str) and value else None
+        if filename and event_platform == "javascript" and "?" in filename:
+            filename = filename.split("?", 1)[0]  # cache-busting query strings
+        self.filename = filename
+        extra = get("data")
         self.sourcemap = (
             extra is not None
             and (type(extra) is dict or isinstance(extra, Mapping))
             and extra.get("sourcemap") is not None
         )
-        self.module = _text(data.get("module"))
+        self.module = value if isinstance(value := get("module"), str) and value else None
         if self.module is None and self.sourcemap and platform == "javascript":
             # A source-mapped frame gets a module from its original path (as Sentry's
             # symbolicator does); unmapped frames keep none and group by function.
             self.module = _js_module(self.abs_path, self.filename)
-        self.package = _text(data.get("package"))
-        self.context_line = _text(data.get("context_line"))
-        self.lineno: object = data.get("lineno")
-        self.colno: object = data.get("colno")
-        in_app = data.get("in_app")
+        self.package = value if isinstance(value := get("package"), str) and value else None
+        self.context_line = (
+            value if isinstance(value := get("context_line"), str) and value else None
+        )
+        self.lineno: object = get("lineno")
+        self.colno: object = get("colno")
+        in_app = get("in_app")
         self.in_app: bool | None = in_app if isinstance(in_app, bool) else None
         self.category: str | None = None
 
