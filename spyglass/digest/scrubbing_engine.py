@@ -703,6 +703,18 @@ class _Walk:
             if child is None or kind is bool:
                 continue
             child_pii = span_data_pii(key) if span else pii
+            if kind is dict or kind is list:
+                cctx = self.child_ctx(ctx, key, OBJECT if kind is dict else ARRAY)
+                # (no PII: span data entered whatever the key, like visit does)
+                if child_pii == NO or not self.entry(cctx, child_pii)[1]:
+                    spath = self.spath
+                    spath.append(key)
+                    if kind is dict:
+                        self.bag(child, child_pii, cctx, node if span else _ANY, None)
+                    else:
+                        self.array(child, node if span else _ANY, child_pii, cctx, None)
+                    spath.pop()
+                    continue
             # a number is only removed by key (or @anything)
             if (kind is int or kind is float) and (
                 child_pii == NO or not self.entry(self.child_ctx(ctx, key, NUMBER), child_pii)[1]
@@ -890,6 +902,21 @@ class _Walk:
             spath.pop()
             return
         visit = self.visit
+        if item.kind == K_VALUE and meta is None and pii and not self.index_sensitive:
+            # all strings share one path shape: one plan for them all
+            plan, key_fires = self.entry(self.child_ctx(ctx, 0, STRING), pii)
+            for index, child in enumerate(items):
+                if type(child) is str:
+                    if plan is None or child in _SKIP_STRINGS:
+                        continue
+                    if not key_fires:
+                        touch = plan.values.get(child)
+                        if touch is None:
+                            touch = plan.may_touch(child)
+                        if not touch:
+                            continue
+                visit(items, index, index, child, item, pii, ctx, None)
+            return
         for index, child in enumerate(items):
             visit(items, index, index, child, item, pii, ctx, meta)
 

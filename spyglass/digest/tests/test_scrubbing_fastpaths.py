@@ -317,3 +317,27 @@ def test_a_remembered_string_keeps_the_remarks_it_came_with_apart() -> None:
 def frame_vars(variables: dict[str, Any]) -> dict[str, Any]:
     frames = [{"function": "f", "vars": variables}]
     return {"exception": {"values": [{"type": "E", "stacktrace": {"frames": frames}}]}}
+
+
+def test_lists_in_maps_are_entered_unless_their_key_removes_them() -> None:
+    variables = {
+        "secret": ["a", "b"],
+        "args": ["x", "4111111111111111", 3, ["token", "y"], {"password": "p"}],
+    }
+    event = scrub(frame_vars(variables))
+    scrubbed = event["exception"]["values"][0]["stacktrace"]["frames"][0]["vars"]
+    assert scrubbed == {
+        "secret": None,
+        "args": ["x", "[Filtered]", 3, ["token", "y"], {"password": "[Filtered]"}],
+    }
+
+
+def test_nested_span_data_goes_by_the_innermost_key() -> None:
+    span = {
+        "span_id": "8542f7ed4ad7e14f",
+        "trace_id": "70df889eb43c42eea48bc45dfac23981",
+        "data": {"sentry.op": {"password": "p", "sentry.op": "4111111111111111"}},
+    }
+    event = scrub({"type": "transaction", "spans": [span]})
+    data = event["spans"][0]["data"]
+    assert data == {"sentry.op": {"password": "[Filtered]", "sentry.op": "4111111111111111"}}
