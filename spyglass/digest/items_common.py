@@ -80,6 +80,8 @@ def dict_of(value: Any) -> dict[str, Any]:
 def hex_id(value: Any, size: int) -> str:
     """A lower-case hex id of ``size`` digits (trace and event ids may come hyphenated), or
     ``""``."""
+    if type(value) is str and len(value) == size and _HEX.fullmatch(value):
+        return value  # clean already (what SDKs and Relay send): nothing to strip or lower
     if not isinstance(value, str):
         return ""
     cleaned = value.strip().lower().replace("-", "") if size == 32 else value.strip().lower()
@@ -91,6 +93,11 @@ _HEX = re.compile(r"[0-9a-f]+")
 
 def moment(value: Any) -> datetime | None:
     """A UTC datetime from unix seconds (number or numeric string) or RFC 3339 text."""
+    if value.__class__ is float:  # the common case, first
+        try:
+            return datetime.fromtimestamp(value, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     if isinstance(value, bool):
         return None
     if isinstance(value, str):
