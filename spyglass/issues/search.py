@@ -438,12 +438,49 @@ def issue_frames_q(code: str, parts: Sequence[str] | None, since: datetime | Non
     return Q(pk__in=RawSQL(sql, params))  # noqa: S611 - fixed SQL, values as parameters
 
 
-def event_frames_q(code: str, parts: Sequence[str] | None) -> Q:
+class EventFramesMatch(Expression):
     """Events whose frames text has an entry of field `code` matching `parts` (any entry of
-    it with None): those naming a matching text of their issue (``frames_id``). Negated,
-    an event without frames (NULL) matches, as Django adds ``IS NOT NULL`` to the lookup."""
-    sql, params = frames_texts_sql("id", code, parts)
-    return Q(frames_id__in=RawSQL(sql, params))  # noqa: S611 - fixed SQL, values as parameters
+    it with None), usable in ``filter()`` and negated: the event's row of its issue's texts
+    (``frames_id``; none: no match) matches, looked up by id for each event the scan reads
+    (a newest-first list stops after its page), on the condition that some issue's text
+    matches at all (a lookup the database makes once, through the trigram index, before
+    the scan: a value nothing holds reads no events)."""
+
+    output_field = BooleanField()
+    conditional = True
+
+    def __init__(self, code: str, parts: Sequence[str] | None) -> None:
+        super().__init__()
+        self.column = F("frames_id")
+        self.code = code
+        self.parts = None if parts is None else tuple(parts)
+
+    def get_source_expressions(self) -> list[Any]:
+        return [self.column]
+
+    def set_source_expressions(self, exprs: Sequence[Any]) -> None:
+        (self.column,) = exprs
+
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+        column, column_params = compiler.compile(self.column)
+        condition, params = match_sql("f.frames", connection.vendor, self.code, self.parts)
+        words = telling_trigrams(self.parts) if self.parts is not None else []
+        if connection.vendor == "sqlite" and words:
+            # the texts' trigrams (a superset of the matches) stop the first look early
+            any_text = "SELECT 1 FROM events_issueframes_fts WHERE events_issueframes_fts MATCH %s"
+            any_params = [" AND ".join('"' + word.replace('"', '""') + '"' for word in words)]
+        else:
+            any_text, any_params = frames_texts_sql("1", self.code, self.parts)
+        sql = (
+            f"(EXISTS (SELECT 1 FROM events_issueframes f WHERE f.id = {column} AND {condition})"
+            f" AND EXISTS ({any_text}))"
+        )
+        return sql, [*column_params, *params, *any_params]
+
+
+def event_frames_q(code: str, parts: Sequence[str] | None) -> Q:
+    """Events whose frames text has a matching entry (``EventFramesMatch``)."""
+    return Q(EventFramesMatch(code, parts))
 
 
 def _frames(node: Filter, ctx: _Context) -> Q:

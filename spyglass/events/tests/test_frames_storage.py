@@ -129,6 +129,10 @@ def test_event_search_matches_the_events_whose_text_matches(world: World) -> Non
     assert found("has:stack.package") == {"2"}
     assert found("!has:stack.package") == {"1", "3"}
     assert found("stack.filename:app/*.py") == {"1"}
+    assert found("stack.function:nosuch") == set()  # no issue's text has it
+    assert found("!stack.function:nosuch") == {"1", "2", "3"}
+    assert found("stack.function:handle") == set()  # its trigrams are there, not the value
+    assert found("stack.function:[handler, worker]") == {"1", "2"}
 
 
 @pytest.fixture(autouse=True)
