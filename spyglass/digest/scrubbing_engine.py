@@ -835,7 +835,7 @@ class _Walk:
         if code == _BAG:
             if kind is dict and not second:
                 self.spath.append(key)
-                self.bag(child, pii, first, _item(node, K_OBJECT), None)
+                self.bag(child, pii, first, node.item or _ANY, None)
                 self.spath.pop()
                 return
         elif code == _STR:
@@ -874,6 +874,7 @@ class _Walk:
         if (
             item.kind == K_VALUE
             and items
+            and type(items[0]) is list
             and all(type(p) is list and len(p) == 2 and type(p[0]) is str for p in items)
         ):
             # A list of [key, value] pairs is scrubbed like a map (so does Relay).
@@ -891,13 +892,39 @@ class _Walk:
             spath = self.spath
             struct = self.struct
             spath.append(0)
-            for index, child in enumerate(items):
-                if type(child) is dict:
+            if meta is None and item.other == NO and not item.special:
+                # (struct's loop for closed structs, inlined: breadcrumbs, frames...)
+                closed = self.closed_ops.get((cctx, id(item)))
+                if closed is None:
+                    closed = self.engine.closed_struct(cctx, item)
+                visit = self.visit
+                field = self.field
+                for index, obj in enumerate(items):
+                    if type(obj) is not dict:
+                        continue
                     spath[-1] = index
-                    if meta is None:
-                        struct(child, item, cctx, None)
-                    else:
-                        child_meta = meta.get(str(index))
+                    for key, op in closed.items():
+                        child = obj.get(key)
+                        if child is None:
+                            continue
+                        if op[0] == _STR and type(child) is str:
+                            plan = op[3]
+                            if plan is None or child in _SKIP_STRINGS:
+                                continue
+                            if not op[4]:
+                                touch = plan.values.get(child)
+                                if touch is None:
+                                    touch = plan.may_touch(child)
+                                if not touch:
+                                    continue
+                            visit(obj, key, key, child, op[1], op[2], cctx, None)
+                        else:
+                            field(obj, key, child, op, cctx)
+            else:
+                for index, child in enumerate(items):
+                    if type(child) is dict:
+                        spath[-1] = index
+                        child_meta = meta.get(str(index)) if meta is not None else None
                         struct(child, item, cctx, child_meta if type(child_meta) is dict else None)
             spath.pop()
             return
