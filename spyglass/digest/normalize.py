@@ -21,10 +21,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sentry_relay._lowlevel import ffi, lib
 from sentry_relay.exceptions import RelayError
 from sentry_relay.processing import StoreNormalizer
-from sentry_relay.utils import encode_str
 
 from spyglass.digest.useragent import add_user_agent_contexts
 from spyglass.digest.useragent import contexts_for_user_agent as contexts_for_user_agent
@@ -125,14 +123,25 @@ def _run_relay(
 
 def _relay(config: dict[str, Any], raw: bytes) -> Any:
     normalizer = StoreNormalizer(json_dumps=orjson.dumps, **config)
-    if _LONG_NUMBER not in raw.translate(_DIGITS_ONLY):
+    if _AS_IS and _LONG_NUMBER not in raw.translate(_DIGITS_ONLY):
         try:
             return _normalize_as_is(normalizer, raw)
-        except RelayError:
-            pass  # not JSON as Relay reads it: the binding's way, which mends Python's JSON
+        except Exception:  # noqa: S110
+            # Not JSON as Relay reads it (or a binding whose insides differ): the binding's
+            # own way, which mends Python's JSON first, answers (or raises) as it always did.
+            pass
     return normalizer.normalize_event(raw_event=raw, json_loads=orjson.loads)
 
 
+# `normalize_event`'s parts, from the binding's insides (sentry-relay 0.10): without them
+# (another version), every payload takes `normalize_event` itself.
+try:
+    from sentry_relay._lowlevel import ffi, lib
+    from sentry_relay.utils import encode_str
+
+    _AS_IS = callable(lib.relay_store_normalizer_normalize_event) and callable(encode_str)
+except (ImportError, AttributeError):  # pragma: no cover - other binding versions
+    _AS_IS = False
 # The payload's digits as "0", everything else as " ": where runs of 20 digits are.
 _DIGITS_ONLY = bytes(0x30 if 0x30 <= byte <= 0x39 else 0x20 for byte in range(256))
 _LONG_NUMBER = b"0" * 20

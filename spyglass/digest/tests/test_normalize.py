@@ -596,3 +596,18 @@ def test_relay_answers_real_sdk_events_as_through_the_binding(sdk: SdkEvent) -> 
 def test_relay_answers_arbitrary_json_as_through_the_binding(value: Any) -> None:
     raw = json.dumps({"event_id": "ab" * 16, "message": "m", "extra": {"value": value}}).encode()
     assert through_ours(raw) == through_the_binding(raw)
+
+
+def test_json_relay_reads_skips_the_binding_s_mending_pass(monkeypatch: Any) -> None:
+    import sentry_relay.processing
+
+    def mend(raw: bytes) -> Any:
+        raise AssertionError("the mending pass ran")
+
+    clean = _ID + b'"message": "m", "extra": {"long": 1234567890123456789}}'
+    expected = through_the_binding(clean)
+    monkeypatch.setattr(sentry_relay.processing, "_encode_raw_event", mend)
+    assert normalize_module._AS_IS
+    assert through_ours(clean) == expected
+    with pytest.raises(AssertionError, match="mending"):
+        through_ours(MENDED[0])  # NaN: Relay can't read it as it is
