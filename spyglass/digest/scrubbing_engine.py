@@ -759,19 +759,15 @@ class _Walk:
             opened = self.open_ops.get((ctx, id(node)))
             if opened is None:
                 opened = self.open_ops[(ctx, id(node))] = {}
+            if meta is not None:
+                self.open_with_meta(obj, node, ctx, meta, opened)
+                return
             for key, child in obj.items():
-                if meta is not None and type(meta.get(key)) is dict:
-                    # (even None: normalization may have kept the original value in _meta)
-                    field = fields.get(key)
-                    pii, child_node = (other, _ANY) if field is None else field
-                    if pii or child_node.deep:
-                        visit(obj, key, key, child, child_node, pii, ctx, meta)
+                op = opened.get(key) or engine.open_field(ctx, node, key)
+                code = op[0]
+                if code == _SKIP or child is None:
                     continue
-                if child is None:
-                    continue
-                found = opened.get(key)
-                op = engine.open_field(ctx, node, key) if found is None else found
-                if op[0] == _STR and type(child) is str:
+                if code == _STR and type(child) is str:
                     plan = op[3]
                     if plan is None or child in _SKIP_STRINGS:
                         continue
@@ -782,7 +778,7 @@ class _Walk:
                         if not touch:
                             continue
                     visit(obj, key, key, child, op[1], op[2], ctx, None)
-                elif op[0] != _SKIP:
+                else:
                     self.field(obj, key, child, op, ctx)
             return
         ip_valid = _ip_is_valid(obj.get("ip_address")) if special == "user" else True
@@ -814,6 +810,24 @@ class _Walk:
                 continue
             op = closed.get(key)
             if op is not None and child is not None:
+                self.field(obj, key, child, op, ctx)
+
+    def open_with_meta(
+        self, obj: dict[str, Any], node: Node, ctx: int, meta: Any, opened: dict[str, FieldOp]
+    ) -> None:
+        """A struct that takes other fields and has ``_meta``: its fields with ``_meta`` of
+        their own are visited, the others go by their ops (as without ``_meta``)."""
+        fields = node.fields
+        for key, child in obj.items():
+            if type(meta.get(key)) is dict:
+                # (even None: normalization may have kept the original value in _meta)
+                field = fields.get(key)
+                pii, child_node = (node.other, _ANY) if field is None else field
+                if pii or child_node.deep:
+                    self.visit(obj, key, key, child, child_node, pii, ctx, meta)
+                continue
+            op = opened.get(key) or self.engine.open_field(ctx, node, key)
+            if op[0] != _SKIP and child is not None:
                 self.field(obj, key, child, op, ctx)
 
     def field(self, obj: dict[str, Any], key: str, child: Any, op: FieldOp, ctx: int) -> None:
