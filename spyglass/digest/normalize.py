@@ -176,6 +176,8 @@ def _utf8(payload: bytes, errors: list[dict[str, Any]]) -> bytes:
     """The payload, valid UTF-8 (the binding hands it to Rust as a str unchecked)."""
     if isinstance(payload, str):  # despite the annotation
         return payload.encode(errors="replace")
+    if payload.isascii():  # valid UTF-8, told without decoding it
+        return payload
     try:
         payload.decode()
     except UnicodeDecodeError:
