@@ -4,8 +4,16 @@ The walk follows the schema (:mod:`spyglass.digest.scrubbing_schema`): it enters
 parts of the event that can hold PII and keeps the path for selector matching. Each distinct
 path shape gets a small integer ("ctx", interned from the parent's ctx, the key and the value
 type) and the set of applications whose selectors match it is computed once and cached as a
-:class:`Plan`. A plan carries a combined regex of everything its rules look for, so the common
-case, a value no rule touches, costs two dictionary lookups and a regex search.
+:class:`Plan`. A plan carries cheap necessary conditions (hints) of everything its rules look
+for: literals, and small regexes not searched for in text shorter than their pattern's
+shortest match. Most strings fail them all and are left alone without running a rule.
+
+Where a part of the event has no ``_meta`` of its own (nearly everywhere), the walk does not
+visit each value: what each field of a struct, each key of a map of any JSON (frame vars,
+breadcrumb and span data) and each string of a list needs is decided once per path (the
+plan, whether a rule could act on the key) and a value is only visited when a rule could
+change it. A short string seen again under the same key (a filtered password, a header)
+gets the rules' earlier result.
 """
 
 from __future__ import annotations
