@@ -440,11 +440,13 @@ def issue_frames_q(code: str, parts: Sequence[str] | None, since: datetime | Non
 
 class EventFramesMatch(Expression):
     """Events whose frames text has an entry of field `code` matching `parts` (any entry of
-    it with None), usable in ``filter()`` and negated: the event's row of its issue's texts
-    (``frames_id``; none: no match) matches, looked up by id for each event the scan reads
-    (a newest-first list stops after its page), on the condition that some issue's text
-    matches at all (a lookup the database makes once, through the trigram index, before
-    the scan: a value nothing holds reads no events)."""
+    it with None), usable in ``filter()`` and negated: the text of the event's row of its
+    issue's texts (``frames_id``; none: no match), read by id for each event the scan reads,
+    matches, so a newest-first page stops after its rows (a semi-join, which PostgreSQL
+    would make of ``EXISTS`` or ``IN``, reads every event of the period first). Once per
+    search, before the scan, the database checks that some issue's text can match at all
+    (SQLite: the value's telling trigrams in the trigram table; PostgreSQL: the match on
+    the texts): a value no text holds reads no events."""
 
     output_field = BooleanField()
     conditional = True
@@ -463,7 +465,9 @@ class EventFramesMatch(Expression):
 
     def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
         column, column_params = compiler.compile(self.column)
-        condition, params = match_sql("f.frames", connection.vendor, self.code, self.parts)
+        assert not column_params  # a plain column, which the SQL may name twice
+        text = f"(SELECT f.frames FROM events_issueframes f WHERE f.id = {column})"
+        condition, params = match_sql(text, connection.vendor, self.code, self.parts)
         words = telling_trigrams(self.parts) if self.parts is not None else []
         if connection.vendor == "sqlite" and words:
             # the texts' trigrams (a superset of the matches) stop the first look early
@@ -471,11 +475,9 @@ class EventFramesMatch(Expression):
             any_params = [" AND ".join('"' + word.replace('"', '""') + '"' for word in words)]
         else:
             any_text, any_params = frames_texts_sql("1", self.code, self.parts)
-        sql = (
-            f"(EXISTS (SELECT 1 FROM events_issueframes f WHERE f.id = {column} AND {condition})"
-            f" AND EXISTS ({any_text}))"
-        )
-        return sql, [*column_params, *params, *any_params]
+        # NULL (no frames) is false, so that the negation holds for such an event
+        sql = f"(COALESCE({condition}, false) AND EXISTS ({any_text}))"
+        return sql, [*params, *any_params]
 
 
 def event_frames_q(code: str, parts: Sequence[str] | None) -> Q:

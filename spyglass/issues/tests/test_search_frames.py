@@ -5,6 +5,7 @@ the crash frame, in issue search and in event search."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from io import StringIO
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,16 @@ if TYPE_CHECKING:
     from sentry_sdk._types import Event as SdkEvent
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def _no_texts_left() -> Iterator[None]:
+    """The issues' frames texts go with the test: PostgreSQL's flush truncates the events
+    without their triggers and never empties this table (no model of Django's)."""
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM events_issueframes")
+
 
 APP = "/Applications/Beacon.app/Beacon"
 
