@@ -46,3 +46,30 @@ def test_new_rows_are_stored_like_model_instances(world: World) -> None:
     assert store_new([row], "span_id") == [row]
     stored = Span.objects.get()
     assert (stored.name, stored.op, stored.start, stored.duration_ms) == ("SELECT 1", "db", T0, 2.5)
+
+
+@pytest.mark.django_db
+def test_only_rows_not_stored_yet_are_stored_over_projects_and_hundreds_of_ids(
+    world: World,
+) -> None:
+    def span(project_id: int, n: int) -> Span:
+        span_id = f"{n:016x}"
+        return new_row(
+            Span,
+            project_id=project_id,
+            trace_id="a" * 32,
+            span_id=span_id,
+            start=T0,
+            duration_ms=1.0,
+        )
+
+    projects = (world.project.id, world.other_project.id)
+    earlier = [span(p, n) for p in projects for n in range(0, 1200, 3)]
+    assert len(store_new(earlier, "span_id")) == 800
+    batch = [span(p, n) for p in projects for n in range(1200)]
+    batch += batch[:10]  # repeated in the batch: stored once
+    fresh = store_new(batch, "span_id")
+    assert {(r.project_id, r.span_id) for r in fresh} == {
+        (p, f"{n:016x}") for p in projects for n in range(1200) if n % 3
+    }
+    assert len(fresh) == 1600 and Span.objects.count() == 2400
