@@ -109,7 +109,8 @@ def _transaction(ctx: ItemContext, payload: dict[str, Any]) -> tuple[Transaction
     dsc = dict_of(ctx.envelope_headers.get("trace"))
     sdk = dict_of(payload.get("sdk"))
     spans = payload.get("spans")
-    row = Transaction(
+    row = new_row(
+        Transaction,
         project_id=ctx.project_id,
         event_id=hex_id(payload.get("event_id"), 32) or envelope_event_id(ctx),
         trace_id=hex_id(trace.get("trace_id"), 32),
@@ -308,7 +309,8 @@ def _segment_transaction(
         # URL path, which the segment carries as `url.path`.
         name = text(attrs.get("url.path"), 200) or name
     name = clustering.rename_segment(row.project_id, name, attrs)
-    return Transaction(
+    return new_row(
+        Transaction,
         project_id=row.project_id,
         event_id=row.trace_id[:16] + row.span_id,
         trace_id=row.trace_id,

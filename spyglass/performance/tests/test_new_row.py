@@ -20,6 +20,25 @@ def test_a_new_row_has_the_given_values_and_every_other_fields_default() -> None
     assert fast._state.adding and fast.pk is None
 
 
+def test_a_new_transaction_row_equals_the_one_django_builds() -> None:
+    values = {
+        "project_id": 1,
+        "event_id": "e" * 32,
+        "trace_id": "a" * 32,
+        "span_id": "b" * 16,
+        "name": "/checkout",
+        "start": T0,
+        "duration_ms": 12.5,
+        "measurements": {"lcp": {"value": 1.0, "unit": "millisecond"}},
+        "tags": [["k", "v"]],
+        "body": b"x",
+    }
+    fast, slow = new_row(Transaction, **values), Transaction(**values)
+    for field in Transaction._meta.concrete_fields:
+        assert getattr(fast, field.attname) == getattr(slow, field.attname), field.name
+    assert fast._state.adding and fast.pk is None
+
+
 def test_callable_defaults_are_called_for_each_row() -> None:
     first, second = new_row(Transaction, project_id=1), new_row(Transaction, project_id=1)
     assert first.measurements == {} and first.measurements is not second.measurements
