@@ -143,7 +143,7 @@ def run_workers(
     data_dir: Path,
     expected_events: int,
     workers: int,
-    batch_size: int = 100,
+    batch_size: int = 200,
     fill: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Time the workers from the moment the queue holds the envelopes until it is empty and
@@ -240,6 +240,7 @@ def profile(data_dir: Path, project_id: int, pool: list[Built]) -> list[tuple[st
     django.setup()
     from spyglass.digest.batch import process_batch
     from spyglass.queue.consumer import QueuedItem
+    from spyglass.queue.worker import BATCH_SIZE
 
     items = [
         QueuedItem(n, project_id, 1, time.time(), "", "203.0.113.1", "bench", enc, body, 1)
@@ -247,8 +248,8 @@ def profile(data_dir: Path, project_id: int, pool: list[Built]) -> list[tuple[st
     ]
     profiler = cProfile.Profile()
     profiler.enable()
-    for start in range(0, len(items), 100):
-        process_batch(items[start : start + 100])
+    for start in range(0, len(items), BATCH_SIZE):
+        process_batch(items[start : start + BATCH_SIZE])
     profiler.disable()
     stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
     rows = []
@@ -288,6 +289,7 @@ def steps(data_dir: Path, project_id: int, public_key: str, n: int) -> None:
     django.setup()
     from spyglass.digest.batch import process_batch
     from spyglass.queue.consumer import QueuedItem
+    from spyglass.queue.worker import BATCH_SIZE
 
     totals: dict[str, float] = defaultdict(float)
     inner: list[float] = []  # per active wrapper: time spent in timed steps it called
@@ -330,8 +332,8 @@ def steps(data_dir: Path, project_id: int, public_key: str, n: int) -> None:
             for i, (b, e) in enumerate(map(body_of, pool))
         ]
         start = time.process_time()
-        for at in range(0, len(items), 100):
-            process_batch(items[at : at + 100])
+        for at in range(0, len(items), BATCH_SIZE):
+            process_batch(items[at : at + BATCH_SIZE])
         return time.process_time() - start
 
     digest(build_pool(1000, project_id, public_key, seed=3), 10**7)  # warm-up
@@ -360,7 +362,9 @@ def main() -> None:
     )
     parser.add_argument("--profile", type=int, default=2_000, help="0 to skip")
     parser.add_argument("--workers", type=int, default=1, help="spyglass worker processes")
-    parser.add_argument("--batch-size", type=int, default=100, help="envelopes per batch")
+    parser.add_argument(
+        "--batch-size", type=int, default=200, help="envelopes per batch (the worker's default)"
+    )
     parser.add_argument(
         "--count-startup",
         action="store_true",

@@ -12,7 +12,7 @@ from spyglass import checks
 from spyglass.core.scheduler import run_scheduler
 from spyglass.lib.signals import stop_event_on_signals
 from spyglass.notifications.outbox import run_outbox
-from spyglass.queue.worker import run_worker
+from spyglass.queue.worker import BATCH_SIZE, run_worker
 
 # The collector's thresholds in a digest worker. With CPython's (700, 10, 10) it ran ≈ 100
 # times per 1,000 envelopes of the digest benchmark, a full collection of ≈ 74,000 objects
@@ -29,7 +29,7 @@ class Command(BaseCommand):
     requires_system_checks: list[str] = []
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--batch-size", type=int, default=100)
+        parser.add_argument("--batch-size", type=int, default=BATCH_SIZE)
         parser.add_argument(
             "--with-scheduler",
             action="store_true",
