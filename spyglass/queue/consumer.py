@@ -61,6 +61,11 @@ def _item(row: tuple[Any, ...]) -> QueuedItem:
     )
 
 
+# Rows a claim or an ack changes per write transaction (a batch may take several).
+TURN = 100
+PAUSE = 0.001  # seconds between turns: the kernel wakes a waiter, which needs a moment to run
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"[:64]
 
@@ -103,7 +108,21 @@ class Consumer:
         self.alias = queue_alias()
 
     def claim(self, limit: int = 100) -> list[QueuedItem]:
-        """Lease up to ``limit`` envelopes, oldest first."""
+        """Lease up to ``limit`` envelopes, oldest first, ``TURN`` at a time: on SQLite each
+        turn holds the lock the ingest edge commits under (a lease rewrites the rows, bodies
+        included), so the edge waits for one short turn at most, not for the whole batch."""
+        items: list[QueuedItem] = []
+        while len(items) < limit:
+            want = min(TURN, limit - len(items))
+            leased, usable = self._claim(want)
+            items += usable
+            if leased < want:
+                break
+            time.sleep(PAUSE)  # a waiting edge commit takes the lock before the next turn
+        return items
+
+    def _claim(self, limit: int) -> tuple[int, list[QueuedItem]]:
+        """(how many rows were leased, those under the attempts limit)."""
         now = time.time()
         lock = " FOR UPDATE SKIP LOCKED" if connections[self.alias].vendor == "postgresql" else ""
         sql = (
@@ -126,10 +145,16 @@ class Consumer:
                     f" WHERE id IN ({_placeholders(len(poisoned))})",
                     [now, *poisoned],
                 )
-        return [item for item in items if item.attempts <= self.max_attempts]
+        return len(items), [item for item in items if item.attempts <= self.max_attempts]
 
     def ack(self, ids: Sequence[int]) -> None:
-        """Done with these: remove them from the queue."""
+        """Done with these: remove them from the queue (``TURN`` at a time, as claims)."""
+        for start in range(0, len(ids), TURN):
+            if start:
+                time.sleep(PAUSE)
+            self._ack(ids[start : start + TURN])
+
+    def _ack(self, ids: Sequence[int]) -> None:
         if not ids:
             return
         minute = int(time.time() // 60)

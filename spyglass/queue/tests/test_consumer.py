@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import threading
 import zlib
@@ -13,6 +14,7 @@ import time_machine
 import zstandard
 from django.db import connections, transaction
 
+from spyglass.queue import consumer as consumer_module
 from spyglass.queue.consumer import Consumer, QueuedItem
 from spyglass.queue.models import QueuedEnvelope, QueueStat
 from spyglass.queue.router import queue_alias
@@ -226,3 +228,37 @@ def test_a_claim_skips_rows_another_open_claim_has_locked_instead_of_waiting() -
 
     assert ids(mine) == queued[:2]
     assert others == [queued[2:]]
+
+
+@queue_db
+@pytest.mark.usefixtures("pinned")
+def test_a_big_claim_and_its_ack_take_several_short_write_turns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Each turn holds the lock the ingest edge commits under: a batch must not hold it whole.
+    monkeypatch.setattr(consumer_module, "TURN", 2)
+    turns = []
+    real_turn = consumer_module.writer_turn
+
+    @contextlib.contextmanager
+    def counted(alias: str) -> Iterator[None]:
+        with real_turn(alias):
+            turns.append(alias)
+            yield
+
+    monkeypatch.setattr(consumer_module, "writer_turn", counted)
+    queued = enqueue(5)
+    # one row over the attempts limit in the middle: set aside, the claim goes on past it
+    QueuedEnvelope.objects.filter(id=queued[1]).update(attempts=5)
+    consumer = Consumer("w1", max_attempts=5)
+
+    claimed = consumer.claim(10)
+    assert ids(claimed) == [queued[0], *queued[2:]]
+    assert len(turns) == 3  # 2 + 2 + 1 rows
+    assert QueuedEnvelope.objects.get(id=queued[1]).failed_at is not None
+
+    turns.clear()
+    consumer.ack(ids(claimed))
+    assert len(turns) == 2
+    assert list(QueuedEnvelope.objects.values_list("id", flat=True)) == [queued[1]]
+    assert QueueStat.objects.get().done == 4
