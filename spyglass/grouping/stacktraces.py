@@ -132,6 +132,7 @@ def stacktrace_variants(
 
 _VARIANTS_CACHE: dict[tuple[object, ...], tuple[Component, Component]] = {}
 _VARIANTS_CACHE_LIMIT = 1024
+_VARIANTS_CACHE_FRAMES = 200  # longer stack traces are built each time, never kept
 
 
 def _variants_key(
@@ -139,7 +140,11 @@ def _variants_key(
 ) -> tuple[object, ...] | None:
     """Everything the variants of a classified stack trace depend on: the settings, the
     rules, what each frame's component, recursion check and the rules read, and the
-    exception when a contributing rule looks at it. None when a value can't be a key."""
+    exception when a contributing rule looks at it. None when a value can't be a key, or
+    the stack trace is too long to keep (``_VARIANTS_CACHE_FRAMES``: the cache's memory stays
+    bounded whatever the events hold)."""
+    if len(stacktrace.frames) > _VARIANTS_CACHE_FRAMES:
+        return None
     enhancements = context.enhancements
     key = (
         context.settings,

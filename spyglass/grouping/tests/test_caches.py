@@ -80,3 +80,18 @@ def test_a_stack_trace_another_strategy_outranked_is_cached_as_computed() -> Non
     expected = fresh(alone)
     assert "stacktrace (threads of app take precedence)" in calculate_grouping(outranked).render()
     assert calculate_grouping(copy.deepcopy(alone)).render() == expected
+
+
+def test_a_long_stack_trace_is_grouped_without_the_cache_and_never_kept() -> None:
+    # The cache keeps at most a thousand stack traces: long ones would make that unbounded.
+    limit = stacktraces._VARIANTS_CACHE_FRAMES
+    long = [frame(f"f{n}", module=f"app.m{n}", lineno=n) for n in range(limit + 1)]
+    short = long[:limit]
+    expected = fresh(event(message="deep", stacktrace={"frames": long}))
+    assert not stacktraces._VARIANTS_CACHE
+    assert calculate_grouping(event(message="deep", stacktrace={"frames": long})).render() == (
+        expected
+    )
+    assert not stacktraces._VARIANTS_CACHE
+    calculate_grouping(event(message="deep", stacktrace={"frames": short}))
+    assert len(stacktraces._VARIANTS_CACHE) == 1
