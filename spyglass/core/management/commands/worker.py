@@ -38,6 +38,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         self.check(tags=[checks.TAG])
+        # Imported before the threads start: the package imports its modules in a loop, and a
+        # thread importing it while another does (the scheduler's release ordering and the
+        # digest) could find it half-initialized and fail ("cannot import name ...").
+        import sentry_relay  # noqa: F401
+
         gc.collect()
         gc.freeze()
         gc.set_threshold(*GC_THRESHOLDS)
