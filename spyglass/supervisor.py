@@ -86,6 +86,8 @@ class WebScaler:
     def observe(self, now: float, cpu: list[float]) -> int:
         if len(cpu) != self.count:
             self.samples, self.count = [], len(cpu)
+        if not cpu:  # none running (one is being restarted): nothing to tell from
+            return 0
         self.samples.append((now, sum(cpu)))
         horizon = now - max(BUSY_WINDOW, self.idle_seconds) - TICK
         while self.samples and self.samples[0][0] < horizon:

@@ -82,3 +82,9 @@ def test_least_equal_to_most_is_a_fixed_count(least: int) -> None:
     scaler = WebScaler(least=least, most=least, busy=0.5, idle_seconds=1.0)
     assert set(feed(scaler, 0.0, 20.0, [0.9] * least)) == {0}
     assert set(feed(scaler, 30.0, 20.0, [0.0] * least)) == {0}
+
+
+def test_no_running_web_process_starts_none() -> None:
+    # The only one died and waits for its restart: that is not load.
+    scaler = WebScaler(least=1, most=2, busy=0.5, idle_seconds=60.0)
+    assert {scaler.observe(t * TICK, []) for t in range(20)} == {0}
